@@ -1,0 +1,127 @@
+#pragma once
+// The validated, typed configuration. Plain immutable data: no toml++ types leak out, durations
+// are std::chrono, modes are enums. Produced by load.hpp; shared as std::shared_ptr<const Config>.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sluice::config {
+
+using Duration = std::chrono::milliseconds;  // zero means "no limit" wherever a limit is optional
+
+enum class PoolMode { Transaction, Session };
+enum class AuthMethod { Trust, Md5, ScramSha256 };
+enum class SslMode { Disable, Allow, Prefer, Require, VerifyCa, VerifyFull };
+
+struct HostPort {
+    std::string host;  // name, IPv4, IPv6 literal without brackets, or a unix socket directory
+    std::uint16_t port = 5432;
+    friend bool operator==(const HostPort&, const HostPort&) = default;
+};
+
+// An upstream in libpq's URI form: postgres://user:pass@host1:port1,host2/db?sslmode=...
+struct UpstreamUrl {
+    std::vector<HostPort> hosts;             // tried in order
+    std::optional<std::string> user;         // nullopt: the client's user name passes through
+    std::optional<std::string> password;     // nullopt: the client's credentials pass through
+    std::optional<std::string> database;     // nullopt: the client's database name passes through
+    SslMode sslmode = SslMode::Prefer;
+    std::string sslrootcert;
+    std::string sslcert;
+    std::string sslkey;
+    bool sslsni = true;
+    std::optional<Duration> connect_timeout;
+    std::string options;                     // "options" startup parameter (-c name=value ...)
+    // Other query parameters sent as startup parameters (application_name, ...).
+    std::vector<std::pair<std::string, std::string>> parameters;
+};
+
+struct Listen {
+    std::string address = "0.0.0.0";
+    std::uint16_t port = 6432;
+    unsigned workers = 0;  // 0 = one per core
+    std::uint32_t max_client_connections = 10000;
+};
+
+struct User {
+    std::string name;
+    // A plaintext password, an "md5..." secret or a "SCRAM-SHA-256$..." secret (env-expanded).
+    std::string password;
+    std::optional<std::uint32_t> pool_size;        // per-user override
+    std::optional<std::uint32_t> max_connections;  // server connections for this user, all databases
+};
+
+struct AuthQuery {
+    // Schema-qualified, one $1 parameter (the user name), returns (usename, passwd[, valuntil]).
+    std::string query = "SELECT usename, passwd, valuntil FROM pg_catalog.pg_shadow WHERE usename = $1";
+    std::string user;                    // upstream role that runs it
+    std::optional<std::string> password; // its password (nullopt: trust)
+    Duration cache_ttl = std::chrono::seconds(10);
+};
+
+struct Auth {
+    AuthMethod method = AuthMethod::ScramSha256;
+    std::vector<User> users;            // inline [[auth.users]] plus users_file entries
+    std::string users_file;             // optional path as given
+    std::optional<AuthQuery> auth_query;
+};
+
+struct PoolSettings {
+    PoolMode mode = PoolMode::Transaction;
+    std::uint32_t size = 20;
+    std::uint32_t min_size = 0;           // kept warm
+    std::uint32_t reserve_size = 0;       // extra connections for clients that waited reserve_timeout
+    Duration reserve_timeout = std::chrono::seconds(5);
+    std::uint32_t max_db_connections = 0;   // 0 = unlimited
+    std::uint32_t max_user_connections = 0; // 0 = unlimited
+    Duration server_idle_timeout = std::chrono::seconds(600);
+    Duration server_lifetime = std::chrono::seconds(3600);
+    // A server idle for longer than this is health-checked (empty query) before it is lent again.
+    Duration server_check_delay = std::chrono::seconds(30);
+    Duration server_connect_timeout = std::chrono::seconds(5);
+    // First delay between failed connection attempts; doubles up to server_retry_max.
+    Duration server_retry_delay = std::chrono::milliseconds(100);
+    Duration server_retry_max = std::chrono::seconds(2);
+};
+
+struct Timeouts {
+    Duration query_wait = std::chrono::seconds(30);   // waiting for a server connection
+    Duration client_login = std::chrono::seconds(15); // startup + authentication
+};
+
+struct Database {
+    std::string name;  // what clients put in "database"
+    UpstreamUrl upstream;
+    PoolSettings pool;  // the global [pool] with this database's overrides applied
+};
+
+struct Logging {
+    std::string level = "info";      // trace | debug | info | warn | error
+    bool log_connections = true;     // one line per connect/disconnect
+};
+
+struct Config {
+    std::string source;  // file path, or "DATABASE_URL" / "command line"
+    Listen listen;
+    Auth auth;
+    PoolSettings pool;
+    Timeouts timeouts;
+    Logging logging;
+    std::vector<Database> databases;
+
+    [[nodiscard]] const Database* find_database(std::string_view name) const noexcept {
+        for (const auto& d : databases)
+            if (d.name == name) return &d;
+        return nullptr;
+    }
+    [[nodiscard]] const User* find_user(std::string_view name) const noexcept {
+        for (const auto& u : auth.users)
+            if (u.name == name) return &u;
+        return nullptr;
+    }
+};
+
+}  // namespace sluice::config

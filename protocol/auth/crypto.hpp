@@ -1,0 +1,26 @@
+#pragma once
+// OpenSSL primitives used by the authentication math. Binary strings in, binary strings out.
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace sluice::protocol::auth {
+
+// Cryptographically secure random bytes (OpenSSL RAND_bytes); throws std::runtime_error if the
+// generator fails, never returns predictable bytes.
+std::string random_bytes(std::size_t n);
+// Compares in time independent of where the inputs differ (lengths are not secret).
+bool constant_time_equal(std::string_view a, std::string_view b) noexcept;
+
+std::string sha256(std::string_view data);
+std::string hmac_sha256(std::string_view key, std::string_view data);
+// PBKDF2-HMAC-SHA-256 with a 32-byte output: SCRAM's Hi().
+std::string pbkdf2_sha256(std::string_view password, std::string_view salt, int iterations);
+
+std::string base64_encode(std::string_view data);
+// nullopt on characters outside the alphabet, bad padding or bad length.
+std::optional<std::string> base64_decode(std::string_view text);
+std::string hex_encode(std::string_view data);
+
+}  // namespace sluice::protocol::auth

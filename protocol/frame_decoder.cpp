@@ -1,0 +1,86 @@
+#include "protocol/frame_decoder.hpp"
+
+#include <algorithm>
+#include <string>
+
+#include "protocol/byte_reader.hpp"
+
+namespace sluice::protocol {
+
+void FrameDecoder::compact() {
+    // Move unconsumed bytes to the front only when that is cheap relative to what was consumed.
+    if (pos_ == 0) return;
+    if (pos_ == buf_.size()) {
+        buf_.clear();
+        pos_ = 0;
+    } else if (pos_ >= buf_.size() / 2 || pos_ > 65536) {
+        buf_.erase(0, pos_);
+        pos_ = 0;
+    }
+}
+
+void FrameDecoder::feed(std::string_view bytes) {
+    // Space prepared but never committed holds no data: drop it, or it would be taken for bytes.
+    commit(0);
+    compact();
+    buf_.append(bytes);
+}
+
+std::span<char> FrameDecoder::prepare(std::size_t n) {
+    commit(0);
+    compact();
+    prepared_at_ = buf_.size();
+    prepared_size_ = n;
+    buf_.resize(prepared_at_ + n);
+    return {buf_.data() + prepared_at_, n};
+}
+
+void FrameDecoder::commit(std::size_t n) noexcept {
+    if (prepared_at_ == std::string::npos) return;
+    // prepare() grew the buffer by the requested size; keep only the bytes that arrived.
+    buf_.resize(prepared_at_ + std::min(n, prepared_size_));
+    prepared_at_ = std::string::npos;
+    prepared_size_ = 0;
+}
+
+void FrameDecoder::clear() noexcept {
+    buf_.clear();
+    pos_ = 0;
+    prepared_at_ = std::string::npos;
+    prepared_size_ = 0;
+}
+
+Result<std::optional<Frame>> FrameDecoder::next() {
+    // Only committed bytes count: an uncommitted prepare() region is not data yet.
+    auto end = prepared_at_ == std::string::npos ? buf_.size() : prepared_at_;
+    auto avail = std::string_view(buf_).substr(pos_, end - pos_);
+    if (avail.size() < 5) return std::optional<Frame>{};
+    ByteReader r(avail.substr(1, 4));
+    std::size_t len = static_cast<std::uint32_t>(r.i32());
+    if (len < 4)
+        return fail("invalid message length " + std::to_string(len) + " for message type '" +
+                    std::string(1, avail[0]) + "'");
+    if (len > max_message_size_)
+        return fail("message of type '" + std::string(1, avail[0]) + "' is " + std::to_string(len) +
+                    " bytes, above the maximum message size of " + std::to_string(max_message_size_));
+    if (avail.size() < len + 1) return std::optional<Frame>{};
+    Frame f{avail[0], avail.substr(5, len - 4), avail.substr(0, len + 1)};
+    pos_ += len + 1;
+    return std::optional<Frame>{f};
+}
+
+Result<std::optional<std::string_view>> FrameDecoder::next_untyped() {
+    auto end = prepared_at_ == std::string::npos ? buf_.size() : prepared_at_;
+    auto avail = std::string_view(buf_).substr(pos_, end - pos_);
+    if (avail.size() < 4) return std::optional<std::string_view>{};
+    ByteReader r(avail.substr(0, 4));
+    std::size_t len = static_cast<std::uint32_t>(r.i32());
+    if (len < 8 || len > kMaxStartupPacketLength)
+        return fail("invalid startup packet length " + std::to_string(len));
+    if (avail.size() < len) return std::optional<std::string_view>{};
+    auto body = avail.substr(4, len - 4);
+    pos_ += len;
+    return std::optional<std::string_view>{body};
+}
+
+}  // namespace sluice::protocol

@@ -1,0 +1,65 @@
+#pragma once
+// Incremental framing of a PostgreSQL byte stream that arrives in arbitrary pieces.
+// Typed frames are Byte1 tag + Int32 length (counting itself) + body; startup-phase packets
+// (StartupMessage, SSLRequest, GSSENCRequest, CancelRequest) have no tag byte.
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "protocol/result.hpp"
+
+namespace sluice::protocol {
+
+// A complete message. `body` excludes tag and length and stays valid until the next call on the
+// decoder that produced it.
+struct Frame {
+    char tag;
+    std::string_view body;
+    // The whole message as it was on the wire (tag, length, body), for pass-through forwarding.
+    std::string_view wire;
+};
+
+// Like PostgreSQL's own limit for startup packets (MAX_STARTUP_PACKET_LENGTH).
+inline constexpr std::size_t kMaxStartupPacketLength = 10000;
+
+class FrameDecoder {
+public:
+    explicit FrameDecoder(std::size_t max_message_size = 1u << 30) noexcept
+        : max_message_size_(max_message_size) {}
+
+    void set_max_message_size(std::size_t n) noexcept { max_message_size_ = n; }
+
+    // Append bytes that arrived.
+    void feed(std::string_view bytes);
+    // Zero-copy alternative to feed(): read straight into prepare(n), then commit what arrived
+    // (at most n; the rest of the prepared space is dropped). Frames returned earlier become invalid.
+    std::span<char> prepare(std::size_t n);
+    void commit(std::size_t n) noexcept;
+
+    // The next complete typed message, nullopt when more bytes are needed, or an error when the
+    // length is impossible (< 4) or above the maximum message size. Errors are final.
+    Result<std::optional<Frame>> next();
+    // The next complete startup-phase packet body (after its length), same conventions;
+    // lengths outside [8, kMaxStartupPacketLength] are errors.
+    Result<std::optional<std::string_view>> next_untyped();
+
+    // Bytes received but not yet returned as frames.
+    [[nodiscard]] std::size_t buffered() const noexcept { return buf_.size() - pos_; }
+    [[nodiscard]] std::string_view pending() const noexcept { return std::string_view(buf_).substr(pos_); }
+    // Drop everything buffered and consumed (the stream is abandoned or restarted).
+    void clear() noexcept;
+
+private:
+    void compact();
+
+    std::string buf_;
+    std::size_t pos_ = 0;
+    // Where prepare() put its space and how much; npos when nothing is prepared.
+    std::size_t prepared_at_ = std::string::npos;
+    std::size_t prepared_size_ = 0;
+    std::size_t max_message_size_;
+};
+
+}  // namespace sluice::protocol

@@ -1,0 +1,106 @@
+#pragma once
+// Walks a message stream chunk by chunk without buffering it: the proxy forwards each chunk as
+// it arrived and only learns where messages start and end. Messages whose tag the caller asked
+// to inspect are collected whole (even when split across chunks) and handed to a callback;
+// everything else (DataRow, CopyData) is skipped by length and never copied.
+#include <algorithm>
+#include <array>
+#include <bitset>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "protocol/result.hpp"
+
+namespace sluice::protocol {
+
+class FrameScanner {
+public:
+    // max_inspected_size bounds what an inspected message may be (the rest stream through).
+    FrameScanner(std::bitset<256> inspect, std::size_t max_inspected_size) noexcept
+        : inspect_(inspect), max_inspected_size_(max_inspected_size) {}
+
+    // on_message(char tag, std::string_view body, std::size_t end) is called for each complete
+    // inspected message; `end` is the offset in `chunk` just past it. Returning false stops the
+    // scan there: scan() then returns that offset and the rest of the chunk is not consumed.
+    // Otherwise scan() returns chunk.size(). Errors (length < 4, an inspected message above the
+    // maximum) are final: the stream cannot be followed any further, and later scans repeat them.
+    template <class OnMessage>
+    Result<std::size_t> scan(std::string_view chunk, OnMessage&& on_message);
+
+    // True between messages (no partial header or body pending).
+    [[nodiscard]] bool at_boundary() const noexcept { return header_len_ == 0 && body_left_ == 0; }
+    void reset() noexcept {
+        header_len_ = 0;
+        body_left_ = 0;
+        collecting_ = false;
+        body_.clear();
+        error_.clear();
+    }
+
+private:
+    std::bitset<256> inspect_;
+    std::size_t max_inspected_size_;
+    std::array<char, 5> header_{};
+    std::size_t header_len_ = 0;   // header bytes seen of the current message
+    std::uint32_t body_left_ = 0;  // body bytes still to come
+    bool collecting_ = false;
+    std::string body_;
+    std::string error_;  // non-empty once the stream is broken
+};
+
+template <class OnMessage>
+Result<std::size_t> FrameScanner::scan(std::string_view chunk, OnMessage&& on_message) {
+    if (!error_.empty()) return fail(error_);
+    std::size_t pos = 0;
+    // The second condition finishes a body-less message whose header ended the chunk.
+    while (pos < chunk.size() || (header_len_ == 5 && body_left_ == 0)) {
+        if (body_left_ == 0 && header_len_ < 5) {
+            std::size_t take = std::min<std::size_t>(5 - header_len_, chunk.size() - pos);
+            for (std::size_t i = 0; i < take; ++i) header_[header_len_++] = chunk[pos++];
+            if (header_len_ < 5) break;
+            auto u = [&](int i) { return static_cast<std::uint32_t>(static_cast<unsigned char>(header_[i])); };
+            std::uint32_t len = (u(1) << 24) | (u(2) << 16) | (u(3) << 8) | u(4);
+            if (len < 4) {
+                error_ = "invalid message length " + std::to_string(len) + " for message type '" +
+                         std::string(1, header_[0]) + "'";
+                return fail(error_);
+            }
+            collecting_ = inspect_.test(static_cast<unsigned char>(header_[0]));
+            if (collecting_ && len - 4 > max_inspected_size_) {
+                error_ = "message of type '" + std::string(1, header_[0]) + "' is " + std::to_string(len) +
+                         " bytes, above the maximum of " + std::to_string(max_inspected_size_);
+                return fail(error_);
+            }
+            body_left_ = len - 4;
+            body_.clear();
+        }
+        std::size_t take = std::min<std::size_t>(body_left_, chunk.size() - pos);
+        if (collecting_) {
+            // Hand out a view straight into the chunk when the body is entirely inside it.
+            if (body_.empty() && take == body_left_) {
+                auto body = chunk.substr(pos, take);
+                pos += take;
+                body_left_ = 0;
+                header_len_ = 0;
+                collecting_ = false;
+                if (!on_message(header_[0], body, pos)) return pos;
+                continue;
+            }
+            body_.append(chunk.substr(pos, take));
+        }
+        pos += take;
+        body_left_ -= static_cast<std::uint32_t>(take);
+        if (body_left_ == 0) {
+            header_len_ = 0;
+            if (collecting_) {
+                collecting_ = false;
+                if (!on_message(header_[0], std::string_view(body_), pos)) return pos;
+            }
+        }
+    }
+    return pos;
+}
+
+}  // namespace sluice::protocol

@@ -1,0 +1,69 @@
+#include "proxy/cancel_registry.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+
+#include "protocol/auth/crypto.hpp"
+#include "protocol/startup.hpp"
+
+namespace sluice::proxy {
+
+using namespace asio::experimental::awaitable_operators;
+
+BackendKey CancelRegistry::issue(std::shared_ptr<CancelSlot> slot, std::size_t secret_length) {
+    BackendKey key;
+    key.secret = protocol::auth::random_bytes(secret_length);
+    std::lock_guard lock(mutex_);
+    for (;;) {
+        auto bytes = protocol::auth::random_bytes(4);
+        std::uint32_t v;
+        std::memcpy(&v, bytes.data(), 4);
+        auto pid = static_cast<std::int32_t>(v & 0x7fffffffu);
+        if (pid == 0 || entries_.contains(pid)) continue;
+        key.process_id = pid;
+        entries_.emplace(pid, Entry{key.secret, std::move(slot)});
+        return key;
+    }
+}
+
+void CancelRegistry::forget(std::int32_t process_id) {
+    std::lock_guard lock(mutex_);
+    entries_.erase(process_id);
+}
+
+std::optional<CancelTarget> CancelRegistry::find(std::int32_t process_id, std::string_view secret) const {
+    std::shared_ptr<CancelSlot> slot;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = entries_.find(process_id);
+        if (it == entries_.end() || !protocol::auth::constant_time_equal(it->second.secret, secret))
+            return std::nullopt;
+        slot = it->second.slot;
+    }
+    return slot->get();
+}
+
+awaitable<void> forward_cancel(CancelTarget target) {
+    auto ex = co_await asio::this_coro::executor;
+    tcp::resolver resolver(ex);
+    auto [rec, endpoints] =
+        co_await resolver.async_resolve(target.endpoint.host, std::to_string(target.endpoint.port), use_tuple);
+    if (rec) co_return;
+    tcp::socket socket(ex);
+    asio::steady_timer timer(ex, std::chrono::seconds(5));
+    auto connected = co_await (asio::async_connect(socket, endpoints, use_tuple) || timer.async_wait(use_tuple));
+    if (connected.index() != 0 || std::get<0>(std::get<0>(connected))) {
+        spdlog::warn("could not forward a cancel request to {}:{}", target.endpoint.host, target.endpoint.port);
+        co_return;
+    }
+    std::string out;
+    protocol::CancelRequest{target.key.process_id, target.key.secret}.encode(out);
+    co_await asio::async_write(socket, asio::buffer(out), use_tuple);
+    // PostgreSQL closes the connection once it has read the request.
+    char byte;
+    timer.expires_after(std::chrono::seconds(5));
+    co_await (socket.async_read_some(asio::buffer(&byte, 1), use_tuple) || timer.async_wait(use_tuple));
+}
+
+}  // namespace sluice::proxy

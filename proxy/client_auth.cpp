@@ -1,0 +1,213 @@
+#include "proxy/client_auth.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <map>
+#include <mutex>
+
+#include "protocol/auth/crypto.hpp"
+#include "protocol/auth/md5.hpp"
+#include "protocol/auth/scram.hpp"
+#include "protocol/backend.hpp"
+#include "protocol/frontend.hpp"
+#include "proxy/frame_io.hpp"
+
+namespace sluice::proxy {
+
+namespace p = protocol;
+namespace auth = protocol::auth;
+
+namespace {
+
+// Deriving a SCRAM secret from a plaintext password costs 4096 HMAC rounds: do it once per password.
+auth::ScramSecret scram_secret_for_plaintext(std::string_view user, std::string_view password) {
+    static std::mutex mutex;
+    static std::map<std::string, auth::ScramSecret, std::less<>> cache;
+    std::string key = auth::sha256(std::string(user) + '\0' + std::string(password));
+    std::lock_guard lock(mutex);
+    auto it = cache.find(key);
+    if (it != cache.end()) return it->second;
+    auto secret = auth::ScramSecret::from_password(password);
+    cache.emplace(std::move(key), secret);
+    return secret;
+}
+
+// A stand-in secret for users that do not exist, stable per user name so that repeated probes
+// see the same salt, and useless for logging in (its keys are random).
+auth::ScramSecret mock_secret(std::string_view user) {
+    static const std::string nonce = auth::random_bytes(32);
+    auth::ScramSecret s;
+    s.iterations = auth::kDefaultScramIterations;
+    s.salt = auth::sha256(nonce + std::string(user)).substr(0, 16);
+    s.stored_key = auth::random_bytes(32);
+    s.server_key = auth::random_bytes(32);
+    return s;
+}
+
+SessionEnd auth_failed(std::string_view user) {
+    return SessionEnd::because(EndReason::AuthFailed,
+                               "password authentication failed for user \"" + std::string(user) + "\"");
+}
+
+awaitable<bool> send(Stream& stream, const std::string& bytes) {
+    auto [ec, n] = co_await stream.write_all(asio::buffer(bytes));
+    co_return !ec;
+}
+
+// Reads the client's next 'p' message body; nullopt if it went away or sent something else.
+awaitable<std::optional<std::string_view>> read_password_message(Stream& stream, p::FrameDecoder& decoder) {
+    std::string error;
+    auto frame = co_await read_frame(stream, decoder, error);
+    if (!frame || frame->tag != static_cast<char>(p::FrontendTag::Password)) co_return std::nullopt;
+    co_return frame->body;
+}
+
+struct ScramOutcome {
+    bool ok = false;
+    bool protocol_error = false;
+    std::string client_key;
+};
+
+awaitable<ScramOutcome> run_scram(Stream& stream, p::FrameDecoder& decoder, const auth::ScramSecret& secret) {
+    ScramOutcome outcome;
+    std::string out;
+    p::encode_authentication(p::AuthenticationSASL{{auth::kScramSha256}}, out);
+    if (!co_await send(stream, out)) co_return outcome;
+
+    auto body = co_await read_password_message(stream, decoder);
+    if (!body) {
+        outcome.protocol_error = true;
+        co_return outcome;
+    }
+    auto initial = p::SASLInitialResponse::decode(*body);
+    if (!initial || !initial->data) {
+        outcome.protocol_error = true;
+        co_return outcome;
+    }
+    auth::ScramServer server(secret);
+    auto first = server.server_first(initial->mechanism, *initial->data);
+    if (!first) co_return outcome;
+    out.clear();
+    p::encode_authentication(p::AuthenticationSASLContinue{*first}, out);
+    if (!co_await send(stream, out)) co_return outcome;
+
+    body = co_await read_password_message(stream, decoder);
+    if (!body) {
+        outcome.protocol_error = true;
+        co_return outcome;
+    }
+    auto response = p::SASLResponse::decode(*body);
+    if (!response) {
+        outcome.protocol_error = true;
+        co_return outcome;
+    }
+    auto final_msg = server.server_final(response->data);
+    if (!final_msg) co_return outcome;
+    out.clear();
+    p::encode_authentication(p::AuthenticationSASLFinal{*final_msg}, out);
+    if (!co_await send(stream, out)) co_return outcome;
+    outcome.ok = true;
+    outcome.client_key = server.client_key();
+    co_return outcome;
+}
+
+awaitable<std::optional<bool>> run_md5(Stream& stream, p::FrameDecoder& decoder, std::string_view md5_secret) {
+    auto salt = auth::random_bytes(4);
+    std::string out;
+    p::encode_authentication(p::AuthenticationMD5Password{salt}, out);
+    if (!co_await send(stream, out)) co_return std::nullopt;
+    auto body = co_await read_password_message(stream, decoder);
+    if (!body) co_return std::nullopt;
+    auto pw = p::PasswordMessage::decode(*body);
+    if (!pw) co_return std::nullopt;
+    co_return auth::md5_verify(md5_secret, salt, pw->password);
+}
+
+}  // namespace
+
+awaitable<ClientAuthResult> authenticate_client(Stream& stream, p::FrameDecoder& decoder,
+                                                const config::Config& config, const config::Database* database,
+                                                std::string_view user) {
+    ClientAuthResult result;
+    const config::User* known = config.find_user(user);
+    const config::UpstreamUrl* url = database ? &database->upstream : nullptr;
+
+    // What sluice logs in to the upstream as: the URL's credentials when it has them, else the
+    // client's own (its password, MD5 secret, or SCRAM keys) pass through.
+    result.upstream.user = url && url->user ? *url->user : std::string(user);
+    if (url && url->password) result.upstream.password = *url->password;
+    auto pass_through = [&](std::string_view secret) {
+        if (url && url->password) return;
+        if (auth::ScramSecret::looks_like(secret)) return;  // keys are filled in after the exchange
+        if (auth::is_md5_secret(secret)) result.upstream.md5_secret = std::string(secret);
+        else result.upstream.password = std::string(secret);
+    };
+
+    switch (config.auth.method) {
+    case config::AuthMethod::Trust:
+        if (!config.auth.users.empty() && !known) {
+            result.failure = SessionEnd::because(EndReason::NotAuthorized,
+                                                 "role \"" + std::string(user) + "\" is not allowed to connect");
+            co_return result;
+        }
+        if (known) pass_through(known->password);
+        co_return result;
+
+    case config::AuthMethod::Md5:
+    case config::AuthMethod::ScramSha256: {
+        if (!known) {
+            // Same exchange as for a real user, then the same failure: no hint that the user is unknown.
+            auto outcome = co_await run_scram(stream, decoder, mock_secret(user));
+            result.failure = outcome.protocol_error
+                                 ? SessionEnd::because(EndReason::ProtocolViolation,
+                                                       "expected a SASL response during authentication")
+                                 : auth_failed(user);
+            spdlog::info("login refused: unknown user \"{}\"", user);
+            co_return result;
+        }
+        const std::string& secret = known->password;
+        pass_through(secret);
+        bool use_md5 = config.auth.method == config::AuthMethod::Md5 && !auth::ScramSecret::looks_like(secret);
+        if (use_md5) {
+            std::string md5 = auth::is_md5_secret(secret) ? secret : auth::md5_secret(secret, user);
+            auto ok = co_await run_md5(stream, decoder, md5);
+            if (!ok) result.failure = SessionEnd::because(EndReason::ProtocolViolation,
+                                                          "expected a password message during authentication");
+            else if (!*ok) result.failure = auth_failed(user);
+            co_return result;
+        }
+        if (auth::is_md5_secret(secret)) {
+            // As PostgreSQL: an MD5 secret cannot verify SCRAM, and sluice does not downgrade.
+            spdlog::warn("user \"{}\" has an MD5 secret but auth.method is scram-sha-256: login refused", user);
+            co_await run_scram(stream, decoder, mock_secret(user));
+            result.failure = auth_failed(user);
+            co_return result;
+        }
+        auth::ScramSecret scram;
+        if (auth::ScramSecret::looks_like(secret)) {
+            auto parsed = auth::ScramSecret::parse(secret);
+            if (!parsed) {
+                spdlog::error("user \"{}\" has a malformed SCRAM secret: {}", user, parsed.error().message);
+                result.failure = auth_failed(user);
+                co_return result;
+            }
+            scram = *parsed;
+        } else {
+            scram = scram_secret_for_plaintext(user, secret);
+        }
+        auto outcome = co_await run_scram(stream, decoder, scram);
+        if (outcome.protocol_error) {
+            result.failure =
+                SessionEnd::because(EndReason::ProtocolViolation, "expected a SASL response during authentication");
+        } else if (!outcome.ok) {
+            result.failure = auth_failed(user);
+        } else if (auth::ScramSecret::looks_like(secret) && !(url && url->password)) {
+            result.upstream.scram_keys = auth::ScramClient::Keys{outcome.client_key, scram.server_key};
+        }
+        co_return result;
+    }
+    }
+    co_return result;
+}
+
+}  // namespace sluice::proxy

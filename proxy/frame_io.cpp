@@ -1,0 +1,46 @@
+#include "proxy/frame_io.hpp"
+
+namespace sluice::proxy {
+
+namespace {
+constexpr std::size_t kReadChunk = 16 * 1024;
+}
+
+awaitable<bool> read_more(Stream& stream, protocol::FrameDecoder& decoder, std::string& error) {
+    auto space = decoder.prepare(kReadChunk);
+    auto [ec, n] = co_await stream.read_some(asio::buffer(space.data(), space.size()));
+    decoder.commit(n);
+    if (ec) {
+        error = ec == asio::error::eof ? "connection closed by peer" : ec.message();
+        co_return false;
+    }
+    co_return true;
+}
+
+awaitable<std::optional<protocol::Frame>> read_frame(Stream& stream, protocol::FrameDecoder& decoder,
+                                                     std::string& error) {
+    for (;;) {
+        auto next = decoder.next();
+        if (!next) {
+            error = next.error().message;
+            co_return std::nullopt;
+        }
+        if (*next) co_return **next;
+        if (!co_await read_more(stream, decoder, error)) co_return std::nullopt;
+    }
+}
+
+awaitable<std::optional<std::string_view>> read_startup_packet(Stream& stream, protocol::FrameDecoder& decoder,
+                                                               std::string& error) {
+    for (;;) {
+        auto next = decoder.next_untyped();
+        if (!next) {
+            error = next.error().message;
+            co_return std::nullopt;
+        }
+        if (*next) co_return **next;
+        if (!co_await read_more(stream, decoder, error)) co_return std::nullopt;
+    }
+}
+
+}  // namespace sluice::proxy

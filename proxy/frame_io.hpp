@@ -1,0 +1,23 @@
+#pragma once
+// Whole-frame reads for the phases that need them (startup, login, quiet queries). The relay
+// itself streams and never waits for whole frames.
+#include <optional>
+#include <string>
+
+#include "protocol/frame_decoder.hpp"
+#include "proxy/asio.hpp"
+#include "proxy/stream.hpp"
+
+namespace sluice::proxy {
+
+// A typed frame, or nullopt with `error` set (peer closed, I/O error, bad framing). The frame's
+// views stay valid until the decoder is used again.
+awaitable<std::optional<protocol::Frame>> read_frame(Stream& stream, protocol::FrameDecoder& decoder,
+                                                     std::string& error);
+// A startup-phase packet body, same conventions.
+awaitable<std::optional<std::string_view>> read_startup_packet(Stream& stream, protocol::FrameDecoder& decoder,
+                                                               std::string& error);
+// Reads whatever arrives into the decoder; false (with error) on EOF or I/O error.
+awaitable<bool> read_more(Stream& stream, protocol::FrameDecoder& decoder, std::string& error);
+
+}  // namespace sluice::proxy

@@ -1,0 +1,20 @@
+#pragma once
+// What every session shares: the config snapshot, the pools, cancel keys, global counters.
+#include <atomic>
+#include <memory>
+
+#include "config/model.hpp"
+#include "proxy/cancel_registry.hpp"
+#include "proxy/router.hpp"
+
+namespace sluice::proxy {
+
+struct ProxyContext {
+    std::shared_ptr<const config::Config> config;
+    Router& router;
+    CancelRegistry& cancels;
+    std::atomic<std::uint32_t> clients{0};
+    std::atomic<bool> shutting_down{false};
+};
+
+}  // namespace sluice::proxy

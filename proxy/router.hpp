@@ -1,0 +1,42 @@
+#pragma once
+// Finds (or creates) the pool for a client's (database, user) and holds the budgets shared
+// across pools: max_db_connections per database, max_user_connections / users.max_connections
+// per user.
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "config/model.hpp"
+#include "proxy/pool.hpp"
+
+namespace sluice::proxy {
+
+class Router {
+public:
+    Router(asio::any_io_executor executor, std::shared_ptr<const config::Config> config);
+
+    // The pool for these clients; the credentials are used when the pool is first created.
+    std::shared_ptr<Pool> pool_for(const config::Database& database, const std::string& user,
+                                   const ServerCredentials& credentials);
+
+    // The upstream target of a database (hosts, dbname, startup parameters).
+    static UpstreamTarget target_for(const config::Database& database, const std::string& client_database);
+
+    void maintain_all();
+    void close_all();
+    std::vector<std::pair<PoolKey, PoolStats>> stats() const;
+
+private:
+    std::shared_ptr<ConnectionBudget> budget(std::map<std::string, std::shared_ptr<ConnectionBudget>>& budgets,
+                                             const std::string& name, std::uint32_t max);
+
+    asio::any_io_executor executor_;
+    std::shared_ptr<const config::Config> config_;
+    mutable std::mutex mutex_;
+    std::map<PoolKey, std::shared_ptr<Pool>> pools_;
+    std::map<std::string, std::shared_ptr<ConnectionBudget>> database_budgets_;
+    std::map<std::string, std::shared_ptr<ConnectionBudget>> user_budgets_;
+};
+
+}  // namespace sluice::proxy

@@ -1,0 +1,145 @@
+#include "proxy/server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <thread>
+
+#include "proxy/client_session.hpp"
+
+namespace sluice::proxy {
+
+namespace {
+
+// Session and background coroutines log their escaping exceptions instead of vanishing.
+auto log_exception(std::string what) {
+    return [what = std::move(what)](std::exception_ptr e) {
+        if (!e) return;
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+            spdlog::error("{} failed: {}", what, ex.what());
+        }
+    };
+}
+
+}  // namespace
+
+Server::Server(std::shared_ptr<const config::Config> config)
+    : config_(std::move(config)),
+      router_(io_.get_executor(), config_),
+      context_{config_, router_, cancels_},
+      signals_(io_, SIGINT, SIGTERM) {}
+
+Server::~Server() = default;
+
+int Server::run() {
+    const auto& listen = config_->listen;
+    try {
+        auto address = asio::ip::make_address(listen.address);
+        auto acceptor = std::make_unique<tcp::acceptor>(io_);
+        tcp::endpoint endpoint(address, listen.port);
+        acceptor->open(endpoint.protocol());
+        acceptor->set_option(tcp::acceptor::reuse_address(true));
+        acceptor->bind(endpoint);
+        acceptor->listen(4096);
+        acceptors_.push_back(std::move(acceptor));
+    } catch (const std::exception& e) {
+        spdlog::critical("cannot listen on {}:{}: {}", listen.address, listen.port, e.what());
+        return 1;
+    }
+    for (auto& a : acceptors_) asio::co_spawn(io_, accept_loop(*a), log_exception("accept loop"));
+    asio::co_spawn(io_, maintenance_loop(), log_exception("pool maintenance"));
+    signals_.async_wait([this](const error_code& ec, int signo) {
+        if (ec) return;
+        spdlog::info("received signal {}: shutting down", signo);
+        asio::co_spawn(io_, shutdown(), log_exception("shutdown"));
+    });
+
+    unsigned workers = listen.workers ? listen.workers : std::max(1u, std::thread::hardware_concurrency());
+    spdlog::info("sluice listening on {}:{} with {} worker thread{}", listen.address, listen.port, workers,
+                 workers == 1 ? "" : "s");
+    std::vector<std::thread> threads;
+    for (unsigned i = 1; i < workers; ++i) threads.emplace_back([this] { io_.run(); });
+    io_.run();
+    for (auto& t : threads) t.join();
+    spdlog::info("sluice stopped");
+    return 0;
+}
+
+void Server::stop() {
+    asio::co_spawn(io_, shutdown(), log_exception("shutdown"));
+}
+
+awaitable<void> Server::accept_loop(tcp::acceptor& acceptor) {
+    for (;;) {
+        tcp::socket socket(asio::make_strand(io_));
+        auto [ec] = co_await acceptor.async_accept(socket, use_tuple);
+        if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+        if (ec) {
+            // Out of descriptors (EMFILE) or similar: back off instead of spinning.
+            spdlog::warn("accept failed: {}", ec.message());
+            asio::steady_timer pause(io_, std::chrono::milliseconds(100));
+            co_await pause.async_wait(use_tuple);
+            continue;
+        }
+        spawn_session(std::move(socket));
+    }
+}
+
+void Server::spawn_session(tcp::socket socket) {
+    auto executor = socket.get_executor();
+    std::uint64_t id;
+    std::shared_ptr<ClientSession> session;
+    {
+        std::lock_guard lock(sessions_mutex_);
+        id = next_session_id_++;
+        session = std::make_shared<ClientSession>(context_, std::move(socket), id);
+        sessions_.emplace(id, session);
+    }
+    asio::co_spawn(executor, [session]() { return session->run(); },
+                   [this, id](std::exception_ptr e) {
+                       log_exception("session C" + std::to_string(id))(e);
+                       std::lock_guard lock(sessions_mutex_);
+                       sessions_.erase(id);
+                   });
+}
+
+awaitable<void> Server::maintenance_loop() {
+    asio::steady_timer timer(io_);
+    for (;;) {
+        timer.expires_after(std::chrono::seconds(1));
+        auto [ec] = co_await timer.async_wait(use_tuple);
+        if (ec || stopping_) co_return;
+        router_.maintain_all();
+    }
+}
+
+awaitable<void> Server::shutdown() {
+    if (stopping_) co_return;
+    stopping_ = true;
+    context_.shutting_down = true;
+    for (auto& a : acceptors_) {
+        error_code ec;
+        a->close(ec);
+    }
+    {
+        std::lock_guard lock(sessions_mutex_);
+        for (auto& [id, weak] : sessions_)
+            if (auto s = weak.lock()) s->request_shutdown();
+    }
+    // Let transactions in flight finish, for a while.
+    asio::steady_timer timer(io_);
+    for (int i = 0; i < 300; ++i) {
+        {
+            std::lock_guard lock(sessions_mutex_);
+            if (sessions_.empty()) break;
+        }
+        timer.expires_after(std::chrono::milliseconds(100));
+        co_await timer.async_wait(use_tuple);
+    }
+    router_.close_all();
+    signals_.cancel();
+    io_.stop();
+}
+
+}  // namespace sluice::proxy

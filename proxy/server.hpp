@@ -1,0 +1,45 @@
+#pragma once
+// The sluice server: listener, worker threads, signals, pool upkeep and graceful shutdown.
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
+#include "config/model.hpp"
+#include "proxy/asio.hpp"
+#include "proxy/cancel_registry.hpp"
+#include "proxy/proxy_context.hpp"
+#include "proxy/router.hpp"
+
+namespace sluice::proxy {
+
+class ClientSession;
+
+class Server {
+public:
+    explicit Server(std::shared_ptr<const config::Config> config);
+    ~Server();
+
+    // Listens and serves until SIGINT/SIGTERM (or stop()); returns the process exit code.
+    int run();
+    void stop();
+
+private:
+    awaitable<void> accept_loop(tcp::acceptor& acceptor);
+    awaitable<void> maintenance_loop();
+    awaitable<void> shutdown();
+    void spawn_session(tcp::socket socket);
+
+    std::shared_ptr<const config::Config> config_;
+    asio::io_context io_;
+    Router router_;
+    CancelRegistry cancels_;
+    ProxyContext context_;
+    std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
+    asio::signal_set signals_;
+    std::mutex sessions_mutex_;
+    std::unordered_map<std::uint64_t, std::weak_ptr<ClientSession>> sessions_;
+    std::uint64_t next_session_id_ = 1;
+    bool stopping_ = false;
+};
+
+}  // namespace sluice::proxy

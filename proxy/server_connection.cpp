@@ -1,0 +1,223 @@
+#include "proxy/server_connection.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "protocol/auth/md5.hpp"
+#include "protocol/backend.hpp"
+#include "protocol/frontend.hpp"
+#include "protocol/startup.hpp"
+#include "proxy/frame_io.hpp"
+
+namespace sluice::proxy {
+
+using namespace asio::experimental::awaitable_operators;
+namespace p = protocol;
+
+namespace {
+
+constexpr std::size_t kServerReadBuffer = 64 * 1024;
+constexpr std::size_t kMaxInspected = 1024 * 1024;  // ReadyForQuery, ParameterStatus, errors...
+std::atomic<std::uint64_t> next_server_id{1};
+
+// One attempt at one host: resolve (every time: DNS may have moved), connect, nothing else.
+awaitable<std::optional<tcp::socket>> open_socket(const config::HostPort& hp, std::string& error) {
+    auto ex = co_await asio::this_coro::executor;
+    tcp::resolver resolver(ex);
+    auto [rec, endpoints] = co_await resolver.async_resolve(hp.host, std::to_string(hp.port), use_tuple);
+    if (rec) {
+        error = "could not resolve \"" + hp.host + "\": " + rec.message();
+        co_return std::nullopt;
+    }
+    tcp::socket socket(ex);
+    auto [cec, ep] = co_await asio::async_connect(socket, endpoints, use_tuple);
+    if (cec) {
+        error = "could not connect to " + hp.host + ":" + std::to_string(hp.port) + ": " + cec.message();
+        co_return std::nullopt;
+    }
+    socket.set_option(tcp::no_delay(true));
+    co_return std::optional<tcp::socket>(std::move(socket));
+}
+
+}  // namespace
+
+std::bitset<256> relay_inspected_tags() noexcept {
+    std::bitset<256> b;
+    for (auto t : {p::BackendTag::ReadyForQuery, p::BackendTag::ParameterStatus, p::BackendTag::ErrorResponse,
+                   p::BackendTag::CopyInResponse, p::BackendTag::CopyOutResponse, p::BackendTag::CopyBothResponse})
+        b.set(static_cast<unsigned char>(t));
+    return b;
+}
+
+ServerConnection::ServerConnection(tcp::socket socket, config::HostPort endpoint)
+    : stream_(std::move(socket)),
+      id_(next_server_id.fetch_add(1, std::memory_order_relaxed)),
+      endpoint_(std::move(endpoint)),
+      created_(Clock::now()),
+      last_used_(created_),
+      scanner_(relay_inspected_tags(), kMaxInspected) {
+    read_buffer_.resize(kServerReadBuffer);
+}
+
+awaitable<ConnectOutcome> ServerConnection::connect(const UpstreamTarget& target,
+                                                    const ServerCredentials& credentials) {
+    auto ex = co_await asio::this_coro::executor;
+    std::string last_error = "no upstream host configured";
+    for (const auto& hp : target.hosts) {
+        asio::steady_timer deadline(ex, target.connect_timeout);
+        auto attempt = [&]() -> awaitable<ConnectOutcome> {
+            std::string error;
+            auto socket = co_await open_socket(hp, error);
+            if (!socket) co_return ConnectOutcome{nullptr, error, std::nullopt};
+            auto conn = std::make_unique<ServerConnection>(std::move(*socket), hp);
+            auto* raw = conn.get();
+            co_return co_await raw->login(target, credentials, std::move(conn));
+        };
+        auto result = co_await (attempt() || deadline.async_wait(asio::use_awaitable));
+        if (result.index() == 1) {
+            last_error = "timed out connecting to " + hp.host + ":" + std::to_string(hp.port) + " after " +
+                         std::to_string(target.connect_timeout.count()) + "ms";
+            continue;
+        }
+        auto outcome = std::get<0>(std::move(result));
+        if (outcome.connection || outcome.server_error) co_return outcome;
+        last_error = std::move(outcome.error);
+    }
+    co_return ConnectOutcome{nullptr, last_error, std::nullopt};
+}
+
+awaitable<ConnectOutcome> ServerConnection::login(const UpstreamTarget& target, const ServerCredentials& credentials,
+                                                  std::unique_ptr<ServerConnection> self) {
+    auto failed = [](std::string why) { return ConnectOutcome{nullptr, std::move(why), std::nullopt}; };
+
+    p::StartupMessage startup;
+    startup.version = p::kProtocol30;
+    startup.parameters.emplace_back("user", credentials.user);
+    startup.parameters.emplace_back("database", target.database);
+    for (const auto& kv : target.parameters) startup.parameters.push_back(kv);
+    std::string out;
+    startup.encode(out);
+    if (auto [ec, n] = co_await stream_.write_all(asio::buffer(out)); ec)
+        co_return failed("could not send startup packet: " + ec.message());
+
+    p::FrameDecoder decoder(kMaxInspected);
+    std::optional<p::auth::ScramClient> scram;
+    std::string error;
+    for (;;) {
+        auto frame = co_await read_frame(stream_, decoder, error);
+        if (!frame) co_return failed("server closed the connection during login: " + error);
+        out.clear();
+        switch (static_cast<p::BackendTag>(frame->tag)) {
+        case p::BackendTag::Authentication: {
+            auto auth = p::decode_authentication(frame->body);
+            if (!auth) co_return failed("malformed authentication request: " + auth.error().message);
+            if (std::holds_alternative<p::AuthenticationOk>(*auth)) break;
+            if (std::holds_alternative<p::AuthenticationCleartextPassword>(*auth)) {
+                if (!credentials.password)
+                    co_return failed("server asked for a cleartext password and none is configured for user \"" +
+                                     credentials.user + "\"");
+                p::PasswordMessage{*credentials.password}.encode(out);
+            } else if (auto* md5 = std::get_if<p::AuthenticationMD5Password>(&*auth)) {
+                std::string secret = credentials.md5_secret ? *credentials.md5_secret
+                                     : credentials.password
+                                         ? p::auth::md5_secret(*credentials.password, credentials.user)
+                                         : std::string();
+                if (secret.empty())
+                    co_return failed("server asked for an MD5 password and none is configured for user \"" +
+                                     credentials.user + "\"");
+                auto response = p::auth::md5_response(secret, md5->salt);
+                p::PasswordMessage{response}.encode(out);
+            } else if (auto* sasl = std::get_if<p::AuthenticationSASL>(&*auth)) {
+                bool offered = false;
+                for (auto m : sasl->mechanisms) offered |= m == p::auth::kScramSha256;
+                if (!offered) co_return failed("server offers no SASL mechanism sluice supports");
+                if (credentials.password) scram.emplace(*credentials.password);
+                else if (credentials.scram_keys) scram.emplace(*credentials.scram_keys);
+                else co_return failed("server asked for SCRAM and no password or SCRAM keys are available for user \"" +
+                                      credentials.user + "\"");
+                auto first = scram->client_first();
+                p::SASLInitialResponse{scram->mechanism(), std::string_view(first)}.encode(out);
+            } else if (auto* cont = std::get_if<p::AuthenticationSASLContinue>(&*auth)) {
+                if (!scram) co_return failed("unexpected SASLContinue");
+                auto final_msg = scram->client_final(cont->data);
+                if (!final_msg) co_return failed("SCRAM exchange failed: " + final_msg.error().message);
+                p::SASLResponse{*final_msg}.encode(out);
+            } else if (auto* fin = std::get_if<p::AuthenticationSASLFinal>(&*auth)) {
+                if (!scram) co_return failed("unexpected SASLFinal");
+                if (auto ok = scram->verify_server_final(fin->data); !ok)
+                    co_return failed("server failed SCRAM verification: " + ok.error().message);
+            } else {
+                co_return failed("server asked for an authentication method sluice does not support");
+            }
+            if (!out.empty()) {
+                if (auto [ec, n] = co_await stream_.write_all(asio::buffer(out)); ec)
+                    co_return failed("could not send authentication response: " + ec.message());
+            }
+            break;
+        }
+        case p::BackendTag::ParameterStatus: {
+            auto ps = p::ParameterStatus::decode(frame->body);
+            if (!ps) co_return failed("malformed ParameterStatus from server");
+            params_.insert_or_assign(std::string(ps->name), std::string(ps->value));
+            break;
+        }
+        case p::BackendTag::BackendKeyData: {
+            auto key = p::BackendKeyData::decode(frame->body);
+            if (!key) co_return failed("malformed BackendKeyData from server");
+            key_ = BackendKey{key->process_id, std::string(key->secret_key)};
+            break;
+        }
+        case p::BackendTag::ErrorResponse: {
+            auto err = p::ErrorFields::decode(frame->body);
+            if (!err) co_return failed("malformed ErrorResponse from server during login");
+            ConnectOutcome o{nullptr, "server rejected login: " + std::string(err->message()), std::move(*err)};
+            co_return o;
+        }
+        case p::BackendTag::NoticeResponse:
+        case p::BackendTag::NegotiateProtocolVersion:
+            break;
+        case p::BackendTag::ReadyForQuery:
+            if (decoder.buffered() != 0) co_return failed("server sent data after ReadyForQuery during login");
+            co_return ConnectOutcome{std::move(self), {}, std::nullopt};
+        default:
+            co_return failed("unexpected message '" + std::string(1, frame->tag) + "' from server during login");
+        }
+    }
+}
+
+awaitable<ServerConnection::QuietResult> ServerConnection::run_quietly(std::string_view sql) {
+    QuietResult result;
+    std::string out;
+    p::Query{sql}.encode(out);
+    if (auto [ec, n] = co_await stream_.write_all(asio::buffer(out)); ec) co_return result;
+    p::FrameDecoder decoder(kMaxInspected);
+    std::string error;
+    for (;;) {
+        auto frame = co_await read_frame(stream_, decoder, error);
+        if (!frame) co_return result;
+        switch (static_cast<p::BackendTag>(frame->tag)) {
+        case p::BackendTag::ErrorResponse:
+            if (!result.error) {
+                auto err = p::ErrorFields::decode(frame->body);
+                if (err) result.error = std::move(*err);
+            }
+            break;
+        case p::BackendTag::ParameterStatus:
+            if (auto ps = p::ParameterStatus::decode(frame->body))
+                params_.insert_or_assign(std::string(ps->name), std::string(ps->value));
+            break;
+        case p::BackendTag::ReadyForQuery: {
+            auto rfq = p::ReadyForQuery::decode(frame->body);
+            result.ok = rfq && rfq->status == p::TxStatus::Idle && decoder.buffered() == 0;
+            co_return result;
+        }
+        case p::BackendTag::CopyInResponse:
+        case p::BackendTag::CopyOutResponse:
+        case p::BackendTag::CopyBothResponse:
+            co_return result;  // never started by sluice's own statements: the stream is not ours
+        default:
+            break;
+        }
+    }
+}
+
+}  // namespace sluice::proxy

@@ -1,0 +1,100 @@
+#pragma once
+// One connection to an upstream PostgreSQL: connect, log in as a client (cleartext, MD5,
+// SCRAM-SHA-256), and the state sluice keeps about it while it moves between clients.
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/model.hpp"
+#include "protocol/auth/scram.hpp"
+#include "protocol/error_fields.hpp"
+#include "protocol/frame_scanner.hpp"
+#include "proxy/asio.hpp"
+#include "proxy/session_params.hpp"
+#include "proxy/stream.hpp"
+
+namespace sluice::proxy {
+
+// How sluice logs in to the upstream for one pool.
+struct ServerCredentials {
+    std::string user;
+    std::optional<std::string> password;  // plaintext: answers cleartext, MD5 and SCRAM
+    std::optional<std::string> md5_secret;  // "md5...": answers MD5 challenges
+    std::optional<protocol::auth::ScramClient::Keys> scram_keys;  // a client's keys, recovered by SCRAM
+};
+
+// Where and what to connect to for one pool.
+struct UpstreamTarget {
+    std::vector<config::HostPort> hosts;
+    std::string database;
+    // Startup parameters besides user/database (options, application_name, ... from the URL).
+    std::vector<std::pair<std::string, std::string>> parameters;
+    config::Duration connect_timeout{std::chrono::seconds(5)};
+};
+
+struct BackendKey {
+    std::int32_t process_id = 0;
+    std::string secret;
+};
+
+class ServerConnection;
+
+struct ConnectOutcome {
+    std::unique_ptr<ServerConnection> connection;
+    std::string error;  // why it failed, for logs and the client
+    // The upstream's own ErrorResponse during login (bad password, unknown database, too many
+    // connections); forwarded to the client as it is.
+    std::optional<protocol::ErrorFields> server_error;
+};
+
+class ServerConnection {
+public:
+    static awaitable<ConnectOutcome> connect(const UpstreamTarget& target, const ServerCredentials& credentials);
+
+    ServerConnection(tcp::socket socket, config::HostPort endpoint);
+
+    Stream& stream() noexcept { return stream_; }
+    [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
+    [[nodiscard]] const config::HostPort& endpoint() const noexcept { return endpoint_; }
+    [[nodiscard]] const BackendKey& key() const noexcept { return key_; }
+    // Settings the server has now: reported at login or by ParameterStatus, or set by sluice.
+    ParamMap& params() noexcept { return params_; }
+    [[nodiscard]] Clock::time_point created() const noexcept { return created_; }
+    [[nodiscard]] Clock::time_point last_used() const noexcept { return last_used_; }
+    void touch() noexcept { last_used_ = Clock::now(); }
+
+    // Where responses are read into, and the scanner that finds message boundaries in them.
+    std::string& read_buffer() noexcept { return read_buffer_; }
+    protocol::FrameScanner& scanner() noexcept { return scanner_; }
+
+    // Runs a simple query whose results nobody sees (session parameter sync, DISCARD ALL, health
+    // check). Returns the first ErrorResponse if the server raised one; throws nothing. `ok` is
+    // false when the connection broke or the server did not end idle.
+    struct QuietResult {
+        bool ok = false;
+        std::optional<protocol::ErrorFields> error;
+    };
+    awaitable<QuietResult> run_quietly(std::string_view sql);
+
+private:
+    awaitable<ConnectOutcome> login(const UpstreamTarget& target, const ServerCredentials& credentials,
+                                    std::unique_ptr<ServerConnection> self);
+
+    Stream stream_;
+    std::uint64_t id_;
+    config::HostPort endpoint_;
+    BackendKey key_;
+    ParamMap params_;
+    Clock::time_point created_;
+    Clock::time_point last_used_;
+    std::string read_buffer_;
+    protocol::FrameScanner scanner_;
+};
+
+// The bit set of backend tags the relay inspects.
+std::bitset<256> relay_inspected_tags() noexcept;
+
+}  // namespace sluice::proxy

@@ -1,0 +1,50 @@
+#pragma once
+// Why a client session ended: the one table of sluice's own errors. Each reason maps to what the
+// client is told (SQLSTATE + message) and a stable log reason that tests and operators grep for.
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "protocol/error_fields.hpp"
+
+namespace sluice::proxy {
+
+enum class EndReason {
+    ClientClosed,             // Terminate or EOF: nothing to tell
+    CancelRequest,            // the connection only carried a CancelRequest
+    ProtocolViolation,        // 08P01
+    LoginTimeout,             // 08P01
+    AuthFailed,               // 28P01
+    NotAuthorized,            // 28000
+    UnknownDatabase,          // 3D000
+    InvalidStartupParameter,  // 22023
+    TooManyClients,           // 53300 max_client_connections
+    QueryWaitTimeout,         // 53300 query_wait
+    ServerUnavailable,        // 08006, or the upstream's own error during its login
+    ServerLost,               // 08006
+    ShuttingDown,             // 57P01
+    InternalError,            // XX000
+};
+
+struct EndReasonInfo {
+    std::string_view sqlstate;  // empty: the client is told nothing
+    std::string_view log_reason;
+};
+const EndReasonInfo& info(EndReason reason) noexcept;
+
+struct SessionEnd {
+    EndReason reason = EndReason::ClientClosed;
+    std::string message;  // for the client and the log
+    std::string hint;
+    // An error the upstream sent that the client should see as it is (e.g. 3D000 from the server).
+    std::optional<protocol::ErrorFields> upstream_error;
+
+    static SessionEnd closed() { return {}; }
+    static SessionEnd because(EndReason r, std::string message, std::string hint = {}) {
+        return SessionEnd{r, std::move(message), std::move(hint), std::nullopt};
+    }
+    // The FATAL ErrorResponse for the client, or "" when nothing is sent.
+    [[nodiscard]] std::string error_message_bytes() const;
+};
+
+}  // namespace sluice::proxy

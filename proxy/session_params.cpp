@@ -1,0 +1,152 @@
+#include "proxy/session_params.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <vector>
+
+namespace sluice::proxy {
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+constexpr std::array<std::string_view, 6> kTrackedReported = {
+    "client_encoding", "DateStyle", "TimeZone", "IntervalStyle", "standard_conforming_strings", "application_name"};
+
+// Reported by the server but not settable by a client (or not meaningful to carry over).
+constexpr std::array<std::string_view, 8> kServerOwned = {
+    "server_version", "server_encoding", "is_superuser", "session_authorization", "integer_datetimes",
+    "default_transaction_read_only", "in_hot_standby", "scram_iterations"};
+
+}  // namespace
+
+bool GucNameLess::operator()(std::string_view a, std::string_view b) const noexcept {
+    return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+        return std::tolower(static_cast<unsigned char>(x)) < std::tolower(static_cast<unsigned char>(y));
+    });
+}
+
+bool is_tracked_reported_param(std::string_view name) noexcept {
+    return std::any_of(kTrackedReported.begin(), kTrackedReported.end(), [&](auto n) { return iequals(n, name); });
+}
+
+bool is_startup_only_param(std::string_view name) noexcept {
+    return iequals(name, "user") || iequals(name, "database") || iequals(name, "options") ||
+           iequals(name, "replication") || name.starts_with("_pq_.");
+}
+
+StartupGucs startup_gucs(const protocol::StartupMessage& startup) {
+    StartupGucs out;
+    for (const auto& [name, value] : startup.parameters) {
+        if (is_startup_only_param(name)) continue;
+        if (std::any_of(kServerOwned.begin(), kServerOwned.end(), [&](auto n) { return iequals(n, name); })) continue;
+        out.values[name] = value;
+    }
+    auto options = startup.get("options");
+    if (!options) return out;
+    // libpq splits "options" on unescaped whitespace; backslash escapes the next character.
+    std::vector<std::string> words;
+    std::string word;
+    bool escaped = false;
+    for (char c : *options) {
+        if (escaped) {
+            word.push_back(c);
+            escaped = false;
+        } else if (c == '\\') {
+            escaped = true;
+        } else if (std::isspace(static_cast<unsigned char>(c))) {
+            if (!word.empty()) words.push_back(std::move(word));
+            word.clear();
+        } else {
+            word.push_back(c);
+        }
+    }
+    if (!word.empty()) words.push_back(std::move(word));
+    for (std::size_t i = 0; i < words.size(); ++i) {
+        std::string_view w = words[i];
+        std::string setting;
+        if (w == "-c" && i + 1 < words.size()) {
+            setting = words[++i];
+        } else if (w.starts_with("-c") && w.size() > 2) {
+            setting = std::string(w.substr(2));
+        } else if (w.starts_with("--") && w.size() > 2) {
+            setting = std::string(w.substr(2));
+        } else {
+            out.error = "unsupported startup option \"" + std::string(w) +
+                        "\": only -c name=value and --name=value are accepted";
+            return out;
+        }
+        auto eq = setting.find('=');
+        if (eq == std::string::npos || eq == 0) {
+            out.error = "invalid startup option \"" + setting + "\": expected name=value";
+            return out;
+        }
+        std::string name = setting.substr(0, eq);
+        std::replace(name.begin(), name.end(), '-', '_');  // --search-path=x is search_path
+        out.values[name] = setting.substr(eq + 1);
+    }
+    return out;
+}
+
+ParamMap initial_client_params(const ParamMap& pool_defaults, const ParamMap& startup) {
+    ParamMap out;
+    for (const auto& [name, value] : pool_defaults)
+        if (is_tracked_reported_param(name)) out[name] = value;
+    for (const auto& [name, value] : startup) out.insert_or_assign(name, value);
+    return out;
+}
+
+std::string quote_literal(std::string_view value) {
+    bool has_backslash = value.find('\\') != std::string_view::npos;
+    std::string out;
+    out.reserve(value.size() + 3);
+    if (has_backslash) out.push_back('E');  // E'' means the same whatever standard_conforming_strings is
+    out.push_back('\'');
+    for (char c : value) {
+        if (c == '\'') out.push_back('\'');
+        if (c == '\\') out.push_back('\\');
+        out.push_back(c);
+    }
+    out.push_back('\'');
+    return out;
+}
+
+std::string quote_identifier(std::string_view name) {
+    std::string out = "\"";
+    for (char c : name) {
+        if (c == '"') out.push_back('"');
+        out.push_back(c);
+    }
+    out.push_back('"');
+    return out;
+}
+
+std::string sync_statement(const ParamMap& client, ParamMap& server) {
+    std::string sets;
+    std::string resets;
+    for (const auto& [name, value] : client) {
+        auto it = server.find(name);
+        if (it != server.end() && it->second == value) continue;
+        sets += sets.empty() ? "SELECT " : ", ";
+        sets += "pg_catalog.set_config(" + quote_literal(name) + ", " + quote_literal(value) + ", false)";
+        server[name] = value;
+    }
+    for (auto it = server.begin(); it != server.end();) {
+        if (!client.contains(it->first) && !is_tracked_reported_param(it->first) &&
+            std::none_of(kServerOwned.begin(), kServerOwned.end(), [&](auto n) { return iequals(n, it->first); })) {
+            resets += "RESET " + quote_identifier(it->first) + ";";
+            it = server.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    if (sets.empty()) return resets;
+    return sets + ";" + resets;
+}
+
+}  // namespace sluice::proxy

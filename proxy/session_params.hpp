@@ -1,0 +1,48 @@
+#pragma once
+// Session parameters that must follow a client from server to server in transaction mode:
+// the reported ones (client_encoding, DateStyle, TimeZone, IntervalStyle,
+// standard_conforming_strings, application_name) and every GUC the client asked for at startup.
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "protocol/startup.hpp"
+
+namespace sluice::proxy {
+
+// GUC names are case-insensitive ("TimeZone" and "timezone" are one setting).
+struct GucNameLess {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const noexcept;
+};
+using ParamMap = std::map<std::string, std::string, GucNameLess>;
+
+// Reported parameters a client may change and expects to keep.
+bool is_tracked_reported_param(std::string_view name) noexcept;
+// Startup parameters that are not GUCs (user, database, options, replication, _pq_.*).
+bool is_startup_only_param(std::string_view name) noexcept;
+
+// The GUCs a client's StartupMessage asks for: its parameters (minus the non-GUC ones) plus the
+// "-c name=value" / "--name=value" switches of "options". nullopt with a reason when "options"
+// holds something other than GUC switches.
+struct StartupGucs {
+    ParamMap values;
+    std::string error;
+};
+StartupGucs startup_gucs(const protocol::StartupMessage& startup);
+
+// What the client expects the server's settings to be: the pool's defaults for the reported
+// parameters overlaid with the client's startup GUCs.
+ParamMap initial_client_params(const ParamMap& pool_defaults, const ParamMap& startup);
+
+// One simple-query string that makes `server` match `client` (set_config for differences,
+// RESET for GUCs the client does not want), or "" when they already match. `server` is updated
+// to what it will be once the statement has run.
+std::string sync_statement(const ParamMap& client, ParamMap& server);
+
+// SQL literal quoting that is correct whatever standard_conforming_strings says.
+std::string quote_literal(std::string_view value);
+std::string quote_identifier(std::string_view name);
+
+}  // namespace sluice::proxy
