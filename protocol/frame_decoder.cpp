@@ -51,9 +51,7 @@ void FrameDecoder::clear() noexcept {
 }
 
 Result<std::optional<Frame>> FrameDecoder::next() {
-    // Only committed bytes count: an uncommitted prepare() region is not data yet.
-    auto end = prepared_at_ == std::string::npos ? buf_.size() : prepared_at_;
-    auto avail = std::string_view(buf_).substr(pos_, end - pos_);
+    auto avail = pending();
     if (avail.size() < 5) return std::optional<Frame>{};
     ByteReader r(avail.substr(1, 4));
     std::size_t len = static_cast<std::uint32_t>(r.i32());
@@ -70,8 +68,7 @@ Result<std::optional<Frame>> FrameDecoder::next() {
 }
 
 Result<std::optional<std::string_view>> FrameDecoder::next_untyped() {
-    auto end = prepared_at_ == std::string::npos ? buf_.size() : prepared_at_;
-    auto avail = std::string_view(buf_).substr(pos_, end - pos_);
+    auto avail = pending();
     if (avail.size() < 4) return std::optional<std::string_view>{};
     ByteReader r(avail.substr(0, 4));
     std::size_t len = static_cast<std::uint32_t>(r.i32());

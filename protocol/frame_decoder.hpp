@@ -45,14 +45,20 @@ public:
     // lengths outside [8, kMaxStartupPacketLength] are errors.
     Result<std::optional<std::string_view>> next_untyped();
 
-    // Bytes received but not yet returned as frames.
-    [[nodiscard]] std::size_t buffered() const noexcept { return buf_.size() - pos_; }
-    [[nodiscard]] std::string_view pending() const noexcept { return std::string_view(buf_).substr(pos_); }
+    // Bytes received (committed) but not yet returned as frames.
+    [[nodiscard]] std::size_t buffered() const noexcept { return data_end() - pos_; }
+    [[nodiscard]] std::string_view pending() const noexcept {
+        return std::string_view(buf_).substr(pos_, data_end() - pos_);
+    }
     // Drop everything buffered and consumed (the stream is abandoned or restarted).
     void clear() noexcept;
 
 private:
     void compact();
+    // End of the received bytes: space handed out by prepare() is not data until committed.
+    [[nodiscard]] std::size_t data_end() const noexcept {
+        return prepared_at_ == std::string::npos ? buf_.size() : prepared_at_;
+    }
 
     std::string buf_;
     std::size_t pos_ = 0;
