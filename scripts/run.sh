@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The README's "run" command: installs what is missing, builds sluice, and starts it on port 6432.
+# Without an upstream (no argument, no DATABASE_URL, no --config) it first starts a throwaway local
+# PostgreSQL 15 and pools in front of that; Ctrl-C stops both and removes the throwaway cluster.
+#
+#   scripts/run.sh                                # embedded PostgreSQL
+#   scripts/run.sh postgres://user:pw@host/db     # your upstream
+#   scripts/run.sh --config sluice.toml           # full configuration
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+PORT="${SLUICE_PORT:-6432}"
+BUILD="${SLUICE_BUILD_DIR:-$ROOT/build-release}"
+
+bash scripts/install-deps.sh
+cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSLUICE_TESTS=OFF >/dev/null
+cmake --build "$BUILD" --target sluice -j"$(nproc)"
+SLUICE="$BUILD/proxy/sluice"
+
+if [ "$#" -gt 0 ] || [ -n "${DATABASE_URL:-}" ]; then
+  echo "sluice: listening on 127.0.0.1:$PORT"
+  exec "$SLUICE" --port "$PORT" "$@"
+fi
+
+# ---- embedded throwaway PostgreSQL ----
+PGBIN=/usr/lib/postgresql/15/bin
+PGDIR="$(mktemp -d /tmp/sluice-embedded-pg.XXXXXX)"
+PGPORT="${SLUICE_EMBEDDED_PG_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}"
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+if [ "$(id -u)" = 0 ]; then chown postgres "$PGDIR"; fi
+cleanup() {
+  as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -m fast stop >/dev/null 2>&1 || true
+  rm -rf "$PGDIR"
+}
+trap cleanup EXIT INT TERM
+
+echo "starting a throwaway PostgreSQL 15 on 127.0.0.1:$PGPORT ($PGDIR)"
+as_pg "$PGBIN/initdb" -D "$PGDIR/data" -U postgres --auth=trust -E UTF8 >"$PGDIR/initdb.log" 2>&1
+as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/postgres.log" -w \
+  -o "-p $PGPORT -k $PGDIR -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null
+psql -X -q -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres \
+  -c "CREATE ROLE app LOGIN PASSWORD 'app'" -c "CREATE DATABASE app OWNER app" >/dev/null
+
+cat <<MSG
+
+sluice is starting on port $PORT in front of the embedded PostgreSQL. Connect with:
+
+    psql "postgres://app:app@127.0.0.1:$PORT/app"
+
+Press Ctrl-C to stop sluice and remove the throwaway database.
+
+MSG
+"$SLUICE" --port "$PORT" "postgres://app:app@127.0.0.1:$PGPORT/app" &
+SLUICE_PID=$!
+trap 'kill $SLUICE_PID 2>/dev/null || true; wait $SLUICE_PID 2>/dev/null || true; cleanup' EXIT INT TERM
+wait $SLUICE_PID
