@@ -1,0 +1,305 @@
+// The declarative key tables: one line per key with its type, default, meaning and reader.
+// Defaults here are documentation; the values themselves live in config/model.hpp (a unit test
+// keeps the two in step).
+#include "config/keys.hpp"
+
+#include <array>
+
+#include "config/database_url.hpp"
+#include "config/key_tables.hpp"
+
+namespace sluice::config {
+namespace {
+
+// PostgreSQL truncates identifiers to NAMEDATALEN - 1 bytes; a longer name could never match.
+constexpr std::size_t kMaxNameBytes = 63;
+constexpr std::int64_t kMaxConnections = 1'000'000;
+
+template <auto Member>
+void read_name(NodeReader& reader, const toml::node& node, const std::string& key, SectionOf<Member>& target) {
+    auto value = reader.string(node, key);
+    if (!value) return;
+    if (value->empty()) {
+        reader.error(node, key, "must not be empty");
+    } else if (value->size() > kMaxNameBytes) {
+        reader.error(node, key, "is longer than 63 bytes (PostgreSQL's limit for names)");
+    } else {
+        target.*Member = std::move(*value);
+    }
+}
+
+// --- [pool] and databases[].pool ----------------------------------------------------------------
+
+constexpr std::array<std::string_view, 2> kPoolModes{"transaction", "session"};
+
+void read_pool_mode(NodeReader& reader, const toml::node& node, const std::string& key, PoolSettings& pool) {
+    if (auto index = reader.choice(node, key, kPoolModes)) pool.mode = *index == 0 ? PoolMode::Transaction : PoolMode::Session;
+}
+
+constexpr std::array<KeySpec<PoolSettings>, 13> kPoolKeys{{
+    {"mode", "string", "transaction",
+     "\"transaction\": a server connection is lent for one transaction; \"session\": for the whole client session.",
+     &read_pool_mode},
+    {"size", "integer", "20", "Server connections per (database, user) pool. 1 to 1000000.",
+     &read_integer<&PoolSettings::size, 1, kMaxConnections>},
+    {"min_size", "integer", "0", "Server connections kept open even when idle. At most `size`.",
+     &read_integer<&PoolSettings::min_size, 0, kMaxConnections>},
+    {"reserve_size", "integer", "0",
+     "Extra connections a pool may open for clients that waited longer than `reserve_timeout`.",
+     &read_integer<&PoolSettings::reserve_size, 0, kMaxConnections>},
+    {"reserve_timeout", "duration", "5s", "How long a client waits before the reserve may be used.",
+     &read_duration<&PoolSettings::reserve_timeout>},
+    {"max_db_connections", "integer", "0", "Server connections to one database over all its pools; 0 = no limit.",
+     &read_integer<&PoolSettings::max_db_connections, 0, kMaxConnections>},
+    {"max_user_connections", "integer", "0", "Server connections for one user over all databases; 0 = no limit.",
+     &read_integer<&PoolSettings::max_user_connections, 0, kMaxConnections>},
+    {"server_idle_timeout", "duration", "10m", "A server connection idle this long is closed (above `min_size`); 0 = never.",
+     &read_duration<&PoolSettings::server_idle_timeout>},
+    {"server_lifetime", "duration", "1h", "A server connection older than this is closed when it is next released; 0 = never.",
+     &read_duration<&PoolSettings::server_lifetime>},
+    {"server_check_delay", "duration", "30s",
+     "A server connection idle longer than this is health-checked before it is lent again; 0 = always check.",
+     &read_duration<&PoolSettings::server_check_delay>},
+    {"server_connect_timeout", "duration", "5s", "Limit for connecting and authenticating to a server.",
+     &read_duration<&PoolSettings::server_connect_timeout>},
+    {"server_retry_delay", "duration", "100ms",
+     "First pause after a failed server connection attempt; doubles on each failure up to `server_retry_max`.",
+     &read_duration<&PoolSettings::server_retry_delay>},
+    {"server_retry_max", "duration", "2s", "Longest pause between server connection attempts.",
+     &read_duration<&PoolSettings::server_retry_max>},
+}};
+
+// --- [auth] ----------------------------------------------------------------------------------------
+
+constexpr std::array<KeySpec<User>, 4> kUserKeys{{
+    {"name", "string", "", "The user name clients log in with.", &read_name<&User::name>, true},
+    {"password", "string", "",
+     "Plain password, \"md5...\" secret or \"SCRAM-SHA-256$...\" secret (as in pg_authid.rolpassword). "
+     "Also used to log in to the server when the database URL has no password. ${VAR} is expanded.",
+     &read_string<&User::password>},
+    {"pool_size", "integer", "", "This user's pool size in every database, instead of [pool] size.",
+     &read_integer<&User::pool_size, 1, kMaxConnections>},
+    {"max_connections", "integer", "", "Server connections for this user over all databases.",
+     &read_integer<&User::max_connections, 1, kMaxConnections>},
+}};
+
+void read_auth_query_text(NodeReader& reader, const toml::node& node, const std::string& key, AuthQuery& target) {
+    auto value = reader.string(node, key);
+    if (!value) return;
+    if (value->find_first_not_of(" \t\r\n") == std::string::npos) {
+        reader.error(node, key, "must not be empty");
+    } else if (value->find("$1") == std::string::npos) {
+        reader.error(node, key, "must use $1 for the user name");
+    } else {
+        target.query = std::move(*value);
+    }
+}
+
+constexpr std::array<KeySpec<AuthQuery>, 4> kAuthQueryKeys{{
+    {"query", "string", "SELECT usename, passwd, valuntil FROM pg_catalog.pg_shadow WHERE usename = $1",
+     "Looks up a user's secret on the server: one parameter $1 (the user name), returns (usename, passwd[, valuntil]).",
+     &read_auth_query_text},
+    {"user", "string", "", "The server role that runs the query.", &read_name<&AuthQuery::user>, true},
+    {"password", "string", "", "That role's password (${VAR} is expanded). Absent: the server trusts it.",
+     &read_string<&AuthQuery::password>},
+    {"cache_ttl", "duration", "10s", "How long a looked-up secret is reused.", &read_duration<&AuthQuery::cache_ttl>},
+}};
+
+void read_users_into(NodeReader& reader, const toml::node& node, const std::string& key, std::vector<User>& users) {
+    const toml::array* array = reader.array_of_tables(node, key);
+    if (array == nullptr) return;
+    for (std::size_t i = 0; i < array->size(); ++i) {
+        User user;
+        read_section<User>(reader, *array->get(i)->as_table(), index_key(key, i), kUserKeys, user);
+        users.push_back(std::move(user));
+    }
+}
+
+void read_users(NodeReader& reader, const toml::node& node, const std::string& key, Auth& auth) {
+    read_users_into(reader, node, key, auth.users);
+}
+
+void read_auth_query(NodeReader& reader, const toml::node& node, const std::string& key, Auth& auth) {
+    const toml::table* table = reader.table(node, key);
+    if (table == nullptr) return;
+    AuthQuery query;
+    read_section<AuthQuery>(reader, *table, key, kAuthQueryKeys, query);
+    auth.auth_query = std::move(query);
+}
+
+constexpr std::array<std::string_view, 3> kAuthMethods{"trust", "md5", "scram-sha-256"};
+
+void read_auth_method(NodeReader& reader, const toml::node& node, const std::string& key, Auth& auth) {
+    if (auto index = reader.choice(node, key, kAuthMethods)) {
+        constexpr std::array<AuthMethod, 3> kMethods{AuthMethod::Trust, AuthMethod::Md5, AuthMethod::ScramSha256};
+        auth.method = kMethods[*index];
+    }
+}
+
+constexpr std::array<KeySpec<Auth>, 4> kAuthKeys{{
+    {"method", "string", "scram-sha-256",
+     "How clients prove who they are: \"trust\" (no password), \"md5\" or \"scram-sha-256\".", &read_auth_method},
+    {"users", "array of tables", "", "The users sluice knows: [[auth.users]] entries.", &read_users},
+    {"users_file", "string", "",
+     "A TOML file with more [[users]] entries (same keys); a relative path is taken from this file's directory.",
+     &read_string<&Auth::users_file>},
+    {"auth_query", "table", "", "Look up users not listed here on the server (like PgBouncer's auth_query).",
+     &read_auth_query},
+}};
+
+// --- [listen], [timeouts], [logging] --------------------------------------------------------------
+
+void read_address(NodeReader& reader, const toml::node& node, const std::string& key, Listen& listen) {
+    auto value = reader.string(node, key);
+    if (!value) return;
+    if (value->empty()) {
+        reader.error(node, key, "must not be empty (use \"0.0.0.0\" for every IPv4 address, \"::\" for IPv6)");
+    } else {
+        listen.address = std::move(*value);
+    }
+}
+
+constexpr std::array<KeySpec<Listen>, 4> kListenKeys{{
+    {"address", "string", "0.0.0.0", "Address to accept clients on: an IP address or host name.", &read_address},
+    {"port", "integer", "6432", "TCP port to accept clients on. 1 to 65535.", &read_integer<&Listen::port, 1, 65535>},
+    {"workers", "integer", "0", "Threads running the event loop; 0 = one per CPU core.",
+     &read_integer<&Listen::workers, 0, 1024>},
+    {"max_client_connections", "integer", "10000",
+     "Client connections accepted at once; more are refused with SQLSTATE 53300.",
+     &read_integer<&Listen::max_client_connections, 1, kMaxConnections>},
+}};
+
+constexpr std::array<KeySpec<Timeouts>, 4> kTimeoutKeys{{
+    {"query_wait", "duration", "30s", "Longest wait for a free server connection; 0 = no limit.",
+     &read_duration<&Timeouts::query_wait>},
+    {"client_login", "duration", "15s", "Limit for a client's startup and authentication; 0 = no limit.",
+     &read_duration<&Timeouts::client_login>},
+    {"statement", "", "", "", nullptr},
+    {"idle_in_transaction", "", "", "", nullptr},
+}};
+
+constexpr std::array<std::string_view, 5> kLogLevels{"trace", "debug", "info", "warn", "error"};
+
+void read_log_level(NodeReader& reader, const toml::node& node, const std::string& key, Logging& logging) {
+    if (auto index = reader.choice(node, key, kLogLevels)) logging.level = std::string(kLogLevels[*index]);
+}
+
+constexpr std::array<KeySpec<Logging>, 2> kLoggingKeys{{
+    {"level", "string", "info", "\"trace\", \"debug\", \"info\", \"warn\" or \"error\".", &read_log_level},
+    {"log_connections", "boolean", "true", "Log one line per client connect and disconnect.",
+     &read_bool<&Logging::log_connections>},
+}};
+
+// --- [[databases]] --------------------------------------------------------------------------------
+
+void read_url(NodeReader& reader, const toml::node& node, const std::string& key, Database& database) {
+    auto text = reader.url_string(node, key);
+    if (!text) return;
+    auto parsed = parse_database_url(*text);
+    if (auto* error = std::get_if<std::string>(&parsed)) {
+        reader.error(node, key, "invalid URL: " + *error);
+        return;
+    }
+    database.upstream = std::move(std::get<UpstreamUrl>(parsed));
+}
+
+void read_pool_override(NodeReader& reader, const toml::node& node, const std::string& key, Database& database) {
+    // database.pool already holds the global [pool]; the keys given here replace those values.
+    const toml::table* table = reader.table(node, key);
+    if (table != nullptr) read_section<PoolSettings>(reader, *table, key, kPoolKeys, database.pool);
+}
+
+constexpr std::array<KeySpec<Database>, 3> kDatabaseKeys{{
+    {"name", "string", "", "The database name clients ask for.", &read_name<&Database::name>, true},
+    {"url", "string", "",
+     "The server, in libpq's URI form: postgres://user:password@host:port/dbname?sslmode=... (see below).",
+     &read_url, true},
+    {"pool", "table", "", "Overrides of [pool] keys for this database, e.g. { size = 5, mode = \"session\" }.",
+     &read_pool_override},
+}};
+
+// --- top level -------------------------------------------------------------------------------------
+
+template <class Section, std::size_t N, auto Member>
+void read_table_section(NodeReader& reader, const toml::node& node, const std::string& key, Config& config,
+                        const std::array<KeySpec<Section>, N>& keys) {
+    const toml::table* table = reader.table(node, key);
+    if (table != nullptr) read_section<Section>(reader, *table, key, keys, config.*Member);
+}
+
+void read_listen(NodeReader& r, const toml::node& n, const std::string& k, Config& c) {
+    read_table_section<Listen, kListenKeys.size(), &Config::listen>(r, n, k, c, kListenKeys);
+}
+void read_auth(NodeReader& r, const toml::node& n, const std::string& k, Config& c) {
+    read_table_section<Auth, kAuthKeys.size(), &Config::auth>(r, n, k, c, kAuthKeys);
+}
+void read_pool(NodeReader& r, const toml::node& n, const std::string& k, Config& c) {
+    read_table_section<PoolSettings, kPoolKeys.size(), &Config::pool>(r, n, k, c, kPoolKeys);
+}
+void read_timeouts(NodeReader& r, const toml::node& n, const std::string& k, Config& c) {
+    read_table_section<Timeouts, kTimeoutKeys.size(), &Config::timeouts>(r, n, k, c, kTimeoutKeys);
+}
+void read_logging(NodeReader& r, const toml::node& n, const std::string& k, Config& c) {
+    read_table_section<Logging, kLoggingKeys.size(), &Config::logging>(r, n, k, c, kLoggingKeys);
+}
+
+void read_databases(NodeReader& reader, const toml::node& node, const std::string& key, Config& config) {
+    const toml::array* array = reader.array_of_tables(node, key);
+    if (array == nullptr) return;
+    for (std::size_t i = 0; i < array->size(); ++i) {
+        Database database;
+        database.pool = config.pool;
+        read_section<Database>(reader, *array->get(i)->as_table(), index_key(key, i), kDatabaseKeys, database);
+        config.databases.push_back(std::move(database));
+    }
+}
+
+// Order matters: [pool] before [[databases]], whose pools start from it.
+constexpr std::array<KeySpec<Config>, 9> kConfigKeys{{
+    {"listen", "table", "", "Where clients connect.", &read_listen},
+    {"auth", "table", "", "How clients authenticate.", &read_auth},
+    {"pool", "table", "", "Server connection pools (defaults for every database).", &read_pool},
+    {"timeouts", "table", "", "Client-facing time limits.", &read_timeouts},
+    {"logging", "table", "", "What is logged.", &read_logging},
+    {"databases", "array of tables", "", "The databases clients can connect to.", &read_databases},
+    {"client_tls", "", "", "", nullptr},
+    {"guard", "", "", "", nullptr},
+    {"admin", "", "", "", nullptr},
+}};
+
+void read_users_file_users(NodeReader& reader, const toml::node& node, const std::string& key, UsersFile& file) {
+    read_users_into(reader, node, key, file.users);
+}
+
+constexpr std::array<KeySpec<UsersFile>, 1> kUsersFileKeys{{
+    {"users", "array of tables", "", "[[users]] entries with the keys of [[auth.users]].", &read_users_file_users},
+}};
+
+template <class Section, std::size_t N>
+void append_infos(std::vector<KeyInfo>& out, std::string_view section, const std::array<KeySpec<Section>, N>& keys) {
+    for (const auto& spec : keys) {
+        if (spec.read == nullptr) continue;
+        out.push_back(KeyInfo{section, spec.name, spec.type, spec.default_value, spec.doc, spec.required});
+    }
+}
+
+}  // namespace
+
+std::span<const KeySpec<Config>> config_keys() { return kConfigKeys; }
+std::span<const KeySpec<UsersFile>> users_file_keys() { return kUsersFileKeys; }
+
+std::vector<KeyInfo> known_keys() {
+    std::vector<KeyInfo> out;
+    append_infos(out, "", kConfigKeys);
+    append_infos(out, "listen", kListenKeys);
+    append_infos(out, "auth", kAuthKeys);
+    append_infos(out, "auth.users", kUserKeys);
+    append_infos(out, "auth.auth_query", kAuthQueryKeys);
+    append_infos(out, "pool", kPoolKeys);
+    append_infos(out, "timeouts", kTimeoutKeys);
+    append_infos(out, "logging", kLoggingKeys);
+    append_infos(out, "databases", kDatabaseKeys);
+    return out;
+}
+
+}  // namespace sluice::config
