@@ -127,7 +127,7 @@ awaitable<std::optional<bool>> run_md5(Stream& stream, p::FrameDecoder& decoder,
 
 awaitable<ClientAuthResult> authenticate_client(Stream& stream, p::FrameDecoder& decoder,
                                                 const config::Config& config, const config::Database* database,
-                                                std::string_view user) {
+                                                std::string_view user, AuthQueryCache* auth_query) {
     ClientAuthResult result;
     const config::User* known = config.find_user(user);
     const config::UpstreamUrl* url = database ? &database->upstream : nullptr;
@@ -155,17 +155,24 @@ awaitable<ClientAuthResult> authenticate_client(Stream& stream, p::FrameDecoder&
 
     case config::AuthMethod::Md5:
     case config::AuthMethod::ScramSha256: {
-        if (!known) {
+        std::string secret;
+        if (known) {
+            secret = known->password;
+        } else if (auth_query && database) {
+            auto found = co_await auth_query->lookup(*database, std::string(user));
+            if (found.secret) secret = std::move(*found.secret);
+            else spdlog::info("login refused for \"{}\": {}", user, found.reason);
+        }
+        if (secret.empty()) {
             // Same exchange as for a real user, then the same failure: no hint that the user is unknown.
             auto outcome = co_await run_scram(stream, decoder, mock_secret(user));
             result.failure = outcome.protocol_error
                                  ? SessionEnd::because(EndReason::ProtocolViolation,
                                                        "expected a SASL response during authentication")
                                  : auth_failed(user);
-            spdlog::info("login refused: unknown user \"{}\"", user);
+            if (!known && !auth_query) spdlog::info("login refused: unknown user \"{}\"", user);
             co_return result;
         }
-        const std::string& secret = known->password;
         pass_through(secret);
         bool use_md5 = config.auth.method == config::AuthMethod::Md5 && !auth::ScramSecret::looks_like(secret);
         if (use_md5) {

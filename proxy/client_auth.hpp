@@ -7,6 +7,7 @@
 #include "config/model.hpp"
 #include "protocol/frame_decoder.hpp"
 #include "proxy/asio.hpp"
+#include "proxy/auth_query.hpp"
 #include "proxy/server_connection.hpp"
 #include "proxy/session_end.hpp"
 #include "proxy/stream.hpp"
@@ -23,6 +24,6 @@ struct ClientAuthResult {
 // users and wrong passwords apart before proving who it is.
 awaitable<ClientAuthResult> authenticate_client(Stream& stream, protocol::FrameDecoder& decoder,
                                                 const config::Config& config, const config::Database* database,
-                                                std::string_view user);
+                                                std::string_view user, AuthQueryCache* auth_query);
 
 }  // namespace sluice::proxy

@@ -140,7 +140,7 @@ awaitable<std::optional<SessionEnd>> ClientSession::log_in() {
             "Raise listen.max_client_connections or close idle clients.");
 
     const config::Database* database = config_->find_database(database_);
-    auto auth = co_await authenticate_client(client_, decoder_, *config_, database, user_);
+    auto auth = co_await authenticate_client(client_, decoder_, *config_, database, user_, ctx_.auth_query);
     if (auth.failure) co_return std::move(auth.failure);
     if (!database)
         co_return SessionEnd::because(EndReason::UnknownDatabase,

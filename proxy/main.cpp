@@ -6,6 +6,8 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/resource.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -46,6 +48,20 @@ void log_summary(const sluice::config::Config& c) {
         spdlog::info("database \"{}\" -> {} (pool size {}, min {}, {} users configured)", d.name, hosts, d.pool.size,
                      d.pool.min_size, c.auth.users.size());
     }
+}
+
+// Each client and server connection is a descriptor: the default soft limit (often 1024) would
+// cap max_client_connections silently.
+void raise_file_limit(std::uint32_t max_clients) {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+    if (limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &limit);
+    }
+    if (limit.rlim_cur < rlim_t{max_clients} + 100)
+        spdlog::warn("open file limit {} is below max_client_connections ({}) + server connections", limit.rlim_cur,
+                     max_clients);
 }
 
 }  // namespace
@@ -132,6 +148,7 @@ int main(int argc, char** argv) {
         return 0;
     }
     log_summary(config);
+    raise_file_limit(config.listen.max_client_connections);
     sluice::proxy::Server server(std::make_shared<const sluice::config::Config>(std::move(config)));
     return server.run();
 }

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "config/model.hpp"
+#include "proxy/auth_query.hpp"
 #include "proxy/cancel_registry.hpp"
 #include "proxy/router.hpp"
 
@@ -13,6 +14,7 @@ struct ProxyContext {
     std::shared_ptr<const config::Config> config;
     Router& router;
     CancelRegistry& cancels;
+    AuthQueryCache* auth_query = nullptr;  // set when [auth.auth_query] is configured
     std::atomic<std::uint32_t> clients{0};
     std::atomic<bool> shutting_down{false};
 };

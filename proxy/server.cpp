@@ -28,7 +28,12 @@ Server::Server(std::shared_ptr<const config::Config> config)
     : config_(std::move(config)),
       router_(io_.get_executor(), config_),
       context_{config_, router_, cancels_},
-      signals_(io_, SIGINT, SIGTERM) {}
+      signals_(io_, SIGINT, SIGTERM) {
+    if (config_->auth.auth_query) {
+        auth_query_ = std::make_unique<AuthQueryCache>(*config_->auth.auth_query);
+        context_.auth_query = auth_query_.get();
+    }
+}
 
 Server::~Server() = default;
 

@@ -6,6 +6,7 @@
 
 #include "config/model.hpp"
 #include "proxy/asio.hpp"
+#include "proxy/auth_query.hpp"
 #include "proxy/cancel_registry.hpp"
 #include "proxy/proxy_context.hpp"
 #include "proxy/router.hpp"
@@ -33,6 +34,7 @@ private:
     asio::io_context io_;
     Router router_;
     CancelRegistry cancels_;
+    std::unique_ptr<AuthQueryCache> auth_query_;
     ProxyContext context_;
     std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
     asio::signal_set signals_;

@@ -19,7 +19,7 @@ SLUICE="$BUILD/proxy/sluice"
 
 if [ "$#" -gt 0 ] || [ -n "${DATABASE_URL:-}" ]; then
   echo "sluice: listening on 127.0.0.1:$PORT"
-  exec "$SLUICE" --port "$PORT" "$@"
+  exec "$SLUICE" --listen 127.0.0.1 --port "$PORT" "$@"
 fi
 
 # ---- embedded throwaway PostgreSQL ----
@@ -50,7 +50,7 @@ sluice is starting on port $PORT in front of the embedded PostgreSQL. Connect wi
 Press Ctrl-C to stop sluice and remove the throwaway database.
 
 MSG
-"$SLUICE" --port "$PORT" "postgres://app:app@127.0.0.1:$PGPORT/app" &
+"$SLUICE" --listen 127.0.0.1 --port "$PORT" "postgres://app:app@127.0.0.1:$PGPORT/app" &
 SLUICE_PID=$!
 trap 'kill $SLUICE_PID 2>/dev/null || true; wait $SLUICE_PID 2>/dev/null || true; cleanup' EXIT INT TERM
 wait $SLUICE_PID
