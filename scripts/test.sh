@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# The test command: everything CI runs (.ci/run execs this).
+#
+#   1. install missing Debian packages (scripts/install-deps.sh)
+#   2. main build (RelWithDebInfo, g++) + ctest: unit, then integration (real PostgreSQL)
+#   3. ASan+UBSan build + the whole suite
+#   4. TSan build + the whole suite (suppressions: tests/tsan.supp)
+#   5. clang libFuzzer build, each fuzz_* target for FUZZ_SECONDS over a copy of its corpus
+#   then one line "N passed, M failed" (ctest tests of every build + fuzz runs); exit 1 on any failure.
+#
+# Env:
+#   SLUICE_TEST_QUICK=1   only phases 1-2
+#   FUZZ_SECONDS=60       per fuzz target
+#   SLUICE_BUILD_DIR / SLUICE_ASAN_BUILD_DIR / SLUICE_TSAN_BUILD_DIR / SLUICE_FUZZ_BUILD_DIR
+#                         build directories (default build, build-asan, build-tsan, build-fuzz)
+#   SLUICE_ASAN_CXX / SLUICE_TSAN_CXX   compilers of the sanitizer builds (default g++)
+#   SLUICE_JOBS           parallelism (default: nproc)
+#   SLUICE_SKIP_DEPS=1    do not run install-deps.sh
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+JOBS=${SLUICE_JOBS:-$(nproc)}
+FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+QUICK=${SLUICE_TEST_QUICK:-0}
+BUILD_DIR=${SLUICE_BUILD_DIR:-build}
+ASAN_DIR=${SLUICE_ASAN_BUILD_DIR:-build-asan}
+TSAN_DIR=${SLUICE_TSAN_BUILD_DIR:-build-tsan}
+FUZZ_DIR=${SLUICE_FUZZ_BUILD_DIR:-build-fuzz}
+ASAN_CXX=${SLUICE_ASAN_CXX:-g++}
+TSAN_CXX=${SLUICE_TSAN_CXX:-g++}
+
+passed=0
+failed=0
+declare -a timings=()
+declare -a failures=()
+
+log() { printf '\n=== %s\n' "$*"; }
+
+# c_compiler_for CXX: the C compiler of the same family (the project enables C).
+c_compiler_for() {
+  case "$1" in
+    *clang++*) echo "${1/clang++/clang}" ;;
+    *g++*) echo "${1/g++/gcc}" ;;
+    *) echo cc ;;
+  esac
+}
+
+# run_phase NAME FUNCTION...: runs a phase, timing it.
+run_phase() {
+  local name=$1
+  shift
+  log "phase: $name"
+  local start=$SECONDS
+  "$@"
+  local rc=$?
+  local took=$((SECONDS - start))
+  timings+=("$(printf '%-28s %5ds%s' "$name" "$took" "$([[ $rc -ne 0 ]] && echo '  (failed)')")")
+  log "phase $name: ${took}s"
+  return $rc
+}
+
+# configure_and_build DIR CXX [cmake args...] [-- targets...]
+configure_and_build() {
+  local dir=$1 cxx=$2
+  shift 2
+  local args=() targets=()
+  while [[ $# -gt 0 && "$1" != "--" ]]; do args+=("$1"); shift; done
+  [[ $# -gt 0 ]] && shift
+  targets=("$@")
+  local launcher=()
+  command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+  if ! cmake -S "$ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_C_COMPILER="$(c_compiler_for "$cxx")" "${launcher[@]}" "${args[@]}"; then
+    echo "configure of $dir failed" >&2
+    return 1
+  fi
+  local target_args=()
+  for t in "${targets[@]}"; do target_args+=(--target "$t"); done
+  if ! cmake --build "$dir" -j "$JOBS" "${target_args[@]}"; then
+    echo "build of $dir failed" >&2
+    return 1
+  fi
+}
+
+# run_ctest DIR LABEL [prefix command...]: runs the tests with LABEL, adds to the counts.
+run_ctest() {
+  local dir=$1 label=$2
+  shift 2
+  local out
+  out=$(mktemp)
+  # Unit tests run in parallel; integration tests are RUN_SERIAL (one PostgreSQL each).
+  "$@" ctest --test-dir "$dir" -L "^${label}\$" --output-on-failure --no-tests=ignore -j "$JOBS" 2>&1 | tee "$out"
+  local summary total nfail
+  summary=$(grep -E '[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$out" | tail -n 1)
+  if [[ -n "$summary" ]]; then
+    nfail=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$summary")
+    total=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$summary")
+  elif grep -q 'No tests were found' "$out"; then
+    nfail=0 total=0
+  else
+    echo "ctest in $dir ($label) produced no summary" >&2
+    nfail=1 total=1
+  fi
+  passed=$((passed + total - nfail))
+  failed=$((failed + nfail))
+  [[ $nfail -gt 0 ]] && failures+=("$dir: $nfail $label test(s)")
+  rm -f "$out"
+  [[ $nfail -eq 0 ]]
+}
+
+build_failed() {
+  failed=$((failed + 1))
+  failures+=("$1: build failed")
+  return 1
+}
+
+# --- phases -------------------------------------------------------------------------------------
+
+phase_deps() {
+  [[ "${SLUICE_SKIP_DEPS:-0}" == 1 ]] && { echo "skipped (SLUICE_SKIP_DEPS=1)"; return 0; }
+  bash scripts/install-deps.sh || { failed=$((failed + 1)); failures+=("install-deps"); return 1; }
+}
+
+phase_main_build() { configure_and_build "$BUILD_DIR" g++ || build_failed "$BUILD_DIR"; }
+
+phase_main_tests() {
+  local rc=0
+  run_ctest "$BUILD_DIR" unit || rc=1
+  run_ctest "$BUILD_DIR" integration || rc=1
+  return $rc
+}
+
+phase_asan_build() {
+  configure_and_build "$ASAN_DIR" "$ASAN_CXX" -DSLUICE_SANITIZE=address || build_failed "$ASAN_DIR"
+}
+
+phase_asan_tests() {
+  local rc=0
+  export ASAN_OPTIONS="detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1:abort_on_error=0"
+  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+  run_ctest "$ASAN_DIR" unit || rc=1
+  run_ctest "$ASAN_DIR" integration || rc=1
+  unset ASAN_OPTIONS UBSAN_OPTIONS
+  return $rc
+}
+
+phase_tsan_build() {
+  configure_and_build "$TSAN_DIR" "$TSAN_CXX" -DSLUICE_SANITIZE=thread || build_failed "$TSAN_DIR"
+}
+
+phase_tsan_tests() {
+  local rc=0
+  export TSAN_OPTIONS="suppressions=$ROOT/tests/tsan.supp:halt_on_error=1:second_deadlock_stack=1:history_size=4"
+  # Without ASLR: TSan's fixed shadow layout breaks on kernels with high mmap randomisation.
+  local norandom=()
+  setarch "$(uname -m)" -R true 2>/dev/null && norandom=(setarch "$(uname -m)" -R)
+  run_ctest "$TSAN_DIR" unit "${norandom[@]}" || rc=1
+  run_ctest "$TSAN_DIR" integration "${norandom[@]}" || rc=1
+  unset TSAN_OPTIONS
+  return $rc
+}
+
+fuzz_targets() {
+  local f
+  for f in "$ROOT"/tests/fuzz/fuzz_*.cpp; do
+    [[ -e "$f" ]] && basename "$f" .cpp
+  done
+}
+
+phase_fuzz_build() {
+  local targets
+  mapfile -t targets < <(fuzz_targets)
+  if [[ ${#targets[@]} -eq 0 ]]; then
+    echo "no fuzz targets"
+    return 0
+  fi
+  # Only the fuzzers: the suite already ran under ASan with the corpus replays.
+  configure_and_build "$FUZZ_DIR" clang++ -DSLUICE_FUZZ=ON -DSLUICE_SANITIZE=address -- "${targets[@]}" ||
+    build_failed "$FUZZ_DIR"
+}
+
+# One fuzzer on a scratch copy of its corpus (new inputs stay out of the tree); crashes are
+# kept under $FUZZ_DIR/artifacts/.
+fuzz_one() {
+  local name=$1 work=$2
+  local bin corpus="$ROOT/tests/fuzz/corpus/$name"
+  bin=$(find "$FUZZ_DIR" -type f -name "$name" -perm -u+x | head -n 1)
+  [[ -n "$bin" ]] || { echo "$name: binary not found" >"$work/$name.log"; return 1; }
+  mkdir -p "$work/$name" "$FUZZ_DIR/artifacts"
+  [[ -d "$corpus" ]] && cp -r "$corpus/." "$work/$name/"
+  local dict=()
+  [[ -f "$ROOT/tests/fuzz/$name.dict" ]] && dict=("-dict=$ROOT/tests/fuzz/$name.dict")
+  ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
+    "$bin" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    -artifact_prefix="$FUZZ_DIR/artifacts/$name-" "${dict[@]}" "$work/$name" >"$work/$name.log" 2>&1
+}
+
+phase_fuzz_run() {
+  local targets work rc=0
+  mapfile -t targets < <(fuzz_targets)
+  [[ ${#targets[@]} -eq 0 ]] && return 0
+  work=$(mktemp -d)
+  # JOBS fuzzers at a time, each on one core; each leaves its exit code in a file.
+  local name i=0
+  for name in "${targets[@]}"; do
+    ( fuzz_one "$name" "$work"; echo $? >"$work/$name.rc" ) &
+    i=$((i + 1))
+    (( i % JOBS == 0 )) && wait
+  done
+  wait
+  for name in "${targets[@]}"; do
+    if [[ "$(cat "$work/$name.rc" 2>/dev/null)" == 0 ]]; then
+      passed=$((passed + 1))
+      echo "PASS $name: $(grep -E '^(stat::number_of_executed_units|Done [0-9]+ runs)' "$work/$name.log" | tail -n 1)"
+    else
+      failed=$((failed + 1))
+      failures+=("fuzz: $name")
+      rc=1
+      echo "FAIL $name; log tail:"
+      tail -n 60 "$work/$name.log"
+    fi
+  done
+  rm -rf "$work"
+  return $rc
+}
+
+# --- main ---------------------------------------------------------------------------------------
+
+overall_start=$SECONDS
+run_phase "install deps" phase_deps
+if run_phase "build (RelWithDebInfo)" phase_main_build; then
+  run_phase "tests (RelWithDebInfo)" phase_main_tests
+fi
+if [[ "$QUICK" != 1 ]]; then
+  if run_phase "build (ASan+UBSan)" phase_asan_build; then
+    run_phase "tests (ASan+UBSan)" phase_asan_tests
+  fi
+  if run_phase "build (TSan)" phase_tsan_build; then
+    run_phase "tests (TSan)" phase_tsan_tests
+  fi
+  if run_phase "build (fuzz)" phase_fuzz_build; then
+    run_phase "fuzz (${FUZZ_SECONDS}s each)" phase_fuzz_run
+  fi
+fi
+
+log "timings"
+printf '%s\n' "${timings[@]}"
+printf '%-28s %5ds\n' "total" "$((SECONDS - overall_start))"
+if [[ ${#failures[@]} -gt 0 ]]; then
+  log "failures"
+  printf '  %s\n' "${failures[@]}"
+fi
+echo
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]
