@@ -58,7 +58,7 @@ constexpr std::array<KeySpec<PoolSettings>, 13> kPoolKeys{{
     {"server_lifetime", "duration", "1h", "A server connection older than this is closed when it is next released; 0 = never.",
      &read_duration<&PoolSettings::server_lifetime>},
     {"server_check_delay", "duration", "30s",
-     "A server connection idle longer than this is health-checked before it is lent again; 0 = always check.",
+     "A server connection idle longer than this is health-checked before it is lent again; 0 = no check.",
      &read_duration<&PoolSettings::server_check_delay>},
     {"server_connect_timeout", "duration", "5s", "Limit for connecting and authenticating to a server.",
      &read_duration<&PoolSettings::server_connect_timeout>},

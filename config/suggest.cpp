@@ -44,6 +44,20 @@ std::optional<std::string_view> closest_match(std::string_view word, std::span<c
             best_distance = distance;
         }
     }
+    if (best) return best;
+    // A shortened or lengthened key ("max_clients" for "max_client_connections"): most of the
+    // word is a prefix of the candidate.
+    std::size_t best_prefix = 0;
+    for (std::string_view candidate : candidates) {
+        std::size_t prefix = 0;
+        while (prefix < word.size() && prefix < candidate.size() && lower(word[prefix]) == lower(candidate[prefix])) {
+            ++prefix;
+        }
+        if (prefix * 10 >= word.size() * 7 && prefix >= 4 && prefix > best_prefix) {
+            best = candidate;
+            best_prefix = prefix;
+        }
+    }
     return best;
 }
 
