@@ -310,7 +310,12 @@ awaitable<void> ClientSession::pump() {
         if (ec || n == 0) {
             pump_running_ = false;
             detach_server(false, client_gone_ ? "client went away mid-transaction" : "server connection lost");
-            if (!client_gone_ && !pump_end_) {
+            if (server_said_fatal_ && !client_gone_ && !pump_end_) {
+                // The client already has the server's own FATAL (e.g. 57P01 on a restart).
+                pump_end_ = SessionEnd::because(EndReason::ServerLost, "the server closed the connection after a FATAL error");
+                pump_end_->message += " (already reported)";
+                client_.close();
+            } else if (!client_gone_ && !pump_end_) {
                 pump_end_ = SessionEnd::because(EndReason::ServerLost,
                                                 "the server connection was lost mid-transaction: " + ec.message(),
                                                 "Retry the transaction.");
@@ -327,6 +332,12 @@ awaitable<void> ClientSession::pump() {
             case p::BackendTag::ReadyForQuery:
                 if (auto rfq = p::ReadyForQuery::decode(body)) tracker_.on_ready_for_query(rfq->status);
                 else bad = true;
+                break;
+            case p::BackendTag::ErrorResponse:
+                if (auto fields = p::ErrorFields::decode(body)) {
+                    auto severity = fields->severity();
+                    server_said_fatal_ |= severity == "FATAL" || severity == "PANIC";
+                }
                 break;
             case p::BackendTag::ParameterStatus:
                 if (auto ps = p::ParameterStatus::decode(body)) {

@@ -70,6 +70,7 @@ private:
     TransactionTracker tracker_;
     bool pump_running_ = false;
     bool client_gone_ = false;
+    bool server_said_fatal_ = false;
     std::optional<SessionEnd> pump_end_;  // the pump ended the session (and told the client)
     std::atomic<bool> shutdown_requested_{false};
 };

@@ -238,20 +238,23 @@ PoolStats Pool::stats() const {
 
 void Pool::maintain() {
     auto now = Clock::now();
-    std::vector<std::unique_ptr<ServerConnection>> retired;
+    std::vector<std::pair<std::unique_ptr<ServerConnection>, const char*>> retired;
     std::uint32_t to_open = 0;
     {
         std::lock_guard lock(mutex_);
         // Oldest-used idle servers sit at the front (release pushes back, acquire pops back).
         for (auto it = idle_.begin(); it != idle_.end();) {
             auto& s = **it;
-            bool expired = settings_.server_lifetime.count() > 0 && now - s.created() >= settings_.server_lifetime;
-            bool idle_too_long = settings_.server_idle_timeout.count() > 0 &&
-                                 now - s.last_used() >= settings_.server_idle_timeout &&
-                                 total_ - retired.size() > settings_.min_size;
-            bool dead = !s.stream().idle_and_alive();
-            if (expired || idle_too_long || dead) {
-                retired.push_back(std::move(*it));
+            const char* reason = nullptr;
+            if (settings_.server_lifetime.count() > 0 && now - s.created() >= settings_.server_lifetime)
+                reason = "server_lifetime reached";
+            else if (settings_.server_idle_timeout.count() > 0 && now - s.last_used() >= settings_.server_idle_timeout &&
+                     total_ - retired.size() > settings_.min_size)
+                reason = "server_idle_timeout reached";
+            else if (!s.stream().idle_and_alive())
+                reason = "closed by the server while idle";
+            if (reason) {
+                retired.emplace_back(std::move(*it), reason);
                 it = idle_.erase(it);
             } else {
                 ++it;
@@ -260,7 +263,7 @@ void Pool::maintain() {
         std::uint32_t after = total_ - static_cast<std::uint32_t>(retired.size());
         if (!closed_ && after < settings_.min_size) to_open = settings_.min_size - after;
     }
-    for (auto& s : retired) discard(std::move(s), "idle timeout, lifetime or closed by the server");
+    for (auto& [server, reason] : retired) discard(std::move(server), reason);
     for (std::uint32_t i = 0; i < to_open; ++i)
         asio::co_spawn(executor_, [self = shared_from_this()]() { return self->warm_one(); }, asio::detached);
 }
