@@ -13,6 +13,9 @@ namespace sluice::protocol::auth {
 inline constexpr std::string_view kScramSha256 = "SCRAM-SHA-256";
 inline constexpr std::string_view kScramSha256Plus = "SCRAM-SHA-256-PLUS";
 inline constexpr int kDefaultScramIterations = 4096;
+// Upper bound on a server's iteration count that ScramClient accepts: a malicious or hijacked
+// upstream could otherwise make sluice burn CPU for minutes per connection.
+inline constexpr int kMaxScramIterations = 10'000'000;
 
 // A stored secret: SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey> (base64 parts).
 struct ScramSecret {
@@ -49,8 +52,9 @@ public:
                 std::string nonce = {});
 
     [[nodiscard]] std::string_view mechanism() const noexcept;
-    // client-first-message (with GS2 header), for SASLInitialResponse.
-    std::string client_first();
+    // client-first-message (with GS2 header), for SASLInitialResponse. PostgreSQL ignores the
+    // SCRAM user name (it uses the startup packet's), so it is empty unless given (RFC vectors).
+    std::string client_first(std::string_view username = {});
     // client-final-message, for SASLResponse, from the server-first-message. Rejects a server
     // nonce that does not extend ours, bad salt/iterations (< 1 or absurdly large).
     Result<std::string> client_final(std::string_view server_first);
@@ -58,17 +62,24 @@ public:
     Result<void> verify_server_final(std::string_view server_final);
 
 private:
+    enum class Stage { Initial, SentFirst, SentFinal, Done };
+
+    [[nodiscard]] std::string gs2_header() const;
+
     std::optional<std::string> password_;
     std::optional<Keys> keys_;
     std::optional<std::string> channel_binding_;
     bool tls_;
     std::string nonce_;
+    Stage stage_ = Stage::Initial;
     std::string client_first_bare_;
     std::string auth_message_;
     std::string server_key_;
 };
 
-// Server side.
+// Server side. `channel_binding` is the tls-server-end-point data of the client's TLS connection
+// when sluice offers SCRAM-SHA-256-PLUS there; `nonce` is the server's part of the nonce (random
+// when empty; tests inject one).
 class ScramServer {
 public:
     ScramServer(ScramSecret secret, std::optional<std::string> channel_binding = std::nullopt,
@@ -86,8 +97,13 @@ public:
     [[nodiscard]] const ScramSecret& secret() const noexcept { return secret_; }
 
 private:
+    enum class Stage { Initial, SentFirst, Done };
+
     ScramSecret secret_;
     std::optional<std::string> channel_binding_;
+    std::string server_nonce_;
+    Stage stage_ = Stage::Initial;
+    char cbind_flag_ = 'n';
     std::string nonce_;  // combined client+server nonce
     std::string gs2_header_;
     std::string client_first_bare_;

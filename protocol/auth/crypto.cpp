@@ -1,0 +1,165 @@
+#include "protocol/auth/crypto.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <array>
+#include <climits>
+#include <cstdint>
+#include <stdexcept>
+
+namespace sluice::protocol::auth {
+
+namespace {
+
+constexpr std::size_t kSha256Size = 32;
+
+const unsigned char* bytes(std::string_view s) noexcept {
+    // OpenSSL wants a valid pointer even for zero-length input.
+    static constexpr unsigned char kEmpty = 0;
+    return s.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(s.data());
+}
+
+int checked_int(std::size_t n, const char* what) {
+    if (n > static_cast<std::size_t>(INT_MAX)) throw std::length_error(what);
+    return static_cast<int>(n);
+}
+
+constexpr std::string_view kBase64Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+constexpr std::array<std::int8_t, 256> make_base64_values() {
+    std::array<std::int8_t, 256> values{};
+    values.fill(-1);
+    for (std::size_t i = 0; i < kBase64Alphabet.size(); ++i) {
+        values[static_cast<unsigned char>(kBase64Alphabet[i])] = static_cast<std::int8_t>(i);
+    }
+    return values;
+}
+
+constexpr std::array<std::int8_t, 256> kBase64Values = make_base64_values();
+
+}  // namespace
+
+std::string random_bytes(std::size_t n) {
+    std::string out(n, '\0');
+    std::size_t done = 0;
+    while (done < n) {
+        const std::size_t chunk = std::min<std::size_t>(n - done, 1u << 20);
+        if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data() + done), static_cast<int>(chunk)) != 1) {
+            throw std::runtime_error("RAND_bytes failed: no secure random bytes available");
+        }
+        done += chunk;
+    }
+    return out;
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    if (a.empty()) return true;
+    return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string sha256(std::string_view data) {
+    std::string out(kSha256Size, '\0');
+    unsigned int len = 0;
+    if (EVP_Digest(bytes(data), data.size(), reinterpret_cast<unsigned char*>(out.data()), &len, EVP_sha256(),
+                   nullptr) != 1 ||
+        len != kSha256Size) {
+        throw std::runtime_error("SHA-256 failed");
+    }
+    return out;
+}
+
+std::string hmac_sha256(std::string_view key, std::string_view data) {
+    std::string out(kSha256Size, '\0');
+    unsigned int len = 0;
+    if (HMAC(EVP_sha256(), bytes(key), checked_int(key.size(), "HMAC key too long"), bytes(data), data.size(),
+             reinterpret_cast<unsigned char*>(out.data()), &len) == nullptr ||
+        len != kSha256Size) {
+        throw std::runtime_error("HMAC-SHA-256 failed");
+    }
+    return out;
+}
+
+std::string pbkdf2_sha256(std::string_view password, std::string_view salt, int iterations) {
+    if (iterations < 1) throw std::invalid_argument("PBKDF2 needs at least one iteration");
+    std::string out(kSha256Size, '\0');
+    if (PKCS5_PBKDF2_HMAC(reinterpret_cast<const char*>(bytes(password)),
+                          checked_int(password.size(), "password too long"), bytes(salt),
+                          checked_int(salt.size(), "salt too long"), iterations, EVP_sha256(),
+                          static_cast<int>(kSha256Size), reinterpret_cast<unsigned char*>(out.data())) != 1) {
+        throw std::runtime_error("PBKDF2-HMAC-SHA-256 failed");
+    }
+    return out;
+}
+
+std::string base64_encode(std::string_view data) {
+    std::string out;
+    out.reserve((data.size() + 2) / 3 * 4);
+    std::size_t i = 0;
+    auto byte = [&](std::size_t k) { return static_cast<std::uint32_t>(static_cast<unsigned char>(data[k])); };
+    for (; i + 3 <= data.size(); i += 3) {
+        const std::uint32_t v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
+        out += kBase64Alphabet[v >> 18 & 63];
+        out += kBase64Alphabet[v >> 12 & 63];
+        out += kBase64Alphabet[v >> 6 & 63];
+        out += kBase64Alphabet[v & 63];
+    }
+    const std::size_t rest = data.size() - i;
+    if (rest == 1) {
+        const std::uint32_t v = byte(i) << 16;
+        out += kBase64Alphabet[v >> 18 & 63];
+        out += kBase64Alphabet[v >> 12 & 63];
+        out += "==";
+    } else if (rest == 2) {
+        const std::uint32_t v = byte(i) << 16 | byte(i + 1) << 8;
+        out += kBase64Alphabet[v >> 18 & 63];
+        out += kBase64Alphabet[v >> 12 & 63];
+        out += kBase64Alphabet[v >> 6 & 63];
+        out += '=';
+    }
+    return out;
+}
+
+std::optional<std::string> base64_decode(std::string_view text) {
+    // Strict RFC 4648 section 4: whole quanta, padding only at the very end, no whitespace, and
+    // unused bits zero so that every value has exactly one accepted encoding.
+    if (text.size() % 4 != 0) return std::nullopt;
+    std::size_t padding = 0;
+    if (!text.empty() && text.back() == '=') padding = text[text.size() - 2] == '=' ? 2 : 1;
+    const std::size_t data_chars = text.size() - padding;
+
+    std::string out;
+    out.reserve(text.size() / 4 * 3);
+    std::uint32_t acc = 0;
+    int bits = 0;
+    for (std::size_t i = 0; i < data_chars; ++i) {
+        const std::int8_t v = kBase64Values[static_cast<unsigned char>(text[i])];
+        if (v < 0) return std::nullopt;  // includes '=' before the final quantum's padding
+        acc = (acc << 6 | static_cast<std::uint32_t>(v)) & 0xFFFFFF;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out += static_cast<char>(acc >> bits & 0xFF);
+        }
+    }
+    if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return std::nullopt;
+    return out;
+}
+
+std::string hex_encode(std::string_view data) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(data.size() * 2);
+    for (const char c : data) {
+        const auto b = static_cast<unsigned char>(c);
+        out += kDigits[b >> 4];
+        out += kDigits[b & 15];
+    }
+    return out;
+}
+
+}  // namespace sluice::protocol::auth
