@@ -182,7 +182,8 @@ void check_users(const Config& config, const LoadState& state, std::vector<Confi
                                           std::to_string(line) + ")"));
         }
         const std::string password_key = origin.key + ".password";
-        switch (classify_secret(user.password)) {
+        SecretCheck secret = classify_secret(user.password);
+        switch (secret.format) {
             case SecretFormat::None:
                 // A password key that failed to read (say, a missing ${VAR}) was reported already.
                 if (needs_secret && origin.root->at_path(password_key).node() == nullptr) {
@@ -194,8 +195,8 @@ void check_users(const Config& config, const LoadState& state, std::vector<Confi
                 break;
             case SecretFormat::MalformedScram:
                 errors.push_back(error_at(origin.file, *origin.root, password_key,
-                                          "malformed SCRAM secret (expected "
-                                          "SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>)"));
+                                          "malformed SCRAM secret: " + secret.problem +
+                                              " (expected SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>)"));
                 break;
             case SecretFormat::Md5:
                 if (config.auth.method == AuthMethod::ScramSha256) {

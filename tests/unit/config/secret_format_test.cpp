@@ -5,15 +5,17 @@
 namespace sluice::config {
 namespace {
 
+SecretFormat classify_secret_format(std::string_view s) { return classify_secret(s).format; }
+
 TEST(SecretFormat, Classifies) {
-    EXPECT_EQ(classify_secret(""), SecretFormat::None);
-    EXPECT_EQ(classify_secret("hunter2"), SecretFormat::Plain);
-    EXPECT_EQ(classify_secret("md5aabbccddeeff00112233445566778899"), SecretFormat::Md5);
+    EXPECT_EQ(classify_secret_format(""), SecretFormat::None);
+    EXPECT_EQ(classify_secret_format("hunter2"), SecretFormat::Plain);
+    EXPECT_EQ(classify_secret_format("md5aabbccddeeff00112233445566778899"), SecretFormat::Md5);
     // PostgreSQL's isMD5(): lowercase hex, exactly 32 digits; anything else is a password.
-    EXPECT_EQ(classify_secret("md5AABBCCDDEEFF00112233445566778899"), SecretFormat::Plain);
-    EXPECT_EQ(classify_secret("md5aabbccddeeff0011223344556677889"), SecretFormat::Plain);
-    EXPECT_EQ(classify_secret("md5"), SecretFormat::Plain);
-    EXPECT_EQ(classify_secret("SCRAM-SHA-256$4096:c2x1aWNlLWV4YW1wbGUtcw==$tPEWCNmrt22WQgO6hnRZPwlsu3344OidOV8biqUAqP0="
+    EXPECT_EQ(classify_secret_format("md5AABBCCDDEEFF00112233445566778899"), SecretFormat::Plain);
+    EXPECT_EQ(classify_secret_format("md5aabbccddeeff0011223344556677889"), SecretFormat::Plain);
+    EXPECT_EQ(classify_secret_format("md5"), SecretFormat::Plain);
+    EXPECT_EQ(classify_secret_format("SCRAM-SHA-256$4096:c2x1aWNlLWV4YW1wbGUtcw==$tPEWCNmrt22WQgO6hnRZPwlsu3344OidOV8biqUAqP0="
                               ":EFrk30nx78u/A8ZutaYBEefHgF3O2dKv7pSbP+DgMfY="),
               SecretFormat::Scram);
 }
@@ -30,7 +32,9 @@ TEST(SecretFormat, MalformedScramSecrets) {
              "SCRAM-SHA-256$4096$c2FsdA==:tPEWCNmrt22WQgO6hnRZPwlsu3344OidOV8biqUAqP0=:EFrk30nx78u/A8ZutaYBEefHgF3O2dKv7pSbP+DgMfY=",
          }) {
         SCOPED_TRACE(s);
-        EXPECT_EQ(classify_secret(s), SecretFormat::MalformedScram);
+        SecretCheck check = classify_secret(s);
+        EXPECT_EQ(check.format, SecretFormat::MalformedScram);
+        EXPECT_FALSE(check.problem.empty());
     }
 }
 
