@@ -191,6 +191,7 @@ awaitable<std::optional<SessionEnd>> ClientSession::attach_server() {
             auto got = co_await pool_->acquire(Clock::now() + config_->timeouts.query_wait);
             if (!got.server) co_return std::move(got.failure);
             server_ = std::move(got.server);
+            SPDLOG_DEBUG("C{} attached S{}", id_, server_->id());
             cancel_slot_->set(CancelTarget{server_->endpoint(), server_->key()});
         }
         auto before = server_->params();
@@ -247,6 +248,7 @@ awaitable<SessionEnd> ClientSession::serve() {
                                               frame ? "incomplete message" : frame.error().message);
             auto f = **frame;
             tracker_.on_client_message(static_cast<p::FrontendTag>(f.tag));
+            SPDLOG_DEBUG("C{} -> {} ({} bytes)", id_, f.tag, f.wire.size());
             if (!batch_begin) batch_begin = f.wire.data();
             batch_size = static_cast<std::size_t>(f.wire.data() + f.wire.size() - batch_begin);
         }
@@ -273,10 +275,7 @@ awaitable<SessionEnd> ClientSession::serve() {
 awaitable<void> ClientSession::let_go_of_server() {
     if (!server_) co_return;
     if (pump_running_) {
-        // Mid-transaction: the server holds whatever the client left (locks, an open
-        // transaction); close it, and the pump discards it.
-        client_gone_ = true;
-        server_->stream().close();
+        abandon_to_pump();
         co_return;
     }
     if (pool_->settings().mode == config::PoolMode::Session && tracker_.idle()) {
@@ -285,6 +284,23 @@ awaitable<void> ClientSession::let_go_of_server() {
         co_return;
     }
     detach_server(false, "client went away mid-transaction");
+}
+
+void ClientSession::abandon_to_pump() {
+    // The pump owns the server while it runs: wake it, and it decides (see end_pump_for_gone_client).
+    client_gone_ = true;
+    SPDLOG_DEBUG("C{} leaves S{} to its pump", id_, server_->id());
+    error_code ignored;
+    server_->stream().socket().cancel(ignored);
+}
+
+void ClientSession::end_pump_for_gone_client() {
+    pump_running_ = false;
+    // Clean only if the transaction had just ended when the client left (its last ReadyForQuery
+    // was being written); anything else may hold locks or an open transaction.
+    bool clean = tracker_.idle() && server_->scanner().at_boundary() && server_->stream().is_open();
+    if (clean && pool_->settings().mode == config::PoolMode::Session) clean = false;  // needs DISCARD ALL
+    detach_server(clean, "client went away mid-transaction");
 }
 
 void ClientSession::start_pump() {
@@ -303,23 +319,28 @@ void ClientSession::start_pump() {
 awaitable<void> ClientSession::pump() {
     const bool session_mode = pool_->settings().mode == config::PoolMode::Session;
     auto* server = server_.get();
+    SPDLOG_DEBUG("C{} pump starts on S{}", id_, server->id());
     auto& buffer = server->read_buffer();
-    std::string parse_error;
     for (;;) {
         auto [ec, n] = co_await server->stream().read_some(asio::buffer(buffer));
+        if (client_gone_) {
+            end_pump_for_gone_client();
+            co_return;
+        }
         if (ec || n == 0) {
             pump_running_ = false;
-            detach_server(false, client_gone_ ? "client went away mid-transaction" : "server connection lost");
-            if (server_said_fatal_ && !client_gone_ && !pump_end_) {
-                // The client already has the server's own FATAL (e.g. 57P01 on a restart).
-                pump_end_ = SessionEnd::because(EndReason::ServerLost, "the server closed the connection after a FATAL error");
-                pump_end_->message += " (already reported)";
-                client_.close();
-            } else if (!client_gone_ && !pump_end_) {
-                pump_end_ = SessionEnd::because(EndReason::ServerLost,
-                                                "the server connection was lost mid-transaction: " + ec.message(),
-                                                "Retry the transaction.");
-                co_await send_to_client(pump_end_->error_message_bytes());
+            detach_server(false, "server connection lost");
+            if (!pump_end_) {
+                if (server_said_fatal_) {
+                    // The client already has the server's own FATAL (e.g. 57P01 on a restart).
+                    pump_end_ = SessionEnd::because(EndReason::ServerLost,
+                                                    "the server closed the connection after a FATAL error");
+                } else {
+                    pump_end_ = SessionEnd::because(EndReason::ServerLost,
+                                                    "the server connection was lost mid-transaction: " + ec.message(),
+                                                    "Retry the transaction.");
+                    co_await send_to_client(pump_end_->error_message_bytes());
+                }
                 pump_end_->message += " (already reported)";
                 client_.close();
             }
@@ -330,8 +351,13 @@ awaitable<void> ClientSession::pump() {
         auto scanned = server->scanner().scan(chunk, [&](char tag, std::string_view body, std::size_t) {
             switch (static_cast<p::BackendTag>(tag)) {
             case p::BackendTag::ReadyForQuery:
-                if (auto rfq = p::ReadyForQuery::decode(body)) tracker_.on_ready_for_query(rfq->status);
-                else bad = true;
+                if (auto rfq = p::ReadyForQuery::decode(body)) {
+                    tracker_.on_ready_for_query(rfq->status);
+                    SPDLOG_DEBUG("C{} <- ReadyForQuery {} (expecting {} more)", id_, static_cast<char>(rfq->status),
+                                 tracker_.ready_expected());
+                } else {
+                    bad = true;
+                }
                 break;
             case p::BackendTag::ErrorResponse:
                 if (auto fields = p::ErrorFields::decode(body)) {
@@ -361,10 +387,10 @@ awaitable<void> ClientSession::pump() {
             client_.close();
             co_return;
         }
-        if (auto [wec, wn] = co_await client_.write_all(asio::buffer(chunk)); wec) {
-            // The client is gone; its server may be mid-transaction: never reuse it.
-            pump_running_ = false;
-            detach_server(false, "client went away mid-transaction");
+        auto [wec, wn] = co_await client_.write_all(asio::buffer(chunk));
+        if (wec) client_gone_ = true;
+        if (client_gone_) {
+            end_pump_for_gone_client();
             client_.close();
             co_return;
         }
@@ -389,10 +415,7 @@ awaitable<bool> ClientSession::send_to_client(const std::string& bytes) {
 }
 
 awaitable<void> ClientSession::finish(const SessionEnd& end) {
-    if (server_ && pump_running_) {
-        client_gone_ = true;
-        server_->stream().close();  // the pump discards it
-    }
+    if (server_ && pump_running_) abandon_to_pump();
     if (!pump_end_ && client_.is_open()) co_await send_to_client(end.error_message_bytes());
     if (server_ && !pump_running_) detach_server(false, "session ended");
     client_.close();

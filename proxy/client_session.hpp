@@ -45,6 +45,9 @@ private:
     void start_pump();
     // The client is leaving: reset and return an idle server, or close one mid-transaction.
     awaitable<void> let_go_of_server();
+    // The client is gone while the pump runs: let the pump return or close the server.
+    void abandon_to_pump();
+    void end_pump_for_gone_client();
 
     awaitable<bool> send_to_client(const std::string& bytes);
 

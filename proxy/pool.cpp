@@ -8,6 +8,10 @@ namespace sluice::proxy {
 
 using namespace asio::experimental::awaitable_operators;
 
+namespace {
+constexpr auto kLivenessCheckAfter = std::chrono::milliseconds(100);
+}  // namespace
+
 struct Pool::Waiter {
     explicit Waiter(asio::any_io_executor ex) : signal(ex, 1) {}
     Signal signal;
@@ -61,6 +65,9 @@ void Pool::wake_one_locked() {
 
 bool Pool::usable(ServerConnection& server, Clock::time_point now) const {
     if (settings_.server_lifetime.count() > 0 && now - server.created() >= settings_.server_lifetime) return false;
+    // A server reused within moments is alive; skip the syscall on the busy path. One that sat
+    // idle (an upstream restart kills idle servers) is checked without blocking.
+    if (now - server.last_used() < kLivenessCheckAfter) return true;
     return server.stream().idle_and_alive();
 }
 
