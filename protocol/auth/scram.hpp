@@ -46,6 +46,9 @@ public:
     };
     // channel_binding: the tls-server-end-point data of the TLS connection, to use
     // SCRAM-SHA-256-PLUS; nullopt for plain SCRAM-SHA-256 ("n" flag, or "y" if `tls` is true).
+    // When the server offers SCRAM-SHA-256-PLUS on a TLS connection, pass the binding: a server
+    // offering PLUS rejects "y" as a downgrade (PostgreSQL 15: "SCRAM channel binding negotiation
+    // error"). Use tls=true without binding only when PLUS was not offered.
     explicit ScramClient(std::string password, std::optional<std::string> channel_binding = std::nullopt,
                          bool tls = false, std::string nonce = {});
     ScramClient(Keys keys, std::optional<std::string> channel_binding = std::nullopt, bool tls = false,
