@@ -130,6 +130,10 @@ awaitable<std::optional<SessionEnd>> ClientSession::log_in() {
     database_ = std::string(startup_.database());
 
     if (ctx_.shutting_down) co_return SessionEnd::because(EndReason::ShuttingDown, "sluice is shutting down");
+    if (auto replication = startup_.get("replication");
+        replication && *replication != "false" && *replication != "off" && *replication != "0" && *replication != "no")
+        co_return SessionEnd::because(EndReason::NotSupported, "replication connections are not supported by sluice",
+                                      "Connect replication clients to PostgreSQL directly.");
     auto clients = ctx_.clients.fetch_add(1, std::memory_order_relaxed) + 1;
     counted_ = true;
     if (clients > config_->listen.max_client_connections)

@@ -9,7 +9,7 @@ namespace sluice::proxy {
 namespace ss = protocol::sqlstate;
 
 const EndReasonInfo& info(EndReason reason) noexcept {
-    static const std::array<EndReasonInfo, 14> table = {{
+    static const std::array<EndReasonInfo, 15> table = {{
         {"", "client closed the connection"},                           // ClientClosed
         {"", "cancel request handled"},                                 // CancelRequest
         {ss::kProtocolViolation, "client protocol violation"},          // ProtocolViolation
@@ -18,6 +18,7 @@ const EndReasonInfo& info(EndReason reason) noexcept {
         {ss::kInvalidAuthorizationSpecification, "not authorized"},     // NotAuthorized
         {ss::kInvalidCatalogName, "unknown database"},                  // UnknownDatabase
         {"22023", "invalid startup parameter"},                         // InvalidStartupParameter
+        {ss::kFeatureNotSupported, "not supported"},                    // NotSupported
         {ss::kTooManyConnections, "max_client_connections reached"},    // TooManyClients
         {ss::kTooManyConnections, "query_wait timeout"},                // QueryWaitTimeout
         {ss::kConnectionFailure, "server unavailable"},                 // ServerUnavailable

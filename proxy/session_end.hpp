@@ -18,6 +18,7 @@ enum class EndReason {
     NotAuthorized,            // 28000
     UnknownDatabase,          // 3D000
     InvalidStartupParameter,  // 22023
+    NotSupported,             // 0A000 (replication connections)
     TooManyClients,           // 53300 max_client_connections
     QueryWaitTimeout,         // 53300 query_wait
     ServerUnavailable,        // 08006, or the upstream's own error during its login

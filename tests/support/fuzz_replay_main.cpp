@@ -18,13 +18,18 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "corpus %s does not exist\n", argv[i]);
             return 1;
         }
-        for (const auto& entry : std::filesystem::recursive_directory_iterator(root)) {
-            if (!entry.is_regular_file()) continue;
-            std::ifstream in(entry.path(), std::ios::binary);
+        auto replay = [&](const std::filesystem::path& file) {
+            std::ifstream in(file, std::ios::binary);
             std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
             LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
             ++runs;
+        };
+        if (std::filesystem::is_regular_file(root)) {
+            replay(root);  // a single crash repro
+            continue;
         }
+        for (const auto& entry : std::filesystem::recursive_directory_iterator(root))
+            if (entry.is_regular_file()) replay(entry.path());
     }
     std::printf("replayed %zu inputs\n", runs);
     return runs > 0 ? 0 : 1;
