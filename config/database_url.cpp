@@ -474,4 +474,13 @@ std::string redact_database_url(std::string_view url) {
     return out;
 }
 
+std::optional<std::string> unsupported_upstream_feature(const UpstreamUrl& url) {
+    bool needs_tls = url.sslmode == SslMode::Require || url.sslmode == SslMode::VerifyCa ||
+                     url.sslmode == SslMode::VerifyFull;
+    if (needs_tls || !url.sslrootcert.empty() || !url.sslcert.empty() || !url.sslkey.empty())
+        return std::string("TLS to upstream servers is not supported by this version of sluice yet "
+                           "(use sslmode=disable or sslmode=prefer, without sslrootcert/sslcert/sslkey)");
+    return std::nullopt;
+}
+
 }  // namespace sluice::config

@@ -200,6 +200,10 @@ void read_url(NodeReader& reader, const toml::node& node, const std::string& key
         reader.error(node, key, "invalid URL: " + *error);
         return;
     }
+    if (auto why = unsupported_upstream_feature(std::get<UpstreamUrl>(parsed))) {
+        reader.error(node, key, *why);
+        return;
+    }
     database.upstream = std::move(std::get<UpstreamUrl>(parsed));
 }
 

@@ -1,53 +1,82 @@
 #include "protocol/frame_decoder.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "protocol/byte_reader.hpp"
 
 namespace sluice::protocol {
 
-void FrameDecoder::compact() {
+void FrameDecoder::compact() noexcept {
     // Move unconsumed bytes to the front only when that is cheap relative to what was consumed.
     if (pos_ == 0) return;
-    if (pos_ == buf_.size()) {
-        buf_.clear();
+    if (pos_ == size_) {
+        size_ = 0;
         pos_ = 0;
-    } else if (pos_ >= buf_.size() / 2 || pos_ > 65536) {
-        buf_.erase(0, pos_);
+    } else if (pos_ >= size_ / 2 || pos_ > 65536) {
+        std::memmove(buf_.get(), buf_.get() + pos_, size_ - pos_);
+        size_ -= pos_;
         pos_ = 0;
     }
+}
+
+void FrameDecoder::reserve(std::size_t total) {
+    if (total <= capacity_) return;
+    std::size_t grown = std::max(total, capacity_ * 2);
+    auto bigger = std::make_unique_for_overwrite<char[]>(grown);
+    if (size_ > 0) std::memcpy(bigger.get(), buf_.get(), size_);
+    buf_ = std::move(bigger);
+    capacity_ = grown;
 }
 
 void FrameDecoder::feed(std::string_view bytes) {
     // Space prepared but never committed holds no data: drop it, or it would be taken for bytes.
     commit(0);
     compact();
-    buf_.append(bytes);
+    reserve(size_ + bytes.size());
+    if (!bytes.empty()) std::memcpy(buf_.get() + size_, bytes.data(), bytes.size());
+    size_ += bytes.size();
 }
 
 std::span<char> FrameDecoder::prepare(std::size_t n) {
     commit(0);
     compact();
-    prepared_at_ = buf_.size();
+    reserve(size_ + n);
+    prepared_at_ = size_;
     prepared_size_ = n;
-    buf_.resize(prepared_at_ + n);
-    return {buf_.data() + prepared_at_, n};
+    size_ += n;
+    return {buf_.get() + prepared_at_, n};
+}
+
+std::span<char> FrameDecoder::prepare_up_to(std::size_t at_least, std::size_t at_most) {
+    commit(0);
+    compact();
+    std::size_t free_space = capacity_ - size_;
+    return prepare(std::clamp(free_space, at_least, std::max(at_least, at_most)));
 }
 
 void FrameDecoder::commit(std::size_t n) noexcept {
     if (prepared_at_ == std::string::npos) return;
     // prepare() grew the buffer by the requested size; keep only the bytes that arrived.
-    buf_.resize(prepared_at_ + std::min(n, prepared_size_));
+    size_ = prepared_at_ + std::min(n, prepared_size_);
     prepared_at_ = std::string::npos;
     prepared_size_ = 0;
 }
 
 void FrameDecoder::clear() noexcept {
-    buf_.clear();
+    size_ = 0;
     pos_ = 0;
     prepared_at_ = std::string::npos;
     prepared_size_ = 0;
+}
+
+void FrameDecoder::release_memory() noexcept {
+    if (buffered() != 0 || prepared_at_ != std::string::npos) return;
+    buf_.reset();
+    capacity_ = 0;
+    size_ = 0;
+    pos_ = 0;
 }
 
 Result<std::optional<Frame>> FrameDecoder::next() {

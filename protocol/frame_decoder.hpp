@@ -3,6 +3,7 @@
 // Typed frames are Byte1 tag + Int32 length (counting itself) + body; startup-phase packets
 // (StartupMessage, SSLRequest, GSSENCRequest, CancelRequest) have no tag byte.
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -36,7 +37,14 @@ public:
     // Zero-copy alternative to feed(): read straight into prepare(n), then commit what arrived
     // (at most n; the rest of the prepared space is dropped). Frames returned earlier become invalid.
     std::span<char> prepare(std::size_t n);
+    // Like prepare(), but hands out all free space already allocated when that is more than
+    // `at_least` (up to `at_most`), so a buffer grown by a big message is reused, not regrown.
+    std::span<char> prepare_up_to(std::size_t at_least, std::size_t at_most);
     void commit(std::size_t n) noexcept;
+    // Frees the buffer when nothing is buffered (an idle connection should not pin a buffer sized
+    // for the largest message it ever sent).
+    void release_memory() noexcept;
+    [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
 
     // The next complete typed message, nullopt when more bytes are needed, or an error when the
     // length is impossible (< 4) or above the maximum message size. Errors are final.
@@ -48,19 +56,23 @@ public:
     // Bytes received (committed) but not yet returned as frames.
     [[nodiscard]] std::size_t buffered() const noexcept { return data_end() - pos_; }
     [[nodiscard]] std::string_view pending() const noexcept {
-        return std::string_view(buf_).substr(pos_, data_end() - pos_);
+        return std::string_view(buf_.get() + pos_, data_end() - pos_);
     }
     // Drop everything buffered and consumed (the stream is abandoned or restarted).
     void clear() noexcept;
 
 private:
-    void compact();
+    void compact() noexcept;
+    void reserve(std::size_t total);
     // End of the received bytes: space handed out by prepare() is not data until committed.
     [[nodiscard]] std::size_t data_end() const noexcept {
-        return prepared_at_ == std::string::npos ? buf_.size() : prepared_at_;
+        return prepared_at_ == std::string::npos ? size_ : prepared_at_;
     }
 
-    std::string buf_;
+    // Not a std::string: growing one zero-fills the space every read would then overwrite.
+    std::unique_ptr<char[]> buf_;
+    std::size_t size_ = 0;      // bytes in use (received, plus prepared space)
+    std::size_t capacity_ = 0;
     std::size_t pos_ = 0;
     // Where prepare() put its space and how much; npos when nothing is prepared.
     std::size_t prepared_at_ = std::string::npos;

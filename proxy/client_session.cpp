@@ -18,6 +18,12 @@ namespace {
 
 // Largest client message accepted (a Bind with big parameters, a CopyData chunk).
 constexpr std::size_t kMaxClientMessage = 64 * 1024 * 1024;
+constexpr std::size_t kIdleBufferLimit = 16 * 1024;
+
+// Zero means "no limit" for every optional timeout in the configuration.
+Clock::time_point deadline_after(config::Duration d) {
+    return d.count() == 0 ? Clock::now() + std::chrono::hours(24 * 365 * 10) : Clock::now() + d;
+}
 
 // The tag of the first buffered message if it has arrived whole.
 std::optional<char> complete_frame_tag(const p::FrameDecoder& decoder) {
@@ -69,7 +75,7 @@ awaitable<void> ClientSession::run() {
 
 awaitable<SessionEnd> ClientSession::run_phases() {
     auto ex = co_await asio::this_coro::executor;
-    asio::steady_timer login_deadline(ex, config_->timeouts.client_login);
+    asio::steady_timer login_deadline(ex, deadline_after(config_->timeouts.client_login));
     auto login = co_await ([this]() -> awaitable<std::optional<SessionEnd>> {
         if (auto end = co_await read_startup()) co_return end;
         co_return co_await log_in();
@@ -192,7 +198,7 @@ awaitable<std::optional<SessionEnd>> ClientSession::log_in() {
 awaitable<std::optional<SessionEnd>> ClientSession::attach_server() {
     for (;;) {
         if (!server_) {
-            auto got = co_await pool_->acquire(Clock::now() + config_->timeouts.query_wait);
+            auto got = co_await pool_->acquire(deadline_after(config_->timeouts.query_wait));
             if (!got.server) co_return std::move(got.failure);
             server_ = std::move(got.server);
             SPDLOG_DEBUG("C{} attached S{}", id_, server_->id());
@@ -264,6 +270,8 @@ awaitable<SessionEnd> ClientSession::serve() {
         }
 
         if (pump_end_) co_return std::move(*pump_end_);
+        // Between transactions, do not keep a buffer that a big COPY or Bind once needed.
+        if (!server_ && decoder_.capacity() > kIdleBufferLimit) decoder_.release_memory();
         if (!co_await read_more(client_, decoder_, error)) {
             if (pump_end_) co_return std::move(*pump_end_);
             bool interrupted = (ctx_.shutting_down || shutdown_requested_) && !server_;

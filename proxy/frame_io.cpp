@@ -3,11 +3,13 @@
 namespace sluice::proxy {
 
 namespace {
-constexpr std::size_t kReadChunk = 16 * 1024;
-}
+// Small first reads keep idle clients cheap; a buffer grown by big messages is reused as it is.
+constexpr std::size_t kMinRead = 2 * 1024;
+constexpr std::size_t kMaxRead = 64 * 1024;
+}  // namespace
 
 awaitable<bool> read_more(Stream& stream, protocol::FrameDecoder& decoder, std::string& error) {
-    auto space = decoder.prepare(kReadChunk);
+    auto space = decoder.prepare_up_to(kMinRead, kMaxRead);
     auto [ec, n] = co_await stream.read_some(asio::buffer(space.data(), space.size()));
     decoder.commit(n);
     if (ec) {

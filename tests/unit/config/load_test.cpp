@@ -76,7 +76,7 @@ log_connections = false
 
 [[databases]]
 name = "app"
-url = "postgres://postgres.projref:${DB_PASSWORD}@pooler.example.com:6543/postgres?sslmode=verify-full"
+url = "postgres://postgres.projref:${DB_PASSWORD}@pooler.example.com:6543/postgres?sslmode=disable"
 
 [[databases]]
 name = "analytics"
@@ -132,7 +132,7 @@ pool = { size = 5, mode = "transaction" }
     EXPECT_EQ(app.upstream.user, "postgres.projref");
     EXPECT_EQ(app.upstream.password, "p@ss");  // inserted percent-encoded, decoded by the URL parser
     EXPECT_EQ(app.upstream.database, "postgres");
-    EXPECT_EQ(app.upstream.sslmode, SslMode::VerifyFull);
+    EXPECT_EQ(app.upstream.sslmode, SslMode::Disable);
     EXPECT_EQ(app.pool.size, 50u);  // inherited
     EXPECT_EQ(app.pool.mode, PoolMode::Session);
 
@@ -452,10 +452,10 @@ TEST(Load, UrlFromOneVariable) {
 
 TEST(DatabaseUrlEnv, UsedWhenTheFileHasNoDatabases) {
     Config c = expect_config(load_string("[pool]\nsize = 3\n", "s.toml",
-                                         env_of({{"DATABASE_URL", "postgres://u:p@db.example.com/shop?sslmode=require"}})));
+                                         env_of({{"DATABASE_URL", "postgres://u:p@db.example.com/shop?sslmode=allow"}})));
     ASSERT_EQ(c.databases.size(), 1u);
     EXPECT_EQ(c.databases[0].name, "shop");
-    EXPECT_EQ(c.databases[0].upstream.sslmode, SslMode::Require);
+    EXPECT_EQ(c.databases[0].upstream.sslmode, SslMode::Allow);
     EXPECT_EQ(c.databases[0].pool.size, 3u);
 
     c = expect_config(load_string("", "empty.toml", env_of({{"DATABASE_URL", "postgres://u:p@db.example.com"}})));
@@ -592,6 +592,28 @@ TEST_F(LoadFile, UsersFileMissingOrBroken) {
     EXPECT_EQ(errors[0].file, users);
     EXPECT_EQ(errors[0].line, 1);
     EXPECT_NE(errors[0].reason.find("TOML syntax error"), std::string::npos);
+}
+
+
+// TLS to upstreams is a later feature: until then a URL that asks for it is refused, never served
+// in plaintext.
+TEST(UpstreamTls, RefusedUntilSupported) {
+    for (const char* url : {"postgres://h/db?sslmode=require", "postgres://h/db?sslmode=verify-full",
+                            "postgres://h/db?sslmode=verify-ca", "postgres://h/db?sslrootcert=/ca.pem"}) {
+        auto result = load_string(std::string("[[databases]]\nname = \"d\"\nurl = \"") + url + "\"\n", "tls.toml",
+                                  env_of({}));
+        auto* errors = std::get_if<std::vector<ConfigError>>(&result);
+        ASSERT_NE(errors, nullptr) << url;
+        ASSERT_EQ(errors->size(), 1u) << url;
+        EXPECT_NE((*errors)[0].to_string().find("tls.toml:3:"), std::string::npos) << (*errors)[0].to_string();
+        EXPECT_NE((*errors)[0].to_string().find("databases[0].url"), std::string::npos);
+        EXPECT_NE((*errors)[0].reason.find("TLS to upstream servers is not supported"), std::string::npos);
+    }
+    auto from_url = from_database_url("postgres://u:p@h/db?sslmode=verify-full", "DATABASE_URL");
+    EXPECT_TRUE(std::holds_alternative<std::vector<ConfigError>>(from_url));
+    auto ok = from_database_url("postgres://u:p@h/db?sslmode=prefer", "DATABASE_URL");
+    ASSERT_TRUE(std::holds_alternative<Config>(ok));
+    EXPECT_EQ(std::get<Config>(ok).listen.address, "127.0.0.1");  // trust mode: local only by default
 }
 
 }  // namespace

@@ -67,9 +67,10 @@ TEST(SyncStatement, SetsDifferencesAndResetsLeftovers) {
     ParamMap server{{"TimeZone", "Europe/Paris"}, {"application_name", "x"}, {"extra_float_digits", "3"},
                     {"is_superuser", "on"}};
     auto sql = sync_statement(client, server);
+    // Names in case-insensitive order, as GUC names compare.
     EXPECT_EQ(sql,
-              "SELECT pg_catalog.set_config('TimeZone', 'UTC', false), "
-              "pg_catalog.set_config('application_name', 'it''s', false);RESET \"extra_float_digits\";");
+              "SELECT pg_catalog.set_config('application_name', 'it''s', false), "
+              "pg_catalog.set_config('TimeZone', 'UTC', false);RESET \"extra_float_digits\";");
     EXPECT_EQ(server.at("TimeZone"), "UTC");
     EXPECT_FALSE(server.contains("extra_float_digits"));
     EXPECT_TRUE(server.contains("is_superuser"));
