@@ -3,6 +3,11 @@
 // Views: string_view members point into the decoded body and live as long as it does.
 // Each message: `static constexpr tag`, `static Result<T> decode(body)` (rejects truncated bodies
 // and trailing bytes) and `void encode(std::string& out) const` (appends the framed message).
+// Anything that decodes re-encodes to exactly the same bytes (the fuzz targets check this).
+// Int16 counts are unsigned, as PostgreSQL reads them (up to 65535 Bind parameters); a count whose
+// elements cannot fit in the body is rejected before anything is allocated (protocol/wire_lists.hpp).
+// encode() throws ProtocolException for values the wire cannot carry (more than 65535 elements,
+// an MD5 salt that is not 4 bytes, a cancel key outside 1..256 bytes); strings stop at an embedded NUL.
 #include <cstdint>
 #include <optional>
 #include <string>
