@@ -70,11 +70,20 @@ Framed frame_chunked(std::string_view stream, std::size_t max_size, std::uint8_t
     Framed out;
     FrameDecoder d(max_size);
     Chunker chunks(seed);
-    bool use_prepare = seed & 1;
+    // The three ways bytes get in: feed(), prepare()/commit(), prepare_up_to()/commit(); and
+    // sometimes release_memory() between reads, as an idle proxy connection does.
+    const unsigned mode = seed % 3;
+    const bool release = seed & 8;
     for (std::size_t pos = 0; pos < stream.size() && !out.broken;) {
         auto n = std::min(chunks.next(), stream.size() - pos);
-        if (use_prepare) {
+        if (release) d.release_memory();
+        if (mode == 1) {
             auto space = d.prepare(n + 3);
+            std::copy_n(stream.data() + pos, n, space.data());
+            d.commit(n);
+        } else if (mode == 2) {
+            auto space = d.prepare_up_to(1, 64);
+            n = std::min(n, space.size());
             std::copy_n(stream.data() + pos, n, space.data());
             d.commit(n);
         } else {

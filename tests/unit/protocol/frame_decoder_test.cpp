@@ -280,5 +280,53 @@ TEST(FrameDecoder, StartupThenTypedFrames) {
     EXPECT_EQ((*t)->tag, 'X');
 }
 
+TEST(FrameDecoder, PrepareUpToReusesGrownSpace) {
+    FrameDecoder d;
+    auto first = d.prepare_up_to(16, 1 << 20);
+    EXPECT_GE(first.size(), 16u);
+    d.commit(0);
+    // A big message grows the buffer; once consumed, the space is handed out again, not regrown.
+    std::string big = hex("64 00 01 00 04") + std::string(65536, 'x');
+    d.feed(big);
+    auto f = d.next();
+    ASSERT_TRUE(f && *f);
+    auto grown = d.capacity();
+    EXPECT_GE(grown, big.size());
+    auto space = d.prepare_up_to(16, 1 << 20);
+    EXPECT_EQ(space.size(), grown);
+    EXPECT_EQ(d.capacity(), grown);
+    d.commit(0);
+    auto bounded = d.prepare_up_to(16, 100);
+    EXPECT_EQ(bounded.size(), 100u);
+    std::memcpy(bounded.data(), hex("5a 00 00 00 05 49").data(), 6);
+    d.commit(6);
+    f = d.next();
+    ASSERT_TRUE(f && *f);
+    EXPECT_EQ((*f)->body, "I");
+}
+
+TEST(FrameDecoder, ReleaseMemoryOnlyWhenNothingIsBuffered) {
+    FrameDecoder d;
+    d.feed(hex("5a 00 00 00 05 49 5a 00"));
+    ASSERT_TRUE(d.next().value());
+    d.release_memory();
+    EXPECT_GT(d.capacity(), 0u) << "a partial message is still buffered";
+    EXPECT_EQ(d.buffered(), 2u);
+    d.feed(hex("00 00 05 54"));
+    auto f = d.next();
+    ASSERT_TRUE(f && *f);
+    EXPECT_EQ((*f)->body, "T");
+    d.release_memory();
+    EXPECT_EQ(d.capacity(), 0u);
+    EXPECT_EQ(d.buffered(), 0u);
+    auto none = d.next();
+    ASSERT_TRUE(none);
+    EXPECT_FALSE(*none);
+    d.feed(hex("5a 00 00 00 05 45"));
+    f = d.next();
+    ASSERT_TRUE(f && *f);
+    EXPECT_EQ((*f)->body, "E");
+}
+
 }  // namespace
 }  // namespace sluice::protocol
