@@ -1,0 +1,76 @@
+// Issue #3 acceptance, session mode: a client keeps one server for its whole session (session
+// state lives across transactions), and the next client gets that server reset (DISCARD ALL).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <iostream>
+#include <string>
+#include <thread>
+
+#include "tests/integration/proxy/pq.hpp"
+#include "tests/integration/proxy/proxy_test_support.hpp"
+
+namespace sluice::testing {
+namespace {
+
+TEST(ProxySessionMode, SessionStateLastsAndIsDiscardedAtRelease) {
+    auto config = SluiceConfig::trust();
+    config.pool_mode = "session";
+    config.pool_size = 1;
+    SluiceProcess sluice(config);
+
+    std::string first_server;
+    {
+        auto a = pq_connect(sluice.conninfo(kTrustRole.user));
+        ASSERT_TRUE(connected(a.get())) << conn_error(a.get());
+        first_server = query_value(a.get(), "SELECT pg_backend_pid()");
+        exec_ok(a.get(), "CREATE TEMP TABLE session_tmp (x int)");
+        exec_ok(a.get(), "INSERT INTO session_tmp VALUES (1), (2)");
+        exec_ok(a.get(), "SET work_mem = '7777kB'");
+        exec_ok(a.get(), "PREPARE session_stmt AS SELECT 42");
+        // Session state survives across transactions and statements.
+        exec_ok(a.get(), "BEGIN");
+        EXPECT_EQ(query_value(a.get(), "SELECT count(*) FROM session_tmp"), "2");
+        exec_ok(a.get(), "COMMIT");
+        EXPECT_EQ(query_value(a.get(), "SHOW work_mem"), "7777kB");
+        EXPECT_EQ(query_value(a.get(), "EXECUTE session_stmt"), "42");
+        EXPECT_EQ(query_value(a.get(), "SELECT pg_backend_pid()"), first_server);
+        // Leave only once sluice has surely relayed the last result: a client quitting in that
+        // instant is the subject of QuitRightAfterLastResultLeavesNothingBehind.
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    auto b = pq_connect(sluice.conninfo(kTrustRole.user));
+    ASSERT_TRUE(connected(b.get())) << conn_error(b.get());
+    EXPECT_EQ(query_value(b.get(), "SELECT pg_backend_pid()"), first_server)
+        << "pool size 1: the next client should get the same (reset) server";
+    auto r = exec(b.get(), "SELECT count(*) FROM session_tmp");
+    EXPECT_EQ(sqlstate(r.get()), "42P01") << "the previous client's temp table survived: " << error_message(r.get());
+    EXPECT_NE(query_value(b.get(), "SHOW work_mem"), "7777kB");
+    EXPECT_EQ(sqlstate(exec(b.get(), "EXECUTE session_stmt").get()), "26000");
+}
+
+TEST(ProxySessionMode, QuitRightAfterLastResultLeavesNothingBehind) {
+    auto config = SluiceConfig::trust();
+    config.pool_mode = "session";
+    config.pool_size = 1;
+    SluiceProcess sluice(config);
+    int reused = 0;
+    for (int i = 0; i < 20; ++i) {
+        std::string pid;
+        {
+            auto a = pq_connect(sluice.conninfo(kTrustRole.user));
+            ASSERT_TRUE(connected(a.get())) << conn_error(a.get());
+            exec_ok(a.get(), "CREATE TEMP TABLE quick_tmp (x int)");
+            pid = query_value(a.get(), "SELECT pg_backend_pid()");
+        }  // gone the moment its last result arrived
+        auto b = pq_connect(sluice.conninfo(kTrustRole.user));
+        ASSERT_TRUE(connected(b.get())) << conn_error(b.get());
+        reused += query_value(b.get(), "SELECT pg_backend_pid()") == pid;
+        EXPECT_EQ(sqlstate(exec(b.get(), "SELECT * FROM quick_tmp").get()), "42P01") << "round " << i;
+    }
+    // Informational: how often the server was reset and reused rather than replaced.
+    std::cout << "session mode: server reused after an immediate quit in " << reused << " of 20 rounds\n";
+}
+
+}  // namespace
+}  // namespace sluice::testing

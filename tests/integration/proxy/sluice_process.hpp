@@ -1,0 +1,91 @@
+#pragma once
+// The real sluice binary in front of a test PostgreSQL: a TOML config written into a temp dir,
+// the process started with ChildProcess, ready once it logs "sluice listening on", stopped with
+// SIGTERM when the object goes away. Tests talk to it over TCP like any client would.
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tests/support/child_process.hpp"
+#include "tests/support/pg_cluster.hpp"
+
+namespace sluice::testing {
+
+struct SluiceUser {
+    std::string name;
+    std::string password;  // empty: no password key (trust)
+};
+
+// What tests vary; everything else keeps sluice's defaults. to_toml() renders it.
+struct SluiceConfig {
+    std::string auth_method = "scram-sha-256";  // trust | md5 | scram-sha-256
+    // Defaults to every PgCluster role that has a password (see trust() for sluice_trust).
+    std::vector<SluiceUser> users = default_users();
+    std::string pool_mode = "transaction";
+    std::uint32_t pool_size = 10;
+    unsigned workers = 2;
+    std::optional<std::uint32_t> max_client_connections;
+    std::string query_wait;  // a duration ("500ms"); empty: sluice's default
+    // Databases served, each forwarded to the database of the same name on the cluster.
+    std::vector<std::string> databases = {"postgres", "clients"};
+    std::string log_level = "info";  // must stay "info" or lower: the start waits for an info line
+    bool log_connections = true;
+    std::string extra_toml;  // appended verbatim (more sections)
+
+    static std::vector<SluiceUser> default_users();
+    // auth.method "trust" with the default users plus sluice_trust: for tests that open many
+    // connections (a SCRAM login costs 4096 HMAC rounds on each side).
+    static SluiceConfig trust();
+    [[nodiscard]] std::string to_toml(std::uint16_t listen_port, const PgCluster& cluster) const;
+};
+
+class SluiceProcess {
+public:
+    // Starts sluice with `config` in front of `cluster` on a free port (retrying if another
+    // process takes the port first). Throws std::runtime_error, with the log, if it does not come up.
+    explicit SluiceProcess(const SluiceConfig& config, const PgCluster& cluster = PgCluster::shared());
+    // Starts sluice with a complete TOML text that listens on `port`.
+    SluiceProcess(const std::string& toml, std::uint16_t port);
+    SluiceProcess(const SluiceProcess&) = delete;
+    SluiceProcess& operator=(const SluiceProcess&) = delete;
+    // SIGTERM (SIGKILL after a grace period). If the current test failed, the tail of sluice's
+    // log goes to stderr: the first thing anyone debugging the failure needs.
+    ~SluiceProcess();
+
+    [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
+    [[nodiscard]] std::string host() const { return "127.0.0.1"; }
+    [[nodiscard]] std::string log(std::size_t from = 0) const { return child_->log(from); }
+    [[nodiscard]] std::size_t log_size() const { return child_->log_size(); }
+    bool wait_for_log(const std::string& pattern, std::chrono::milliseconds timeout, std::size_t from = 0) {
+        return child_->wait_for_log(pattern, timeout, from);
+    }
+    [[nodiscard]] bool running() { return child_->running(); }
+    [[nodiscard]] ChildProcess& process() { return *child_; }
+
+    // libpq conninfo for a client of this sluice; `extra` is appended ("application_name=x ...").
+    [[nodiscard]] std::string conninfo(std::string_view user, std::string_view password = {},
+                                       std::string_view dbname = "postgres", std::string_view extra = {}) const;
+
+    // Stops sluice now (SIGTERM, then SIGKILL after `grace`).
+    ExitStatus stop(std::chrono::milliseconds grace = std::chrono::seconds(15));
+
+private:
+    bool start(const std::string& toml, std::uint16_t port, std::string& failure);
+
+    std::filesystem::path dir_;
+    std::uint16_t port_ = 0;
+    std::optional<ChildProcess> child_;
+};
+
+// The path of the sluice binary under test ($SLUICE_BIN overrides the build tree's).
+std::filesystem::path sluice_binary();
+
+// Raises RLIMIT_NOFILE to the hard limit (for this process and every child started after), so
+// that a thousand clients, pgbench -c 200 and sluice itself do not run out of descriptors.
+void raise_fd_limit();
+
+}  // namespace sluice::testing
