@@ -1,0 +1,324 @@
+#!/usr/bin/env python3
+"""Markdown summary of one bench/run-comparison.sh run (python3 stdlib only).
+
+  summarize.py RESULTS_DIR > summary.md
+
+Reads what run-comparison.sh left in RESULTS_DIR: raw.jsonl (one record per pgbench run, from
+../shared/bench/bench.py), idle-*.md, callgrind-*.txt, syscalls-*.txt, problems.txt, meta.txt,
+load.log and the sluice logs. Ratios are paired: per repetition target/reference, then the median.
+"""
+import glob, json, os, re, statistics, sys
+
+PROXIES = ["pgbouncer", "sluice1w", "sluice2w"]
+TARGETS = ["direct"] + PROXIES
+
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def fmt(x, nd=0, suffix=""):
+    return "-" if x is None else f"{x:,.{nd}f}{suffix}"
+
+
+def ok(r):
+    return r.get("rc") == 0 and not r.get("failed") and r.get("tps") is not None
+
+
+def read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+class Runs:
+    def __init__(self, recs):
+        self.recs = recs
+        self.scenarios = list(dict.fromkeys(r["scenario"] for r in recs))
+
+    def cell(self, s, t):
+        return [r for r in self.recs if r["scenario"] == s and r["target"] == t]
+
+    def good(self, s, t):
+        return [r for r in self.cell(s, t) if ok(r)]
+
+    def median(self, s, t, key):
+        return med([r.get(key) for r in self.good(s, t)])
+
+    def spread(self, s, t, key):
+        xs = [r.get(key) for r in self.good(s, t) if r.get(key) is not None]
+        if len(xs) < 2 or not statistics.median(xs):
+            return None
+        return 100.0 * (max(xs) - min(xs)) / statistics.median(xs)
+
+    def paired(self, s, t, ref, key):
+        """Median over repetitions of t/ref, both from the same repetition."""
+        vals = []
+        for r in self.good(s, t):
+            o = [q for q in self.good(s, ref) if q["rep"] == r["rep"]]
+            if o and o[0].get(key) and r.get(key) is not None:
+                vals.append(r[key] / o[0][key])
+        return med(vals)
+
+    def okruns(self, s, t):
+        return f"{len(self.good(s, t))}/{len(self.cell(s, t))}"
+
+
+def workers_verdict(ratio):
+    if ratio is None:
+        return "n/a"
+    if ratio >= 1.05:
+        return "grows"
+    if ratio <= 0.95:
+        return "drops"
+    return "flat"
+
+
+def throughput_section(runs, out):
+    out.append("## Throughput (pgbench TPS, median of repetitions; ratios paired per repetition)\n")
+    out.append("| scenario | direct | pgbouncer | sluice1w | sluice2w | pgb/direct | s1w/direct | s2w/direct "
+               "| s1w/pgb | s2w/pgb | s2w/s1w | ok runs d/p/1/2 |")
+    out.append("|---|" + "---|" * 11)
+    for s in runs.scenarios:
+        row = [s] + [fmt(runs.median(s, t, "tps")) for t in TARGETS]
+        row += [fmt(runs.paired(s, t, "direct", "tps"), 3) for t in PROXIES]
+        row += [fmt(runs.paired(s, t, "pgbouncer", "tps"), 3) for t in ("sluice1w", "sluice2w")]
+        row.append(fmt(runs.paired(s, "sluice2w", "sluice1w", "tps"), 3))
+        row.append(" ".join(runs.okruns(s, t) for t in TARGETS))
+        out.append("| " + " | ".join(row) + " |")
+    out.append("")
+    out.append("TPS spread (max−min)/median per cell, and mean latency (ms):\n")
+    out.append("| scenario | spread d/p/1/2 | latency ms d/p/1/2 |")
+    out.append("|---|---|---|")
+    for s in runs.scenarios:
+        sp = " / ".join(fmt(runs.spread(s, t, "tps"), 0, "%") for t in TARGETS)
+        lat = " / ".join(fmt(runs.median(s, t, "lat_ms"), 2) for t in TARGETS)
+        out.append(f"| {s} | {sp} | {lat} |")
+    out.append("")
+
+
+def cpu_section(runs, out):
+    out.append("## Proxy CPU per transaction (µs/tx = utime+stime from /proc per 1000 tx), RSS after the run\n")
+    out.append("| scenario | pgbouncer µs/tx | sluice1w µs/tx | sluice2w µs/tx | s1w/pgb | s2w/pgb "
+               "| %core p/1/2 | RSS MiB p/1/2 |")
+    out.append("|---|---|---|---|---|---|---|---|")
+    for s in runs.scenarios:
+        row = [s] + [fmt(runs.median(s, t, "proxy_cpu_ms_per_1k"), 1) for t in PROXIES]
+        row += [fmt(runs.paired(s, t, "pgbouncer", "proxy_cpu_ms_per_1k"), 3) for t in ("sluice1w", "sluice2w")]
+        row.append(" / ".join(fmt(runs.median(s, t, "proxy_core_pct")) for t in PROXIES))
+        row.append(" / ".join(fmt((runs.median(s, t, "proxy_rss_kb") or 0) / 1024 or None, 1) for t in PROXIES))
+        out.append("| " + " | ".join(row) + " |")
+    out.append("")
+    out.append("For churn scenarios one transaction = one new connection + login + one SELECT.\n")
+
+
+def workers_section(runs, out):
+    out.append("## Does sluice throughput grow from 1 to 2 workers?\n")
+    out.append("Paired TPS ratio sluice2w/sluice1w per scenario (grows ≥ 1.05, drops ≤ 0.95, else flat):\n")
+    verdicts = []
+    for s in runs.scenarios:
+        r = runs.paired(s, "sluice2w", "sluice1w", "tps")
+        c1 = runs.median(s, "sluice1w", "proxy_core_pct")
+        verdicts.append(workers_verdict(r))
+        out.append(f"- {s}: {fmt(r, 3)} → **{verdicts[-1]}** (sluice1w used {fmt(c1)}% of one core)")
+    out.append("")
+    n_grow = verdicts.count("grows")
+    out.append(f"Grows in {n_grow} of {len(verdicts)} scenarios. On this 2-core box PostgreSQL and pgbench share "
+               "the same cores, so a single sluice worker that is not saturated cannot gain from a second one; "
+               "a second worker only helps where sluice1w's %core approaches 100.\n")
+
+
+def load_section(runs, res, out):
+    out.append("## Machine load during the pgbench runs\n")
+    out.append("busy% = whole-machine CPU during each pgbench run (200 = both cores), steal% = host steal. "
+               "Other work on the box shows up as busy% not explained by pgbench + PG + proxy.\n")
+    out.append("| scenario | busy% median (min–max) | steal% median (max) |")
+    out.append("|---|---|---|")
+    for s in runs.scenarios:
+        rs = [r for r in runs.recs if r["scenario"] == s]
+        b = [r.get("sys_busy_pct") for r in rs]
+        st = [r.get("sys_steal_pct") for r in rs]
+        out.append(f"| {s} | {fmt(med(b))} ({fmt(min(b))}–{fmt(max(b))}) | {fmt(med(st))} ({fmt(max(st))}) |")
+    out.append("")
+    load = read(os.path.join(res, "load.log")) or ""
+    other = [float(x) for x in re.findall(r"other%=([\d.]+)", load)]
+    steal = [float(x) for x in re.findall(r"steal%=([\d.]+)", load)]
+    who = {}
+    for names in re.findall(r"top-other:(.*)", load):
+        for w in names.split():
+            who[w.split("=")[0]] = who.get(w.split("=")[0], 0) + 1
+    if other:
+        out.append(f"Foreign CPU (processes that are not part of the benchmark, sampled every 30 s with top, "
+                   f"% of one core): median {fmt(med(other))}%, max {fmt(max(other))}% over {len(other)} samples; "
+                   f"host steal over the whole run: median {fmt(med(steal))}%, max {fmt(max(steal) if steal else None)}%. "
+                   "Most frequent: " + (", ".join(f"{k} ({n}×)" for k, n in sorted(who.items(), key=lambda x: -x[1])[:6])
+                                        or "none") + ".\n")
+    top = read(os.path.join(res, "top-start.txt"))
+    if top:
+        out.append("Busiest processes when the run started (top, %CPU of one core):\n")
+        out.append("```\n" + top.strip() + "\n```\n")
+
+
+def idle_section(res, out):
+    out.append("## Idle clients (idle-clients.py on a fresh proxy: 1000 → 5000 → 10000 clients, md5/trust login "
+               "+ one SELECT 1 each)\n")
+    rows = []
+    for name in ("sluice", "pgbouncer"):
+        text = read(os.path.join(res, f"idle-{name}.md"))
+        if text is None:
+            continue
+        base = re.search(r"baseline: proxy RSS (\d+) KiB", text)
+        table = [l for l in text.splitlines() if re.match(r"\| \d", l)]
+        fails = [l.strip() for l in text.splitlines() if "failed" in l]
+        last = [c.strip() for c in table[-1].strip("|").split("|")] if table else None
+        rss = {int(c.split("|")[1]): c.split("|")[3].strip() for c in table} if table else {}
+        rows.append((name, base, rss, last, fails, text))
+    if not rows:
+        out.append("(not run)\n")
+        return
+    out.append("| proxy | RSS before MiB | RSS @1k | @5k | @10k | KiB/client @10k | after SELECT 1: KiB/client "
+               "| PG backends @10k | failures |")
+    out.append("|---|---|---|---|---|---|---|---|---|")
+    for name, base, rss, last, fails, _ in rows:
+        b = f"{int(base.group(1)) / 1024:.1f}" if base else "-"
+        cells = [name, b] + [rss.get(n, "-") for n in (1000, 5000, 10000)]
+        if last and len(last) >= 8:
+            cells += [last[3], last[6], last[7]]
+        else:
+            cells += ["-", "-", "-"]
+        cells.append("; ".join(fails)[:200] or "none")
+        out.append("| " + " | ".join(cells) + " |")
+    out.append("")
+    for name, _, _, _, _, text in rows:
+        out.append(f"<details><summary>idle-clients.py output, {name}</summary>\n\n```\n{text.strip()}\n```\n</details>\n")
+
+
+def callgrind_section(res, out):
+    out.append("## User-space instructions per transaction (callgrind, pgbench -S, 4 clients, 1 sluice worker)\n")
+    found = False
+    out.append("| proxy | mode | Ir/tx per round | tx per round |")
+    out.append("|---|---|---|---|")
+    irs = {}
+    for proxy in ("sluice", "pgbouncer"):
+        for mode in ("simple", "extended"):
+            text = read(os.path.join(res, f"callgrind-{proxy}-{mode}.txt"))
+            if text is None:
+                continue
+            found = True
+            rounds = re.findall(r"round \d+: .*?\((\d+) tx.*Ir/tx=(\d+)", text)
+            if rounds:
+                irs[(proxy, mode)] = med([int(ir) for _, ir in rounds])
+                out.append(f"| {proxy} | {mode} | {', '.join(f'{int(ir):,}' for _, ir in rounds)} | "
+                           f"{', '.join(n for n, _ in rounds)} |")
+            else:
+                err = " ".join(l for l in text.splitlines() if "error" in l.lower())[:200]
+                out.append(f"| {proxy} | {mode} | FAILED: {err} | - |")
+    if not found:
+        out.append("| (not run) | | | |")
+    out.append("")
+    for mode in ("simple", "extended"):
+        s, p = irs.get(("sluice", mode)), irs.get(("pgbouncer", mode))
+        if s and p:
+            out.append(f"- {mode}: sluice/pgbouncer Ir ratio **{s / p:.2f}**")
+    out.append("")
+
+
+def syscalls_section(res, out):
+    out.append("## Syscalls per transaction (strace -c -f, pgbench -S, 4 clients × 2000 tx)\n")
+    files = sorted(glob.glob(os.path.join(res, "syscalls-*.txt")))
+    if not files:
+        out.append("(not run)\n")
+        return
+    out.append("| proxy | mode | total /tx | breakdown |")
+    out.append("|---|---|---|---|")
+    for f in files:
+        m = re.match(r"syscalls-(.+)-(simple|extended)\.txt", os.path.basename(f))
+        if not m:
+            continue
+        text = read(f) or ""
+        calls = re.findall(r"^\s+(\S+)\s+([\d.]+) /tx", text, re.M)
+        calls = [(n, float(v)) for n, v in calls if n != "total"]
+        total = sum(v for _, v in calls)
+        top = ", ".join(f"{n} {v:.2f}" for n, v in sorted(calls, key=lambda x: -x[1]) if v >= 0.01)
+        ntx = re.search(r"^(\d+)/(\d+) transactions", text, re.M)
+        done = f"{ntx.group(1)}/{ntx.group(2)} tx" if ntx else "? tx"
+        if ntx and int(ntx.group(1)) < int(ntx.group(2)):
+            done += " — **pgbench clients aborted** (see the proxy's log)"
+        if not calls:
+            out.append(f"| {m.group(1)} | {m.group(2)} | FAILED | {text.strip()[:150]} |")
+        else:
+            out.append(f"| {m.group(1)} | {m.group(2)} | {total:.2f} | {top} ({done}) |")
+    out.append("")
+
+
+def problems_section(runs, res, out):
+    out.append("## Problems\n")
+    items = []
+    text = (read(os.path.join(res, "problems.txt")) or "").rstrip()
+    if text:
+        items.append("Recorded by run-comparison.sh:\n\n```\n" + text + "\n```")
+    for r in runs.recs:
+        if not ok(r):
+            items.append(f"pgbench failed: {r['scenario']} {r['target']} rep{r['rep']}: rc={r.get('rc')} "
+                         f"failed={r.get('failed')} error: `{r.get('error', '')}`")
+    for log in sorted(glob.glob(os.path.join(res, "*.log"))):
+        name = os.path.basename(log)
+        if name in ("progress.log", "load.log"):
+            continue
+        lines = (read(log) or "").splitlines()
+        bad = [l for l in lines if re.search(r" (warning|error|critical) ", l)]
+        if bad:
+            items.append(f"{name}: {len(bad)} warning/error lines, last ones:\n\n```\n" + "\n".join(bad[-10:]) + "\n```")
+        # Connection ends that a clean benchmark should never produce (info level in sluice's log).
+        odd = [l for l in lines if re.search(r"closed: (?!shutting down|closed or expired while idle)|closing because", l)]
+        if odd:
+            reasons = {}
+            for l in odd:
+                key = re.sub(r"\b[CS]\d+\b", "#", l.split(" info ", 1)[-1])
+                reasons[key] = reasons.get(key, 0) + 1
+            items.append(f"{name}: {len(odd)} unexpected connection ends:\n\n```\n" +
+                         "\n".join(f"{n:5d} × {k}" for k, n in sorted(reasons.items(), key=lambda x: -x[1])) +
+                         "\n```\nfirst: `" + odd[0] + "`")
+    out.append("\n".join(f"- {i}" for i in items) + "\n" if items else "None: every pgbench run succeeded, "
+               "every sluice process answered after every scenario, no warnings or errors in sluice's logs.\n")
+
+
+def main():
+    res = sys.argv[1] if len(sys.argv) > 1 else sys.exit(__doc__)
+    recs = []
+    raw = os.path.join(res, "raw.jsonl")
+    if os.path.exists(raw):
+        recs = [json.loads(l) for l in open(raw) if l.strip()]
+    runs = Runs(recs)
+    meta = dict(l.split("=", 1) for l in (read(os.path.join(res, "meta.txt")) or "").splitlines() if "=" in l)
+    out = [f"# sluice vs PgBouncer vs direct PostgreSQL — {meta.get('date', '?')}\n"]
+    out.append(f"- sluice: {meta.get('commit', '?')}; binary {meta.get('sluice', '?')}")
+    out.append(f"- {meta.get('pgbouncer', 'PgBouncer ?')}; PostgreSQL 15 throwaway cluster (scale 10, fsync off, "
+               "max_connections 800)")
+    out.append(f"- {meta.get('args', '')}; run took {int(meta.get('elapsed_s', 0)) // 60} min; "
+               f"load average at start {meta.get('loadavg_start', '?')}, at end {meta.get('loadavg_end', '?')}")
+    out.append(f"- machine: {meta.get('cpus', '?')}; every process (pgbench, PG, proxies, other builds) shares it")
+    out.append("- targets: direct = PostgreSQL itself; pgbouncer = PgBouncer 1.18 (transaction mode, pool 20, "
+               "auth_type hba); sluice1w / sluice2w = sluice with `--workers 1` / `2` (transaction mode, pool 20, "
+               "auth md5: bench plaintext, bench_md5 md5 secret, bench_scram SCRAM secret, so churn-md5 logs in "
+               "with md5 and churn-scram with SCRAM, as through PgBouncer)")
+    out.append("- difference: the bench role logs in to sluice with md5 (sluice has no per-user trust), "
+               "to PgBouncer and PG with trust; this only affects connection set-up.\n")
+    if runs.recs:
+        throughput_section(runs, out)
+        cpu_section(runs, out)
+        workers_section(runs, out)
+    idle_section(res, out)
+    callgrind_section(res, out)
+    syscalls_section(res, out)
+    if runs.recs:
+        load_section(runs, res, out)
+    problems_section(runs, res, out)
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()
