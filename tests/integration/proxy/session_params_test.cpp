@@ -103,6 +103,17 @@ TEST_F(ProxySessionParams, InvalidStartupOptionIsRejectedLikePostgres) {
     // The shared server survived the check: the next client works.
     auto c = connect();
     EXPECT_EQ(query_value(c.get(), "SELECT 'fine'"), "fine");
+
+    // A bad value for a reported setting is refused at login too (22023), as PostgreSQL does,
+    // not accepted and then fatal at the first query. The pool knows its defaults by now.
+    auto bad_zone = sluice_client(*sluice_, kTrustRole);
+    bad_zone.parameters = {{"options", "-c TimeZone=Not/AZone"}};
+    auto z = login_error(bad_zone);
+    EXPECT_TRUE(z) << "a login with TimeZone=Not/AZone succeeded (PostgreSQL refuses it at login)";
+    if (z) {
+        EXPECT_EQ(z->sqlstate(), "22023") << z->fields().message();
+    }
+    EXPECT_EQ(query_value(c.get(), "SELECT 'still fine'"), "still fine");
 }
 
 }  // namespace
