@@ -192,6 +192,7 @@ awaitable<std::optional<SessionEnd>> ClientSession::log_in() {
     if (!co_await send_to_client(out)) co_return SessionEnd::closed();
     if (config_->logging.log_connections)
         spdlog::info("C{} logged in: user \"{}\" database \"{}\" protocol 3.{}", id_, user_, database_, version_.minor);
+    startup_ = {};  // everything needed from it is in client_params_ now; idle clients stay small
     co_return std::nullopt;
 }
 
