@@ -20,6 +20,14 @@ namespace {
 constexpr std::size_t kMaxClientMessage = 64 * 1024 * 1024;
 constexpr std::size_t kIdleBufferLimit = 16 * 1024;
 
+// PostgreSQL keeps a printable-ASCII application_name shorter than NAMEDATALEN as it is: no need
+// to ask a server how it spells one.
+bool is_plain_application_name(std::string_view name, std::string_view value) {
+    if (!GucNameLess{}(name, "application_name") && !GucNameLess{}("application_name", name))
+        return value.size() < 64 && std::all_of(value.begin(), value.end(), [](char c) { return c >= 32 && c < 127; });
+    return false;
+}
+
 // Zero means "no limit" for every optional timeout in the configuration.
 Clock::time_point deadline_after(config::Duration d) {
     return d.count() == 0 ? Clock::now() + std::chrono::hours(24 * 365 * 10) : Clock::now() + d;
@@ -162,18 +170,18 @@ awaitable<std::optional<SessionEnd>> ClientSession::log_in() {
 
     pool_ = ctx_.router.pool_for(*database, user_, auth.upstream);
 
-    // The client must see the server's real parameters: learn them from a first server (and check
-    // the client's own settings on it) unless this pool already knows them.
-    bool has_unreported_gucs = false;
-    for (const auto& [name, value] : gucs.values) has_unreported_gucs |= !is_tracked_reported_param(name);
+    // The client must see the server's real parameters, and its own settings as the server spells
+    // them, and a bad setting must fail the login as it would on PostgreSQL: check them on a
+    // server unless this pool has seen them all before.
     auto defaults = pool_->defaults();
-    client_params_ = initial_client_params(defaults, gucs.values);
-    if (defaults.empty() || has_unreported_gucs) {
+    startup_settings_ = std::move(gucs.values);
+    bool must_check = defaults.empty() || !apply_known_settings(defaults);
+    if (must_check) {
         if (auto end = co_await attach_server()) co_return end;
         if (defaults.empty()) {
             defaults = pool_->defaults();
-            client_params_ = initial_client_params(defaults, gucs.values);
-            if (auto end = co_await attach_server()) co_return end;  // now with the client's settings
+            apply_known_settings(defaults);
+            if (auto end = co_await attach_server()) co_return end;
         }
         detach_server(true, "login check done");
     }
@@ -193,6 +201,7 @@ awaitable<std::optional<SessionEnd>> ClientSession::log_in() {
     if (config_->logging.log_connections)
         spdlog::info("C{} logged in: user \"{}\" database \"{}\" protocol 3.{}", id_, user_, database_, version_.minor);
     startup_ = {};  // everything needed from it is in client_params_ now; idle clients stay small
+    startup_settings_ = {};
     co_return std::nullopt;
 }
 
@@ -206,9 +215,9 @@ awaitable<std::optional<SessionEnd>> ClientSession::attach_server() {
             cancel_slot_->set(CancelTarget{server_->endpoint(), server_->key()});
         }
         auto before = server_->params();
-        auto sql = sync_statement(client_params_, server_->params());
-        if (sql.empty()) co_return std::nullopt;
-        auto result = co_await server_->run_quietly(sql);
+        auto sync = sync_statement(client_params_, server_->params());
+        if (sync.sql.empty()) co_return std::nullopt;
+        auto result = co_await server_->run_quietly(sync.sql);
         if (result.error) {
             // The client's own settings are invalid: tell it as PostgreSQL would at startup.
             server_->params() = std::move(before);
@@ -220,8 +229,34 @@ awaitable<std::optional<SessionEnd>> ClientSession::attach_server() {
             end.upstream_error->set(p::ErrorField::SeverityNonLocalized, "FATAL");
             co_return end;
         }
-        if (result.ok) co_return std::nullopt;
+        if (result.ok) {
+            learn_server_spelling(sync.set_names, result.first_row);
+            co_return std::nullopt;
+        }
         detach_server(false, "broke while syncing session parameters");  // and try another
+    }
+}
+
+bool ClientSession::apply_known_settings(const ParamMap& defaults) {
+    client_params_ = initial_client_params(defaults, startup_settings_);
+    bool all_known = true;
+    for (const auto& [name, value] : startup_settings_) {
+        if (is_plain_application_name(name, value)) continue;
+        if (auto spelled = pool_->known_setting(name, value)) client_params_.insert_or_assign(name, std::move(*spelled));
+        else all_known = false;
+    }
+    return all_known;
+}
+
+void ClientSession::learn_server_spelling(const std::vector<std::string>& names,
+                                          const std::vector<std::optional<std::string>>& values) {
+    for (std::size_t i = 0; i < names.size() && i < values.size(); ++i) {
+        if (!values[i]) continue;
+        const auto& name = names[i];
+        if (auto asked = startup_settings_.find(name); asked != startup_settings_.end())
+            pool_->remember_setting(name, asked->second, *values[i]);
+        client_params_.insert_or_assign(name, *values[i]);
+        server_->params().insert_or_assign(name, *values[i]);
     }
 }
 
@@ -307,12 +342,15 @@ void ClientSession::abandon_to_pump() {
     server_->stream().socket().cancel(ignored);
 }
 
-void ClientSession::end_pump_for_gone_client() {
-    pump_running_ = false;
+awaitable<void> ClientSession::end_pump_for_gone_client() {
     // Clean only if the transaction had just ended when the client left (its last ReadyForQuery
     // was being written); anything else may hold locks or an open transaction.
     bool clean = tracker_.idle() && server_->scanner().at_boundary() && server_->stream().is_open();
-    if (clean && pool_->settings().mode == config::PoolMode::Session) clean = false;  // needs DISCARD ALL
+    if (clean && pool_->settings().mode == config::PoolMode::Session) {
+        auto reset = co_await server_->run_quietly("DISCARD ALL");
+        clean = reset.ok && !reset.error;
+    }
+    pump_running_ = false;
     detach_server(clean, "client went away mid-transaction");
 }
 
@@ -337,7 +375,7 @@ awaitable<void> ClientSession::pump() {
     for (;;) {
         auto [ec, n] = co_await server->stream().read_some(asio::buffer(buffer));
         if (client_gone_) {
-            end_pump_for_gone_client();
+            co_await end_pump_for_gone_client();
             co_return;
         }
         if (ec || n == 0) {
@@ -403,7 +441,7 @@ awaitable<void> ClientSession::pump() {
         auto [wec, wn] = co_await client_.write_all(asio::buffer(chunk));
         if (wec) client_gone_ = true;
         if (client_gone_) {
-            end_pump_for_gone_client();
+            co_await end_pump_for_gone_client();
             client_.close();
             co_return;
         }

@@ -47,7 +47,12 @@ private:
     awaitable<void> let_go_of_server();
     // The client is gone while the pump runs: let the pump return or close the server.
     void abandon_to_pump();
-    void end_pump_for_gone_client();
+    awaitable<void> end_pump_for_gone_client();
+    // client_params_ from the pool's defaults and the client's startup settings, spelled as the
+    // server spells them where the pool knows; false if some setting was never checked.
+    bool apply_known_settings(const ParamMap& defaults);
+    void learn_server_spelling(const std::vector<std::string>& names,
+                               const std::vector<std::optional<std::string>>& values);
 
     awaitable<bool> send_to_client(const std::string& bytes);
 
@@ -63,6 +68,7 @@ private:
     std::string database_;
     std::shared_ptr<Pool> pool_;
     ParamMap client_params_;  // what the client believes its session settings are
+    ParamMap startup_settings_;  // the GUCs of its StartupMessage, until login completes
     std::shared_ptr<CancelSlot> cancel_slot_;
     BackendKey cancel_key_;
     bool registered_cancel_key_ = false;

@@ -174,7 +174,9 @@ awaitable<Pool::Acquired> Pool::connect_new(Clock::time_point deadline) {
         spdlog::warn("pool {}/{}: {}", key_.database, key_.user, outcome.error);
         auto now = Clock::now();
         // The upstream answered and said no (bad password, unknown database): retrying will not help.
-        if (outcome.server_error || now + backoff >= give_up) {
+        // Starting up or shutting down is different: it is what a restart looks like.
+        bool permanent = outcome.server_error && !is_transient_login_error(*outcome.server_error);
+        if (permanent || now + backoff >= give_up) {
             {
                 std::lock_guard lock(mutex_);
                 --connecting_;
@@ -222,6 +224,30 @@ void Pool::discard(std::unique_ptr<ServerConnection> server, std::string_view re
     server.reset();
     std::lock_guard lock(mutex_);
     free_slot_locked();
+}
+
+namespace {
+constexpr std::size_t kMaxKnownSettings = 4096;  // bounded: clients choose these values
+std::string setting_key(std::string_view name, std::string_view value) {
+    std::string key;
+    for (char c : name) key.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    key.push_back('\0');
+    key.append(value);
+    return key;
+}
+}  // namespace
+
+std::optional<std::string> Pool::known_setting(std::string_view name, std::string_view value) const {
+    std::lock_guard lock(mutex_);
+    auto it = known_settings_.find(setting_key(name, value));
+    if (it == known_settings_.end()) return std::nullopt;
+    return it->second;
+}
+
+void Pool::remember_setting(std::string_view name, std::string_view value, std::string normalized) {
+    std::lock_guard lock(mutex_);
+    if (known_settings_.size() < kMaxKnownSettings)
+        known_settings_.insert_or_assign(setting_key(name, value), std::move(normalized));
 }
 
 ParamMap Pool::defaults() const {

@@ -5,6 +5,7 @@
 // bookkeeping, never across I/O.
 #include <atomic>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -64,6 +65,11 @@ public:
     // The server's state is unknown or it broke: close it.
     void discard(std::unique_ptr<ServerConnection> server, std::string_view reason);
 
+    // Startup settings already checked on this pool's upstream, and how the server spells them
+    // ("utf8" -> "UTF8"): a client asking for a known setting logs in without a server round trip.
+    std::optional<std::string> known_setting(std::string_view name, std::string_view value) const;
+    void remember_setting(std::string_view name, std::string_view value, std::string normalized);
+
     // The reported parameters of a freshly logged-in server; empty until one connected.
     [[nodiscard]] ParamMap defaults() const;
     [[nodiscard]] const PoolKey& key() const noexcept { return key_; }
@@ -102,6 +108,7 @@ private:
     std::uint32_t connecting_ = 0;
     bool closed_ = false;
     ParamMap defaults_;
+    std::map<std::string, std::string, std::less<>> known_settings_;  // "name\0value" -> normalized
     std::uint64_t acquired_ = 0;
     std::uint64_t wait_timeouts_ = 0;
     std::uint64_t connect_failures_ = 0;

@@ -184,6 +184,12 @@ awaitable<ConnectOutcome> ServerConnection::login(const UpstreamTarget& target, 
     }
 }
 
+bool is_transient_login_error(const protocol::ErrorFields& error) noexcept {
+    auto code = error.code();
+    // Starting up or shutting down (57P01..57P03), or momentarily out of connection slots.
+    return code.starts_with("57P0") || code == "53300";
+}
+
 awaitable<ServerConnection::QuietResult> ServerConnection::run_quietly(std::string_view sql) {
     QuietResult result;
     std::string out;
@@ -204,6 +210,13 @@ awaitable<ServerConnection::QuietResult> ServerConnection::run_quietly(std::stri
         case p::BackendTag::ParameterStatus:
             if (auto ps = p::ParameterStatus::decode(frame->body))
                 params_.insert_or_assign(std::string(ps->name), std::string(ps->value));
+            break;
+        case p::BackendTag::DataRow:
+            if (result.first_row.empty()) {
+                if (auto row = p::DataRow::decode(frame->body))
+                    for (const auto& v : row->values)
+                        result.first_row.push_back(v ? std::optional<std::string>(std::string(*v)) : std::nullopt);
+            }
             break;
         case p::BackendTag::ReadyForQuery: {
             auto rfq = p::ReadyForQuery::decode(frame->body);

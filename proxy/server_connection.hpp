@@ -76,6 +76,7 @@ public:
     struct QuietResult {
         bool ok = false;
         std::optional<protocol::ErrorFields> error;
+        std::vector<std::optional<std::string>> first_row;  // the first DataRow, if any
     };
     awaitable<QuietResult> run_quietly(std::string_view sql);
 
@@ -93,6 +94,10 @@ private:
     std::string read_buffer_;
     protocol::FrameScanner scanner_;
 };
+
+// An upstream login error worth retrying (the server is restarting or briefly full), as opposed
+// to one that will not change (bad password, unknown database).
+bool is_transient_login_error(const protocol::ErrorFields& error) noexcept;
 
 // The bit set of backend tags the relay inspects.
 std::bitset<256> relay_inspected_tags() noexcept;

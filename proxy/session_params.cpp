@@ -126,7 +126,8 @@ std::string quote_identifier(std::string_view name) {
     return out;
 }
 
-std::string sync_statement(const ParamMap& client, ParamMap& server) {
+SyncStatement sync_statement(const ParamMap& client, ParamMap& server) {
+    SyncStatement out;
     std::string sets;
     std::string resets;
     for (const auto& [name, value] : client) {
@@ -135,6 +136,7 @@ std::string sync_statement(const ParamMap& client, ParamMap& server) {
         sets += sets.empty() ? "SELECT " : ", ";
         sets += "pg_catalog.set_config(" + quote_literal(name) + ", " + quote_literal(value) + ", false)";
         server[name] = value;
+        out.set_names.push_back(name);
     }
     for (auto it = server.begin(); it != server.end();) {
         if (!client.contains(it->first) && !is_tracked_reported_param(it->first) &&
@@ -145,8 +147,8 @@ std::string sync_statement(const ParamMap& client, ParamMap& server) {
             ++it;
         }
     }
-    if (sets.empty()) return resets;
-    return sets + ";" + resets;
+    out.sql = sets.empty() ? resets : sets + ";" + resets;
+    return out;
 }
 
 }  // namespace sluice::proxy

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "protocol/startup.hpp"
 
@@ -38,8 +39,14 @@ ParamMap initial_client_params(const ParamMap& pool_defaults, const ParamMap& st
 
 // One simple-query string that makes `server` match `client` (set_config for differences,
 // RESET for GUCs the client does not want), or "" when they already match. `server` is updated
-// to what it will be once the statement has run.
-std::string sync_statement(const ParamMap& client, ParamMap& server);
+// to what it will be once the statement has run. The statement returns one row whose columns are
+// the new values of `set_names`, in the server's own spelling (set_config returns what SHOW would
+// show: "utf8" comes back "UTF8"), so callers can learn the normalized values in the same trip.
+struct SyncStatement {
+    std::string sql;
+    std::vector<std::string> set_names;
+};
+SyncStatement sync_statement(const ParamMap& client, ParamMap& server);
 
 // SQL literal quoting that is correct whatever standard_conforming_strings says.
 std::string quote_literal(std::string_view value);

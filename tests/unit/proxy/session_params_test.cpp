@@ -59,14 +59,16 @@ TEST(InitialClientParams, OverlaysStartupOnTrackedDefaults) {
 TEST(SyncStatement, NothingWhenEqual) {
     ParamMap client{{"TimeZone", "UTC"}};
     ParamMap server{{"TimeZone", "UTC"}, {"server_version", "15"}};
-    EXPECT_EQ(sync_statement(client, server), "");
+    EXPECT_EQ(sync_statement(client, server).sql, "");
 }
 
 TEST(SyncStatement, SetsDifferencesAndResetsLeftovers) {
     ParamMap client{{"TimeZone", "UTC"}, {"application_name", "it's"}};
     ParamMap server{{"TimeZone", "Europe/Paris"}, {"application_name", "x"}, {"extra_float_digits", "3"},
                     {"is_superuser", "on"}};
-    auto sql = sync_statement(client, server);
+    auto sync = sync_statement(client, server);
+    const auto& sql = sync.sql;
+    EXPECT_EQ(sync.set_names, (std::vector<std::string>{"application_name", "TimeZone"}));
     // Names in case-insensitive order, as GUC names compare.
     EXPECT_EQ(sql,
               "SELECT pg_catalog.set_config('application_name', 'it''s', false), "
@@ -74,7 +76,7 @@ TEST(SyncStatement, SetsDifferencesAndResetsLeftovers) {
     EXPECT_EQ(server.at("TimeZone"), "UTC");
     EXPECT_FALSE(server.contains("extra_float_digits"));
     EXPECT_TRUE(server.contains("is_superuser"));
-    EXPECT_EQ(sync_statement(client, server), "");  // applied: nothing more to do
+    EXPECT_EQ(sync_statement(client, server).sql, "");  // applied: nothing more to do
 }
 
 TEST(Quoting, LiteralsAndIdentifiers) {
