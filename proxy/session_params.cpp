@@ -42,10 +42,11 @@ bool is_startup_only_param(std::string_view name) noexcept {
 
 StartupGucs startup_gucs(const protocol::StartupMessage& startup) {
     StartupGucs out;
-    for (const auto& [name, value] : startup.parameters) {
+    for (const auto& param : startup.parameters) {
+        const std::string& name = param.first;  // clang 14 cannot capture structured bindings
         if (is_startup_only_param(name)) continue;
         if (std::any_of(kServerOwned.begin(), kServerOwned.end(), [&](auto n) { return iequals(n, name); })) continue;
-        out.values[name] = value;
+        out.values[name] = param.second;
     }
     auto options = startup.get("options");
     if (!options) return out;
