@@ -234,11 +234,14 @@ void PgCluster::init() {
         auto marker = base.find("\n# sluice test fixture\n");
         if (marker != std::string::npos) base.resize(marker);
         write_file(conf_path, base + conf, false);
+        std::size_t log_from = log_size();
         try {
             start();
             break;
         } catch (const std::exception&) {
-            if (attempt >= kStartAttempts) throw;
+            // Only a port taken since free_port() is worth another try.
+            bool port_taken = read_log(log_from).find("could not bind") != std::string::npos;
+            if (!port_taken || attempt >= kStartAttempts) throw;
         }
     }
     bootstrap_roles();
