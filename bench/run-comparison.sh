@@ -23,6 +23,7 @@ set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SHARED=$(cd "${SHARED_BENCH:-$REPO/../shared/bench}" && pwd)
+# shellcheck source=/dev/null  # the harness lives outside the repository
 . "$SHARED/lib.sh"
 
 SLUICE=${SLUICE:-$REPO/../build-bench/proxy/sluice}
@@ -30,7 +31,7 @@ PG_PORT=${PG_PORT:-25460}
 BASE_PORT=${BASE_PORT:-26460}
 export PG_MAX_CONNECTIONS=${PG_MAX_CONNECTIONS:-800}
 POOL=20
-REPS=3 DURATION=10 TAG= CG_TX=10000 CG_ROUNDS=2
+REPS=3 DURATION=10 TAG='' CG_TX=10000 CG_ROUNDS=2
 SCENARIOS=sel-simple-c50,sel-simple-c500,sel-ext-c50,tpcb-c50,churn-md5-c20,churn-scram-c20,sel-simple-c1
 DO_IDLE=1 DO_CALLGRIND=1 DO_SYSCALLS=1
 while [ $# -gt 0 ]; do
