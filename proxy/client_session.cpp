@@ -214,9 +214,13 @@ awaitable<std::optional<SessionEnd>> ClientSession::attach_server() {
             SPDLOG_DEBUG("C{} attached S{}", id_, server_->id());
             cancel_slot_->set(CancelTarget{server_->endpoint(), server_->key()});
         }
+        if (client_fingerprint_ != 0 && server_->synced_to() == client_fingerprint_) co_return std::nullopt;
         auto before = server_->params();
         auto sync = sync_statement(client_params_, server_->params());
-        if (sync.sql.empty()) co_return std::nullopt;
+        if (sync.sql.empty()) {
+            server_->set_synced_to(client_fingerprint_);
+            co_return std::nullopt;
+        }
         auto result = co_await server_->run_quietly(sync.sql);
         if (result.error) {
             // The client's own settings are invalid: tell it as PostgreSQL would at startup.
@@ -231,6 +235,7 @@ awaitable<std::optional<SessionEnd>> ClientSession::attach_server() {
         }
         if (result.ok) {
             learn_server_spelling(sync.set_names, result.first_row);
+            server_->set_synced_to(client_fingerprint_);
             co_return std::nullopt;
         }
         detach_server(false, "broke while syncing session parameters");  // and try another
@@ -245,6 +250,7 @@ bool ClientSession::apply_known_settings(const ParamMap& defaults) {
         if (auto spelled = pool_->known_setting(name, value)) client_params_.insert_or_assign(name, std::move(*spelled));
         else all_known = false;
     }
+    client_fingerprint_ = fingerprint(client_params_);
     return all_known;
 }
 
@@ -258,6 +264,7 @@ void ClientSession::learn_server_spelling(const std::vector<std::string>& names,
         client_params_.insert_or_assign(name, *values[i]);
         server_->params().insert_or_assign(name, *values[i]);
     }
+    client_fingerprint_ = fingerprint(client_params_);
 }
 
 void ClientSession::detach_server(bool clean, std::string_view reason) {
@@ -328,6 +335,7 @@ awaitable<void> ClientSession::let_go_of_server() {
     }
     if (pool_->settings().mode == config::PoolMode::Session && tracker_.idle()) {
         auto reset = co_await server_->run_quietly("DISCARD ALL");
+        if (reset.ok && !reset.error) server_->reset_params(pool_->defaults());
         detach_server(reset.ok && !reset.error, "DISCARD ALL failed");
         co_return;
     }
@@ -349,6 +357,7 @@ awaitable<void> ClientSession::end_pump_for_gone_client() {
     if (clean && pool_->settings().mode == config::PoolMode::Session) {
         auto reset = co_await server_->run_quietly("DISCARD ALL");
         clean = reset.ok && !reset.error;
+        if (clean) server_->reset_params(pool_->defaults());
     }
     pump_running_ = false;
     detach_server(clean, "client went away mid-transaction");
@@ -421,6 +430,8 @@ awaitable<void> ClientSession::pump() {
                     // The client changed a reported setting (SET TimeZone ...): it now wants that value.
                     server->params().insert_or_assign(std::string(ps->name), std::string(ps->value));
                     client_params_.insert_or_assign(std::string(ps->name), std::string(ps->value));
+                    client_fingerprint_ = fingerprint(client_params_);
+                    server->set_synced_to(client_fingerprint_);  // it changed on this very server
                 }
                 break;
             default:

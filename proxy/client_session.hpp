@@ -68,7 +68,8 @@ private:
     std::string database_;
     std::shared_ptr<Pool> pool_;
     ParamMap client_params_;  // what the client believes its session settings are
-    ParamMap startup_settings_;  // the GUCs of its StartupMessage, until login completes
+    ParamMap startup_settings_;
+    std::uint64_t client_fingerprint_ = 0;  // of client_params_  // the GUCs of its StartupMessage, until login completes
     std::shared_ptr<CancelSlot> cancel_slot_;
     BackendKey cancel_key_;
     bool registered_cancel_key_ = false;

@@ -65,6 +65,14 @@ public:
     [[nodiscard]] Clock::time_point created() const noexcept { return created_; }
     [[nodiscard]] Clock::time_point last_used() const noexcept { return last_used_; }
     void touch() noexcept { last_used_ = Clock::now(); }
+    // The fingerprint of the client settings this server was last made to match (0: unknown).
+    [[nodiscard]] std::uint64_t synced_to() const noexcept { return synced_to_; }
+    void set_synced_to(std::uint64_t fingerprint) noexcept { synced_to_ = fingerprint; }
+    // After DISCARD ALL: every setting is back to what it was at login.
+    void reset_params(ParamMap defaults) {
+        params_ = std::move(defaults);
+        synced_to_ = 0;
+    }
 
     // Where responses are read into, and the scanner that finds message boundaries in them.
     std::string& read_buffer() noexcept { return read_buffer_; }
@@ -89,6 +97,7 @@ private:
     config::HostPort endpoint_;
     BackendKey key_;
     ParamMap params_;
+    std::uint64_t synced_to_ = 0;
     Clock::time_point created_;
     Clock::time_point last_used_;
     std::string read_buffer_;

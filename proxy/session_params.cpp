@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <random>
 #include <vector>
 
 namespace sluice::proxy {
@@ -100,6 +101,26 @@ ParamMap initial_client_params(const ParamMap& pool_defaults, const ParamMap& st
         if (is_tracked_reported_param(name)) out[name] = value;
     for (const auto& [name, value] : startup) out.insert_or_assign(name, value);
     return out;
+}
+
+std::uint64_t fingerprint(const ParamMap& params) noexcept {
+    static const std::uint64_t key = [] {
+        std::random_device rd;
+        return (std::uint64_t{rd()} << 32) ^ rd();
+    }();
+    // FNV-1a over "name\0value\0" pairs in the map's (case-insensitive) order, keyed.
+    std::uint64_t h = 0xcbf29ce484222325ull ^ key;
+    auto mix = [&h](unsigned char c) {
+        h ^= c;
+        h *= 0x100000001b3ull;
+    };
+    for (const auto& [name, value] : params) {
+        for (char c : name) mix(static_cast<unsigned char>(std::tolower(static_cast<unsigned char>(c))));
+        mix(0);
+        for (char c : value) mix(static_cast<unsigned char>(c));
+        mix(0);
+    }
+    return h == 0 ? 1 : h;  // 0 means "unknown" to callers
 }
 
 std::string quote_literal(std::string_view value) {

@@ -2,6 +2,7 @@
 // Session parameters that must follow a client from server to server in transaction mode:
 // the reported ones (client_encoding, DateStyle, TimeZone, IntervalStyle,
 // standard_conforming_strings, application_name) and every GUC the client asked for at startup.
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -47,6 +48,11 @@ struct SyncStatement {
     std::vector<std::string> set_names;
 };
 SyncStatement sync_statement(const ParamMap& client, ParamMap& server);
+
+// A keyed 64-bit digest of a parameter set (names compared case-insensitively). Equal digests
+// let a server known to be in sync with a client skip the comparison on the hot path; the key is
+// random per process so clients cannot craft colliding sets.
+std::uint64_t fingerprint(const ParamMap& params) noexcept;
 
 // SQL literal quoting that is correct whatever standard_conforming_strings says.
 std::string quote_literal(std::string_view value);

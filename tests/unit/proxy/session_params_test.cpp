@@ -88,3 +88,26 @@ TEST(Quoting, LiteralsAndIdentifiers) {
 
 }  // namespace
 }  // namespace sluice::proxy
+
+namespace sluice::proxy {
+namespace {
+
+TEST(Fingerprint, EqualSetsMatchWhateverTheNameCase) {
+    ParamMap a{{"TimeZone", "UTC"}, {"application_name", "x"}};
+    ParamMap b{{"timezone", "UTC"}, {"APPLICATION_NAME", "x"}};
+    EXPECT_EQ(fingerprint(a), fingerprint(b));
+    EXPECT_NE(fingerprint(a), 0u);
+}
+
+TEST(Fingerprint, AnyDifferenceChangesIt) {
+    ParamMap a{{"TimeZone", "UTC"}, {"application_name", "x"}};
+    ParamMap b{{"TimeZone", "utc"}, {"application_name", "x"}};  // values are compared exactly
+    ParamMap c{{"TimeZone", "UTC"}};
+    ParamMap d{{"TimeZone", "UTC"}, {"application_name", "x"}, {"extra_float_digits", "3"}};
+    ParamMap e{{"TimeZone", "UTCapplication_name"}, {"x", ""}};  // separators matter
+    auto fa = fingerprint(a);
+    for (const auto* other : {&b, &c, &d, &e}) EXPECT_NE(fa, fingerprint(*other));
+}
+
+}  // namespace
+}  // namespace sluice::proxy
