@@ -137,7 +137,9 @@ awaitable<std::optional<SessionEnd>> ClientSession::log_in() {
         std::string out;
         std::vector<std::string_view> options(negotiation.unsupported_options.begin(),
                                               negotiation.unsupported_options.end());
-        p::NegotiateProtocolVersion{version_.minor, options}.encode(out);
+        // PostgreSQL (and so libpq) puts the whole version code here, 3.0 as 0x00030000, not the
+        // bare minor number the protocol docs describe.
+        p::NegotiateProtocolVersion{version_.code(), options}.encode(out);
         if (!co_await send_to_client(out)) co_return SessionEnd::closed();
     }
     user_ = std::string(startup_.user());
