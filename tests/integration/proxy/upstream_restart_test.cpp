@@ -88,7 +88,9 @@ TEST(ProxyUpstreamRestart, FastRestartUnderLoad) {
 
     // A prober notes when PostgreSQL accepts connections again, then how long it takes sluice to
     // serve a new client's query.
-    const std::string direct = cluster.conninfo(kTrustRole.user) + " connect_timeout=2";
+    // As the superuser: a direct connection as the pooled role would count against the pool size
+    // the sampler checks.
+    const std::string direct = cluster.conninfo(kSuperuser.user) + " connect_timeout=2";
     std::atomic<bool> restarting{true};
     auto prober = std::async(std::launch::async, [&]() -> double {
         // "Up again" is the first successful direct connection after one that failed (or, if the
