@@ -89,23 +89,30 @@ void Bind::encode(std::string& out) const {
     w.end();
 }
 
-// ---- Describe
-Result<Describe> Describe::decode(std::string_view body) {
+// ---- Describe and Close: the same layout (Byte1 'S'/'P', String name)
+template <class Message>
+Result<Message> decode_kind_and_name(std::string_view body) {
     ByteReader r(body);
     auto kind = r.u8();
     auto obj_name = r.cstring();
-    if (!r.done()) return malformed(tag);
+    if (!r.done()) return malformed(Message::tag);
     auto k = object_kind(kind);
     if (!k) return k.error();
-    return Describe{*k, obj_name};
+    return Message{*k, obj_name};
 }
-void Describe::encode(std::string& out) const {
+template <class Message>
+void encode_kind_and_name(const Message& m, std::string& out) {
     MessageWriter w(out);
-    w.begin(tag);
-    w.u8(static_cast<std::uint8_t>(kind));
-    w.cstring(name);
+    w.begin(Message::tag);
+    w.u8(static_cast<std::uint8_t>(m.kind));
+    w.cstring(m.name);
     w.end();
 }
+
+Result<Describe> Describe::decode(std::string_view body) { return decode_kind_and_name<Describe>(body); }
+void Describe::encode(std::string& out) const { encode_kind_and_name(*this, out); }
+Result<Close> Close::decode(std::string_view body) { return decode_kind_and_name<Close>(body); }
+void Close::encode(std::string& out) const { encode_kind_and_name(*this, out); }
 
 // ---- Execute
 Result<Execute> Execute::decode(std::string_view body) {
@@ -121,24 +128,6 @@ void Execute::encode(std::string& out) const {
     w.begin(tag);
     w.cstring(portal);
     w.i32(max_rows);
-    w.end();
-}
-
-// ---- Close
-Result<Close> Close::decode(std::string_view body) {
-    ByteReader r(body);
-    auto kind = r.u8();
-    auto obj_name = r.cstring();
-    if (!r.done()) return malformed(tag);
-    auto k = object_kind(kind);
-    if (!k) return k.error();
-    return Close{*k, obj_name};
-}
-void Close::encode(std::string& out) const {
-    MessageWriter w(out);
-    w.begin(tag);
-    w.u8(static_cast<std::uint8_t>(kind));
-    w.cstring(name);
     w.end();
 }
 
