@@ -10,6 +10,7 @@
 #include "protocol/backend.hpp"
 #include "protocol/byte_reader.hpp"
 #include "protocol/startup.hpp"
+#include "tests/integration/proxy/proxy_test_support.hpp"
 #include "tests/integration/proxy/sluice_process.hpp"
 #include "tests/support/blocking_client.hpp"
 #include "tests/support/pg_cluster.hpp"
@@ -20,11 +21,7 @@ namespace {
 using namespace std::chrono_literals;
 
 ConnectOptions trust_options(const SluiceProcess& sluice, protocol::ProtocolVersion version) {
-    ConnectOptions o;
-    o.host = sluice.host();
-    o.port = sluice.port();
-    o.user = std::string(kTrustRole.user);
-    o.database = "postgres";
+    ConnectOptions o = sluice_client(sluice, kTrustRole);
     o.version = version;
     return o;
 }

@@ -8,6 +8,7 @@
 
 #include "tests/integration/proxy/sluice_process.hpp"
 #include "tests/support/blocking_client.hpp"
+#include "tests/support/cluster_client.hpp"
 #include "tests/support/pg_cluster.hpp"
 #include "tests/support/wait_until.hpp"
 
@@ -26,13 +27,7 @@ inline void create_table(const std::string& name, const std::string& columns, co
 // BlockingClient options for logging in to sluice as `role`.
 inline ConnectOptions sluice_client(const SluiceProcess& sluice, const PgRole& role,
                                     std::string_view database = "postgres") {
-    ConnectOptions o;
-    o.host = sluice.host();
-    o.port = sluice.port();
-    o.user = std::string(role.user);
-    o.password = std::string(role.password);
-    o.database = std::string(database);
-    return o;
+    return connect_options(sluice.host(), sluice.port(), role, database);
 }
 
 // The server's error for a login that must fail; nullopt if it succeeded (or failed otherwise).
