@@ -41,18 +41,18 @@ std::optional<CancelTarget> CancelRegistry::find(std::int32_t process_id, std::s
             return std::nullopt;
         slot = it->second.slot;
     }
-    return slot->get();
+    return slot->begin_cancel();
 }
 
 awaitable<void> forward_cancel(CancelTarget target) {
+    struct Done {
+        std::atomic<int>& count;
+        ~Done() { count.fetch_sub(1, std::memory_order_acq_rel); }
+    } done{*target.in_flight};
     auto ex = co_await asio::this_coro::executor;
-    tcp::resolver resolver(ex);
-    auto [rec, endpoints] =
-        co_await resolver.async_resolve(target.endpoint.host, std::to_string(target.endpoint.port), use_tuple);
-    if (rec) co_return;
     tcp::socket socket(ex);
     asio::steady_timer timer(ex, std::chrono::seconds(5));
-    auto connected = co_await (asio::async_connect(socket, endpoints, use_tuple) || timer.async_wait(use_tuple));
+    auto connected = co_await (socket.async_connect(target.address, use_tuple) || timer.async_wait(use_tuple));
     if (connected.index() != 0 || std::get<0>(std::get<0>(connected))) {
         spdlog::warn("could not forward a cancel request to {}:{}", target.endpoint.host, target.endpoint.port);
         co_return;
@@ -60,7 +60,7 @@ awaitable<void> forward_cancel(CancelTarget target) {
     std::string out;
     protocol::CancelRequest{target.key.process_id, target.key.secret}.encode(out);
     co_await asio::async_write(socket, asio::buffer(out), use_tuple);
-    // PostgreSQL closes the connection once it has read the request.
+    // PostgreSQL closes the connection once it has read the request (and signalled the backend).
     char byte;
     timer.expires_after(std::chrono::seconds(5));
     co_await (socket.async_read_some(asio::buffer(&byte, 1), use_tuple) || timer.async_wait(use_tuple));

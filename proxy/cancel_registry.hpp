@@ -15,8 +15,11 @@
 namespace sluice::proxy {
 
 struct CancelTarget {
-    config::HostPort endpoint;
+    config::HostPort endpoint;  // as configured, for logs
+    tcp::endpoint address;      // as connected: no new DNS lookup
     BackendKey key;
+    // Held up while the cancel is on its way, so the server is not lent to anyone else meanwhile.
+    std::shared_ptr<std::atomic<int>> in_flight;
 };
 
 // What a session currently holds; written by the session, read by whoever handles a CancelRequest.
@@ -30,8 +33,11 @@ public:
         std::lock_guard lock(mutex_);
         target_.reset();
     }
-    std::optional<CancelTarget> get() const {
+    // The target, counted as in flight (under the same lock the session clears it with, so a
+    // session that lets go of its server afterwards sees the count). Call done() on it later.
+    std::optional<CancelTarget> begin_cancel() const {
         std::lock_guard lock(mutex_);
+        if (target_) target_->in_flight->fetch_add(1, std::memory_order_acq_rel);
         return target_;
     }
 
@@ -47,7 +53,7 @@ public:
     BackendKey issue(std::shared_ptr<CancelSlot> slot, std::size_t secret_length);
     void forget(std::int32_t process_id);
     // The server to cancel, if the key matches a live session (constant-time secret check) and
-    // that session holds a server now.
+    // that session holds a server now; counted as in flight until forward_cancel is done.
     std::optional<CancelTarget> find(std::int32_t process_id, std::string_view secret) const;
 
 private:
@@ -59,7 +65,8 @@ private:
     std::unordered_map<std::int32_t, Entry> entries_;
 };
 
-// Opens a new connection to the server and sends it a CancelRequest with its own key.
+// Opens a new connection to the server and sends it a CancelRequest with its own key; then the
+// target no longer counts as in flight.
 awaitable<void> forward_cancel(CancelTarget target);
 
 }  // namespace sluice::proxy

@@ -1,8 +1,12 @@
 #pragma once
 // One client connection, start to end. The session coroutine reads like the protocol flow:
-// startup -> authenticate -> serve transactions -> finish. While a server is lent, a second
-// coroutine (the pump) streams its responses to the client and gives it back to the pool at the
-// ReadyForQuery that ends the transaction.
+// startup -> authenticate (client_login.cpp) -> serve transactions -> finish. Serving forwards
+// the client's messages through the Relay, which owns the server lent to this client
+// (server_lending.cpp lends one in sync with the client's settings) and streams its responses back.
+//
+// Client messages are seen here, one by one, before any server is attached: the place for
+// policies that act on them (query guard, prepared statements, statement timers).
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -14,10 +18,10 @@
 #include "proxy/cancel_registry.hpp"
 #include "proxy/pool.hpp"
 #include "proxy/proxy_context.hpp"
+#include "proxy/relay.hpp"
 #include "proxy/session_end.hpp"
 #include "proxy/session_params.hpp"
 #include "proxy/stream.hpp"
-#include "proxy/transaction_tracker.hpp"
 
 namespace sluice::proxy {
 
@@ -33,26 +37,25 @@ public:
 
 private:
     awaitable<SessionEnd> run_phases();
-    awaitable<std::optional<SessionEnd>> read_startup();
-    awaitable<std::optional<SessionEnd>> log_in();
     awaitable<SessionEnd> serve();
     awaitable<void> finish(const SessionEnd& end);
+    [[nodiscard]] bool stopping() const noexcept;
 
-    // Lends a server to this client and makes its settings match the client's.
-    awaitable<std::optional<SessionEnd>> attach_server();
-    void detach_server(bool clean, std::string_view reason);
-    awaitable<void> pump();
-    void start_pump();
-    // The client is leaving: reset and return an idle server, or close one mid-transaction.
-    awaitable<void> let_go_of_server();
-    // The client is gone while the pump runs: let the pump return or close the server.
-    void abandon_to_pump();
-    awaitable<void> end_pump_for_gone_client();
-    // client_params_ from the pool's defaults and the client's startup settings, spelled as the
+    // client_login.cpp
+    awaitable<std::optional<SessionEnd>> read_startup();
+    awaitable<std::optional<SessionEnd>> log_in();
+    // settings_ from the pool's defaults and the client's startup settings, spelled as the
     // server spells them where the pool knows; false if some setting was never checked.
     bool apply_known_settings(const ParamMap& defaults);
-    void learn_server_spelling(const std::vector<std::string>& names,
+    void learn_server_spelling(ServerConnection& server, const std::vector<std::string>& names,
                                const std::vector<std::optional<std::string>>& values);
+
+    // server_lending.cpp: a server from the pool, made to match the client's settings.
+    struct Lent {
+        Lease lease;
+        std::optional<SessionEnd> failure;  // set when the lease is empty
+    };
+    awaitable<Lent> lend_server();
 
     awaitable<bool> send_to_client(const std::string& bytes);
 
@@ -67,21 +70,13 @@ private:
     std::string user_;
     std::string database_;
     std::shared_ptr<Pool> pool_;
-    ParamMap client_params_;  // what the client believes its session settings are
-    ParamMap startup_settings_;
-    std::uint64_t client_fingerprint_ = 0;  // of client_params_  // the GUCs of its StartupMessage, until login completes
+    ClientSettings settings_;  // what the client believes its session settings are
+    ParamMap startup_settings_;  // the GUCs of its StartupMessage, until login completes
     std::shared_ptr<CancelSlot> cancel_slot_;
     BackendKey cancel_key_;
     bool registered_cancel_key_ = false;
     bool counted_ = false;
-
-    // The lent server; the pump runs exactly while a transaction is in flight on it.
-    std::unique_ptr<ServerConnection> server_;
-    TransactionTracker tracker_;
-    bool pump_running_ = false;
-    bool client_gone_ = false;
-    bool server_said_fatal_ = false;
-    std::optional<SessionEnd> pump_end_;  // the pump ended the session (and told the client)
+    std::optional<Relay> relay_;  // made once the pool (and so the lending mode) is known
     std::atomic<bool> shutdown_requested_{false};
 };
 

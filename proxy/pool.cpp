@@ -10,20 +10,80 @@ using namespace asio::experimental::awaitable_operators;
 
 namespace {
 constexpr auto kLivenessCheckAfter = std::chrono::milliseconds(100);
+constexpr std::size_t kMaxKnownSettings = 4096;  // bounded: clients choose these values
+
+std::string setting_key(std::string_view name, std::string_view value) {
+    std::string key;
+    for (char c : name) key.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    key.push_back('\0');
+    key.append(value);
+    return key;
+}
 }  // namespace
 
-struct Pool::Waiter {
-    explicit Waiter(asio::any_io_executor ex) : signal(ex, 1) {}
-    Signal signal;
-    std::unique_ptr<ServerConnection> server;  // handed over by release(), under the pool mutex
+// A waiting client: the ledger's record plus the signal that wakes it on any thread. The signal
+// is made only when the client really waits: the busy path lends an idle server without it.
+struct Pool::Waiter : Ledger::Waiter {
+    std::optional<asio::experimental::concurrent_channel<void(error_code)>> signal;
 };
 
-bool ConnectionBudget::try_take() noexcept {
-    auto used = used_.load(std::memory_order_relaxed);
-    do {
-        if (max_ != 0 && used >= max_) return false;
-    } while (!used_.compare_exchange_weak(used, used + 1, std::memory_order_acq_rel));
-    return true;
+// Holds a queued waiter: leaving scope (served, timed out, cancelled, thrown through) takes it
+// out of the queue and passes on whatever it was granted and did not collect.
+class Pool::WaitingGuard {
+public:
+    WaitingGuard(Pool& pool, Waiter& waiter) noexcept : pool_(pool), waiter_(waiter) {}
+    WaitingGuard(const WaitingGuard&) = delete;
+    WaitingGuard& operator=(const WaitingGuard&) = delete;
+    ~WaitingGuard() {
+        Ledger::Handoff handoff;
+        {
+            std::lock_guard lock(pool_.mutex_);
+            handoff = pool_.ledger_.leave(waiter_);
+            wake(handoff.wake);
+        }
+        if (handoff.close) pool_.close_server(std::move(handoff.close), ServerCloseReason::ShuttingDown);
+    }
+
+private:
+    Pool& pool_;
+    Waiter& waiter_;
+};
+
+// A slot taken to open a new server. Unless connected() is called, leaving scope frees the slot
+// (or grants it to the first waiter).
+class Pool::ConnectingSlot {
+public:
+    explicit ConnectingSlot(Pool& pool) noexcept : pool_(pool) {}
+    ConnectingSlot(const ConnectingSlot&) = delete;
+    ConnectingSlot& operator=(const ConnectingSlot&) = delete;
+    ~ConnectingSlot() {
+        if (done_) return;
+        std::lock_guard lock(pool_.mutex_);
+        wake(pool_.ledger_.connect_failed().wake);
+    }
+    void connected() {
+        std::lock_guard lock(pool_.mutex_);
+        pool_.ledger_.connected();
+        done_ = true;
+    }
+
+private:
+    Pool& pool_;
+    bool done_ = false;
+};
+
+void Lease::give_back() {
+    if (!server_) return;
+    if (server_->cancels_in_flight()->load(std::memory_order_acquire) > 0) {
+        close(ServerCloseReason::CancelInFlight);
+        return;
+    }
+    pool_->give_back(std::move(server_));
+}
+
+void Lease::close(ServerCloseReason reason) noexcept {
+    if (!server_) return;
+    pool_->close_lent(std::move(server_), reason);
 }
 
 Pool::Pool(asio::any_io_executor executor, PoolKey key, config::PoolSettings settings, UpstreamTarget target,
@@ -35,32 +95,26 @@ Pool::Pool(asio::any_io_executor executor, PoolKey key, config::PoolSettings set
       target_(std::move(target)),
       credentials_(std::move(credentials)),
       database_budget_(std::move(database_budget)),
-      user_budget_(std::move(user_budget)) {}
+      user_budget_(std::move(user_budget)),
+      ledger_(PoolLimits{settings_.size, settings_.reserve_size}, database_budget_.get(), user_budget_.get()) {}
 
-bool Pool::take_slot_locked(bool with_reserve) {
-    std::uint32_t limit = settings_.size + (with_reserve ? settings_.reserve_size : 0);
-    if (closed_ || total_ >= limit) return false;
-    if (!database_budget_->try_take()) return false;
-    if (!user_budget_->try_take()) {
-        database_budget_->give_back();
-        return false;
-    }
-    ++total_;
-    return true;
+Pool::~Pool() {
+    // Idle servers still in the ledger close with their sockets; give their budget back.
+    close();
 }
 
-void Pool::free_slot_locked() {
-    --total_;
-    database_budget_->give_back();
-    user_budget_->give_back();
-    wake_one_locked();  // the first waiter may now open a connection itself
+void Pool::wake(Ledger::Waiter* waiter) noexcept {
+    // Called under the mutex: a waiter outlives its queue entry only until its guard takes the
+    // mutex, so it is alive here.
+    if (!waiter) return;
+    auto& signal = static_cast<Waiter*>(waiter)->signal;
+    if (signal) signal->try_send(error_code{});
 }
 
-void Pool::wake_one_locked() {
-    if (waiters_.empty()) return;
-    auto w = std::move(waiters_.front());
-    waiters_.pop_front();
-    w->signal.try_send(error_code{});
+void Pool::close_server(std::unique_ptr<ServerConnection> server, ServerCloseReason reason) noexcept {
+    if (!server) return;
+    spdlog::info("server S{} closed: {}", server->id(), describe(reason));
+    server->stream().close();
 }
 
 bool Pool::usable(ServerConnection& server, Clock::time_point now) const {
@@ -71,70 +125,82 @@ bool Pool::usable(ServerConnection& server, Clock::time_point now) const {
     return server.stream().idle_and_alive();
 }
 
+SessionEnd Pool::wait_timeout(Clock::time_point started, Clock::time_point deadline) const {
+    return SessionEnd::because(
+        EndReason::QueryWaitTimeout,
+        "query_wait timeout: no server connection became free within " +
+            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - started).count()) +
+            "ms (pool size " + std::to_string(settings_.size) + " for database \"" + key_.database + "\", user \"" +
+            key_.user + "\")",
+        "Raise [pool] size or timeouts.query_wait, or make transactions shorter.");
+}
+
 awaitable<Pool::Acquired> Pool::acquire(Clock::time_point deadline) {
-    auto ex = co_await asio::this_coro::executor;
     const auto started = Clock::now();
     for (;;) {
+        Waiter waiter;
         std::unique_ptr<ServerConnection> server;
-        std::shared_ptr<Waiter> waiter;
-        bool may_connect = false;
+        Ledger::Outcome outcome;
         {
             std::lock_guard lock(mutex_);
-            if (!idle_.empty()) {
-                server = std::move(idle_.back());  // LIFO: warm caches, lets extras go idle and retire
-                idle_.pop_back();
-            } else {
-                bool reserve = settings_.reserve_size > 0 && Clock::now() - started >= settings_.reserve_timeout;
-                may_connect = take_slot_locked(reserve);
-                if (!may_connect) {
-                    waiter = std::make_shared<Waiter>(ex);
-                    waiters_.push_back(waiter);
-                }
-            }
+            outcome = ledger_.request(waiter, server);
+            if (outcome == Ledger::Outcome::Wait) waiter.signal.emplace(executor_, 1);
         }
-        if (may_connect) co_return co_await connect_new(deadline);
+        if (outcome == Ledger::Outcome::Closed)
+            co_return Acquired{{}, SessionEnd::because(EndReason::ShuttingDown, "sluice is shutting down")};
 
-        if (waiter) {
-            auto wake_at = deadline;
-            if (settings_.reserve_size > 0 && Clock::now() - started < settings_.reserve_timeout)
-                wake_at = std::min(deadline, started + settings_.reserve_timeout);
-            asio::steady_timer timer(ex, wake_at);
-            co_await (waiter->signal.async_receive(use_tuple) || timer.async_wait(use_tuple));
-            {
+        if (outcome == Ledger::Outcome::Wait) {
+            WaitingGuard queued(*this, waiter);
+            auto ex = co_await asio::this_coro::executor;
+            for (;;) {
+                auto reserve_at = started + settings_.reserve_timeout;
+                bool may_reserve_later = settings_.reserve_size > 0 && !waiter.reserve;
+                asio::steady_timer timer(ex, may_reserve_later ? std::min(deadline, reserve_at) : deadline);
+                co_await (waiter.signal->async_receive(use_tuple) || timer.async_wait(use_tuple));
                 std::lock_guard lock(mutex_);
-                server = std::move(waiter->server);
-                if (!server) std::erase(waiters_, waiter);
-            }
-            if (!server) {
-                if (Clock::now() >= deadline) {
-                    {
-                        std::lock_guard lock(mutex_);
-                        ++wait_timeouts_;
-                    }
-                    co_return Acquired{
-                        nullptr,
-                        SessionEnd::because(
-                            EndReason::QueryWaitTimeout,
-                            "query_wait timeout: no server connection became free within " +
-                                std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - started)
-                                                   .count()) +
-                                "ms (pool size " + std::to_string(settings_.size) + " for database \"" +
-                                key_.database + "\", user \"" + key_.user + "\")",
-                            "Raise [pool] size or timeouts.query_wait, or make transactions shorter.")};
+                if (ledger_.collect(waiter, server)) {
+                    outcome = server ? Ledger::Outcome::Lend : Ledger::Outcome::Connect;
+                    break;
                 }
-                continue;  // a slot freed up or the reserve pool opened: try again
+                if (ledger_.closed())
+                    co_return Acquired{{}, SessionEnd::because(EndReason::ShuttingDown, "sluice is shutting down")};
+                auto now = Clock::now();
+                if (now >= deadline) {
+                    ++wait_timeouts_;
+                    co_return Acquired{{}, wait_timeout(started, deadline)};
+                }
+                if (may_reserve_later && now >= reserve_at && ledger_.allow_reserve(waiter)) {
+                    ledger_.collect(waiter, server);
+                    outcome = Ledger::Outcome::Connect;
+                    break;
+                }
             }
         }
 
+        if (outcome == Ledger::Outcome::Connect) {
+            ConnectingSlot slot(*this);
+            co_return co_await connect_new(slot, deadline);
+        }
+
+        Lease lease(shared_from_this(), std::move(server));
         auto now = Clock::now();
-        if (!usable(*server, now)) {
-            discard(std::move(server), "closed or expired while idle");
+        if (!usable(*lease, now)) {
+            lease.close(ServerCloseReason::ClosedWhileIdle);
             continue;
         }
-        if (settings_.server_check_delay.count() > 0 && now - server->last_used() >= settings_.server_check_delay) {
-            auto check = co_await server->run_quietly("");
+        if (lease->role_may_have_changed()) {
+            // Whatever role the last client took stays with that client.
+            auto reset = co_await lease->run_quietly("RESET SESSION AUTHORIZATION; RESET ROLE");
+            if (!reset.ok || reset.error) {
+                lease.close(ServerCloseReason::ResetFailed);
+                continue;
+            }
+            lease->set_role_may_have_changed(false);
+        }
+        if (settings_.server_check_delay.count() > 0 && now - lease->last_used() >= settings_.server_check_delay) {
+            auto check = co_await lease->run_quietly("");
             if (!check.ok || check.error) {
-                discard(std::move(server), "failed its health check");
+                lease.close(ServerCloseReason::HealthCheckFailed);
                 continue;
             }
         }
@@ -142,51 +208,43 @@ awaitable<Pool::Acquired> Pool::acquire(Clock::time_point deadline) {
             std::lock_guard lock(mutex_);
             ++acquired_;
         }
-        co_return Acquired{std::move(server), std::nullopt};
+        co_return Acquired{std::move(lease), std::nullopt};
     }
 }
 
-awaitable<Pool::Acquired> Pool::connect_new(Clock::time_point deadline) {
+awaitable<Pool::Acquired> Pool::connect_new(ConnectingSlot& slot, Clock::time_point deadline) {
     auto ex = co_await asio::this_coro::executor;
-    {
-        std::lock_guard lock(mutex_);
-        ++connecting_;
-    }
     auto backoff = settings_.server_retry_delay;
     const auto give_up = std::min(deadline, Clock::now() + std::max(settings_.server_connect_timeout,
                                                                      config::Duration(std::chrono::seconds(1))));
     for (;;) {
         auto outcome = co_await ServerConnection::connect(target_, credentials_);
         if (outcome.connection) {
-            std::lock_guard lock(mutex_);
-            --connecting_;
-            ++acquired_;
-            if (defaults_.empty()) defaults_ = outcome.connection->params();
+            slot.connected();
+            {
+                std::lock_guard lock(mutex_);
+                ++acquired_;
+                if (defaults_.empty()) defaults_ = outcome.connection->params();
+            }
             spdlog::info("server S{} connected to {}:{} for pool {}/{}", outcome.connection->id(),
                          outcome.connection->endpoint().host, outcome.connection->endpoint().port, key_.database,
                          key_.user);
-            co_return Acquired{std::move(outcome.connection), std::nullopt};
+            co_return Acquired{Lease(shared_from_this(), std::move(outcome.connection)), std::nullopt};
         }
         {
             std::lock_guard lock(mutex_);
             ++connect_failures_;
         }
         spdlog::warn("pool {}/{}: {}", key_.database, key_.user, outcome.error);
-        auto now = Clock::now();
         // The upstream answered and said no (bad password, unknown database): retrying will not help.
         // Starting up or shutting down is different: it is what a restart looks like.
         bool permanent = outcome.server_error && !is_transient_login_error(*outcome.server_error);
-        if (permanent || now + backoff >= give_up) {
-            {
-                std::lock_guard lock(mutex_);
-                --connecting_;
-                free_slot_locked();
-            }
+        if (permanent || Clock::now() + backoff >= give_up) {
             SessionEnd end = SessionEnd::because(EndReason::ServerUnavailable,
                                                  "could not connect to the upstream server: " + outcome.error,
                                                  "Check that the upstream PostgreSQL is running and reachable.");
             end.upstream_error = std::move(outcome.server_error);
-            co_return Acquired{nullptr, std::move(end)};
+            co_return Acquired{{}, std::move(end)};
         }
         asio::steady_timer sleep(ex, backoff);
         co_await sleep.async_wait(use_tuple);
@@ -194,48 +252,26 @@ awaitable<Pool::Acquired> Pool::connect_new(Clock::time_point deadline) {
     }
 }
 
-void Pool::release(std::unique_ptr<ServerConnection> server) {
-    auto now = Clock::now();
-    if (settings_.server_lifetime.count() > 0 && now - server->created() >= settings_.server_lifetime) {
-        discard(std::move(server), "server_lifetime reached");
+void Pool::give_back(std::unique_ptr<ServerConnection> server) {
+    if (settings_.server_lifetime.count() > 0 && Clock::now() - server->created() >= settings_.server_lifetime) {
+        close_lent(std::move(server), ServerCloseReason::LifetimeReached);
         return;
     }
     server->touch();
-    std::lock_guard lock(mutex_);
-    if (closed_) {
-        server->stream().close();
-        free_slot_locked();
-        return;
+    Ledger::Handoff handoff;
+    {
+        std::lock_guard lock(mutex_);
+        handoff = ledger_.give_back(std::move(server));
+        wake(handoff.wake);
     }
-    while (!waiters_.empty()) {
-        auto w = std::move(waiters_.front());
-        waiters_.pop_front();
-        w->server = std::move(server);
-        w->signal.try_send(error_code{});
-        return;
-    }
-    idle_.push_back(std::move(server));
+    if (handoff.close) close_server(std::move(handoff.close), ServerCloseReason::ShuttingDown);
 }
 
-void Pool::discard(std::unique_ptr<ServerConnection> server, std::string_view reason) {
-    if (!server) return;
-    spdlog::info("server S{} closed: {}", server->id(), reason);
-    server->stream().close();
-    server.reset();
+void Pool::close_lent(std::unique_ptr<ServerConnection> server, ServerCloseReason reason) noexcept {
+    close_server(std::move(server), reason);
     std::lock_guard lock(mutex_);
-    free_slot_locked();
+    wake(ledger_.closed_lent().wake);
 }
-
-namespace {
-constexpr std::size_t kMaxKnownSettings = 4096;  // bounded: clients choose these values
-std::string setting_key(std::string_view name, std::string_view value) {
-    std::string key;
-    for (char c : name) key.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-    key.push_back('\0');
-    key.append(value);
-    return key;
-}
-}  // namespace
 
 std::optional<std::string> Pool::known_setting(std::string_view name, std::string_view value) const {
     std::lock_guard lock(mutex_);
@@ -257,12 +293,13 @@ ParamMap Pool::defaults() const {
 
 PoolStats Pool::stats() const {
     std::lock_guard lock(mutex_);
+    auto c = ledger_.counts();
     PoolStats s;
-    s.idle = static_cast<std::uint32_t>(idle_.size());
-    s.connecting = connecting_;
-    s.total = total_;
-    s.active = total_ - s.idle - connecting_;
-    s.waiting = static_cast<std::uint32_t>(waiters_.size());
+    s.idle = c.idle;
+    s.connecting = c.connecting;
+    s.total = c.total;
+    s.active = c.lent + c.granted;
+    s.waiting = c.waiting;
     s.acquired = acquired_;
     s.wait_timeouts = wait_timeouts_;
     s.connect_failures = connect_failures_;
@@ -271,32 +308,28 @@ PoolStats Pool::stats() const {
 
 void Pool::maintain() {
     auto now = Clock::now();
-    std::vector<std::pair<std::unique_ptr<ServerConnection>, const char*>> retired;
+    std::vector<std::unique_ptr<ServerConnection>> retired;
+    std::vector<ServerCloseReason> reasons;
     std::uint32_t to_open = 0;
     {
         std::lock_guard lock(mutex_);
-        // Oldest-used idle servers sit at the front (release pushes back, acquire pops back).
-        for (auto it = idle_.begin(); it != idle_.end();) {
-            auto& s = **it;
-            const char* reason = nullptr;
+        retired = ledger_.retire_idle([&](ServerConnection& s, std::uint32_t total) {
+            std::optional<ServerCloseReason> reason;
             if (settings_.server_lifetime.count() > 0 && now - s.created() >= settings_.server_lifetime)
-                reason = "server_lifetime reached";
-            else if (settings_.server_idle_timeout.count() > 0 && now - s.last_used() >= settings_.server_idle_timeout &&
-                     total_ - retired.size() > settings_.min_size)
-                reason = "server_idle_timeout reached";
+                reason = ServerCloseReason::LifetimeReached;
+            else if (settings_.server_idle_timeout.count() > 0 &&
+                     now - s.last_used() >= settings_.server_idle_timeout && total > settings_.min_size)
+                reason = ServerCloseReason::IdleTimeout;
             else if (!s.stream().idle_and_alive())
-                reason = "closed by the server while idle";
-            if (reason) {
-                retired.emplace_back(std::move(*it), reason);
-                it = idle_.erase(it);
-            } else {
-                ++it;
-            }
-        }
-        std::uint32_t after = total_ - static_cast<std::uint32_t>(retired.size());
-        if (!closed_ && after < settings_.min_size) to_open = settings_.min_size - after;
+                reason = ServerCloseReason::ClosedWhileIdle;
+            if (reason) reasons.push_back(*reason);
+            return reason.has_value();
+        });
+        for (auto* w : ledger_.take_woken()) wake(w);
+        auto total = ledger_.counts().total;
+        if (!ledger_.closed() && total < settings_.min_size) to_open = settings_.min_size - total;
     }
-    for (auto& [server, reason] : retired) discard(std::move(server), reason);
+    for (std::size_t i = 0; i < retired.size(); ++i) close_server(std::move(retired[i]), reasons[i]);
     for (std::uint32_t i = 0; i < to_open; ++i)
         asio::co_spawn(executor_, [self = shared_from_this()]() { return self->warm_one(); }, asio::detached);
 }
@@ -304,20 +337,23 @@ void Pool::maintain() {
 awaitable<void> Pool::warm_one() {
     {
         std::lock_guard lock(mutex_);
-        if (!take_slot_locked(false)) co_return;
+        if (!ledger_.take_warmup_slot(settings_.min_size)) co_return;
     }
-    auto got = co_await connect_new(Clock::now() + settings_.server_connect_timeout);
-    if (got.server) release(std::move(got.server));
+    ConnectingSlot slot(*this);
+    auto got = co_await connect_new(slot, Clock::now() + settings_.server_connect_timeout);
+    if (got.lease) got.lease.give_back();
 }
 
 void Pool::close() {
-    std::deque<std::unique_ptr<ServerConnection>> idle;
+    std::vector<std::unique_ptr<ServerConnection>> idle;
     {
         std::lock_guard lock(mutex_);
-        closed_ = true;
-        idle.swap(idle_);
+        if (ledger_.closed()) return;
+        auto closed = ledger_.close();
+        idle = std::move(closed.first);
+        for (auto* w : closed.second) wake(w);
     }
-    for (auto& s : idle) discard(std::move(s), "shutting down");
+    for (auto& s : idle) close_server(std::move(s), ServerCloseReason::ShuttingDown);
 }
 
 }  // namespace sluice::proxy

@@ -1,10 +1,12 @@
 #pragma once
 // One pool per (database, user): a bounded set of server connections lent to one client at a
-// time. Waiting clients queue FIFO; a released server goes straight to the first waiter.
-// Thread-safe: sessions on any thread acquire and release; the mutex is held only for
-// bookkeeping, never across I/O.
-#include <atomic>
-#include <deque>
+// time. The bookkeeping is PoolLedger's (FIFO waiters, slots, reserve, budgets); this class adds
+// the I/O around it (connecting, health checks, waking waiters on any thread). The mutex covers
+// ledger calls only, never I/O.
+//
+// Every resource taken across a co_await is held by a scoped object: a lent server by a Lease, a
+// queued waiter by a guard that leaves the queue, a slot being connected by a guard that frees it.
+// A cancelled or failed await therefore cannot leak a slot or strand a waiter.
 #include <map>
 #include <memory>
 #include <mutex>
@@ -13,23 +15,13 @@
 
 #include "config/model.hpp"
 #include "proxy/asio.hpp"
+#include "proxy/connection_budget.hpp"
+#include "proxy/pool_ledger.hpp"
 #include "proxy/server_connection.hpp"
+#include "proxy/server_lease.hpp"
 #include "proxy/session_end.hpp"
 
 namespace sluice::proxy {
-
-// A cap on server connections shared by several pools (all pools of a database, of a user).
-class ConnectionBudget {
-public:
-    explicit ConnectionBudget(std::uint32_t max) noexcept : max_(max) {}
-    bool try_take() noexcept;
-    void give_back() noexcept { used_.fetch_sub(1, std::memory_order_acq_rel); }
-    [[nodiscard]] std::uint32_t used() const noexcept { return used_.load(std::memory_order_relaxed); }
-
-private:
-    std::uint32_t max_;  // 0 = unlimited
-    std::atomic<std::uint32_t> used_{0};
-};
 
 struct PoolKey {
     std::string database;
@@ -39,7 +31,7 @@ struct PoolKey {
 
 struct PoolStats {
     std::uint32_t idle = 0;
-    std::uint32_t active = 0;      // lent to clients
+    std::uint32_t active = 0;      // lent to clients (or granted to a waiter)
     std::uint32_t connecting = 0;  // counted in total, not yet usable
     std::uint32_t total = 0;
     std::uint32_t waiting = 0;
@@ -53,17 +45,14 @@ public:
     Pool(asio::any_io_executor executor, PoolKey key, config::PoolSettings settings, UpstreamTarget target,
          ServerCredentials credentials, std::shared_ptr<ConnectionBudget> database_budget,
          std::shared_ptr<ConnectionBudget> user_budget);
+    ~Pool();
 
     struct Acquired {
-        std::unique_ptr<ServerConnection> server;
-        std::optional<SessionEnd> failure;  // set when server is null
+        Lease lease;
+        std::optional<SessionEnd> failure;  // set when the lease is empty
     };
     // A server for the caller alone, waiting (FIFO) until `deadline` when none is free.
     awaitable<Acquired> acquire(Clock::time_point deadline);
-    // The server is idle (ReadyForQuery 'I', nothing in flight) and clean: lend it again.
-    void release(std::unique_ptr<ServerConnection> server);
-    // The server's state is unknown or it broke: close it.
-    void discard(std::unique_ptr<ServerConnection> server, std::string_view reason);
 
     // Startup settings already checked on this pool's upstream, and how the server spells them
     // ("utf8" -> "UTF8"): a client asking for a known setting logs in without a server round trip.
@@ -76,22 +65,29 @@ public:
     [[nodiscard]] const config::PoolSettings& settings() const noexcept { return settings_; }
     [[nodiscard]] PoolStats stats() const;
 
-    // Periodic upkeep: retire idle servers past server_idle_timeout/server_lifetime, and open
-    // connections up to min_size.
+    // Periodic upkeep: retire idle servers past server_idle_timeout/server_lifetime or closed by
+    // the server, and open connections up to min_size.
     void maintain();
-    // Shutdown: close idle servers now, and every server when it is released.
+    // Shutdown: close idle servers now, and every server when it comes back.
     void close();
 
 private:
+    friend class Lease;
+    using Ledger = PoolLedger<ServerConnection>;
     struct Waiter;
-    using Signal = asio::experimental::concurrent_channel<void(error_code)>;
+    class WaitingGuard;
+    class ConnectingSlot;
 
-    bool take_slot_locked(bool with_reserve);
-    void free_slot_locked();
-    void wake_one_locked();
+    void give_back(std::unique_ptr<ServerConnection> server);
+    void close_lent(std::unique_ptr<ServerConnection> server, ServerCloseReason reason) noexcept;
+    // Acts on what a ledger change handed on; call without the mutex.
+    void hand_on(Ledger::Handoff handoff) noexcept;
+    static void wake(Ledger::Waiter* waiter) noexcept;
+    void close_server(std::unique_ptr<ServerConnection> server, ServerCloseReason reason) noexcept;
     bool usable(ServerConnection& server, Clock::time_point now) const;
-    awaitable<Acquired> connect_new(Clock::time_point deadline);
+    awaitable<Acquired> connect_new(ConnectingSlot& slot, Clock::time_point deadline);
     awaitable<void> warm_one();
+    SessionEnd wait_timeout(Clock::time_point started, Clock::time_point deadline) const;
 
     asio::any_io_executor executor_;
     PoolKey key_;
@@ -102,11 +98,7 @@ private:
     std::shared_ptr<ConnectionBudget> user_budget_;
 
     mutable std::mutex mutex_;
-    std::deque<std::unique_ptr<ServerConnection>> idle_;
-    std::deque<std::shared_ptr<Waiter>> waiters_;
-    std::uint32_t total_ = 0;       // idle + lent + connecting
-    std::uint32_t connecting_ = 0;
-    bool closed_ = false;
+    Ledger ledger_;
     ParamMap defaults_;
     std::map<std::string, std::string, std::less<>> known_settings_;  // "name\0value" -> normalized
     std::uint64_t acquired_ = 0;

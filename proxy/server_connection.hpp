@@ -60,6 +60,17 @@ public:
     [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
     [[nodiscard]] const config::HostPort& endpoint() const noexcept { return endpoint_; }
     [[nodiscard]] const BackendKey& key() const noexcept { return key_; }
+    // The address connected to: cancel requests go there without a new DNS lookup.
+    [[nodiscard]] const tcp::endpoint& address() const noexcept { return address_; }
+    // Cancel requests on their way to this server. While one is, the server must not be lent to
+    // another client: the cancel could hit that client's query.
+    [[nodiscard]] const std::shared_ptr<std::atomic<int>>& cancels_in_flight() const noexcept {
+        return cancels_in_flight_;
+    }
+    // The last client may have changed the session's role (SET ROLE, SET SESSION AUTHORIZATION):
+    // reset before the server is lent again.
+    [[nodiscard]] bool role_may_have_changed() const noexcept { return role_may_have_changed_; }
+    void set_role_may_have_changed(bool v) noexcept { role_may_have_changed_ = v; }
     // Settings the server has now: reported at login or by ParameterStatus, or set by sluice.
     ParamMap& params() noexcept { return params_; }
     [[nodiscard]] Clock::time_point created() const noexcept { return created_; }
@@ -96,6 +107,9 @@ private:
     std::uint64_t id_;
     config::HostPort endpoint_;
     BackendKey key_;
+    tcp::endpoint address_;
+    std::shared_ptr<std::atomic<int>> cancels_in_flight_ = std::make_shared<std::atomic<int>>(0);
+    bool role_may_have_changed_ = false;
     ParamMap params_;
     std::uint64_t synced_to_ = 0;
     Clock::time_point created_;

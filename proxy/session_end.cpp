@@ -31,6 +31,7 @@ const EndReasonInfo& info(EndReason reason) noexcept {
 
 std::string SessionEnd::error_message_bytes() const {
     std::string out;
+    if (client_told) return out;
     if (upstream_error) {
         protocol::ErrorResponse{*upstream_error}.encode(out);
         return out;

@@ -39,10 +39,12 @@ struct SessionEnd {
     std::string hint;
     // An error the upstream sent that the client should see as it is (e.g. 3D000 from the server).
     std::optional<protocol::ErrorFields> upstream_error;
+    // The client already got the error (the server's own FATAL): send nothing more.
+    bool client_told = false;
 
     static SessionEnd closed() { return {}; }
     static SessionEnd because(EndReason r, std::string message, std::string hint = {}) {
-        return SessionEnd{r, std::move(message), std::move(hint), std::nullopt};
+        return SessionEnd{r, std::move(message), std::move(hint), std::nullopt, false};
     }
     // The FATAL ErrorResponse for the client, or "" when nothing is sent.
     [[nodiscard]] std::string error_message_bytes() const;

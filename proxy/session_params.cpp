@@ -36,6 +36,22 @@ bool is_tracked_reported_param(std::string_view name) noexcept {
     return std::any_of(kTrackedReported.begin(), kTrackedReported.end(), [&](auto n) { return iequals(n, name); });
 }
 
+bool is_server_owned_param(std::string_view name) noexcept {
+    return std::any_of(kServerOwned.begin(), kServerOwned.end(), [&](auto n) { return iequals(n, name); });
+}
+
+bool may_change_role(std::string_view sql) noexcept {
+    auto contains = [sql](std::string_view word) {
+        if (sql.size() < word.size()) return false;
+        for (std::size_t i = 0; i + word.size() <= sql.size(); ++i) {
+            if ((sql[i] | 0x20) != word[0]) continue;
+            if (iequals(sql.substr(i, word.size()), word)) return true;
+        }
+        return false;
+    };
+    return contains("role") || contains("authorization");
+}
+
 bool is_startup_only_param(std::string_view name) noexcept {
     return iequals(name, "user") || iequals(name, "database") || iequals(name, "options") ||
            iequals(name, "replication") || name.starts_with("_pq_.");

@@ -22,6 +22,13 @@ using ParamMap = std::map<std::string, std::string, GucNameLess>;
 
 // Reported parameters a client may change and expects to keep.
 bool is_tracked_reported_param(std::string_view name) noexcept;
+// Reported by the server but owned by it (is_superuser, session_authorization, in_hot_standby,
+// server_version...): never the client's to carry to another server.
+bool is_server_owned_param(std::string_view name) noexcept;
+// SQL that may change the session's role (SET ROLE, SET SESSION AUTHORIZATION, set_config('role'..)).
+// A cheap, conservative test: a false positive costs one RESET before the server is lent again.
+bool may_change_role(std::string_view sql) noexcept;
+
 // Startup parameters that are not GUCs (user, database, options, replication, _pq_.*).
 bool is_startup_only_param(std::string_view name) noexcept;
 
@@ -53,6 +60,17 @@ SyncStatement sync_statement(const ParamMap& client, ParamMap& server);
 // let a server known to be in sync with a client skip the comparison on the hot path; the key is
 // random per process so clients cannot craft colliding sets.
 std::uint64_t fingerprint(const ParamMap& params) noexcept;
+
+// What a client believes its session settings are, with their keyed fingerprint.
+struct ClientSettings {
+    ParamMap params;
+    std::uint64_t fingerprint = 0;
+    void set(std::string_view name, std::string_view value) {
+        params.insert_or_assign(std::string(name), std::string(value));
+        refresh();
+    }
+    void refresh() noexcept { fingerprint = proxy::fingerprint(params); }
+};
 
 // SQL literal quoting that is correct whatever standard_conforming_strings says.
 std::string quote_literal(std::string_view value);

@@ -2,7 +2,9 @@
 // Decides when a lent server connection may go back to the pool: at a ReadyForQuery that says
 // idle and answers the client's last sync point, with no extended-protocol message sent since
 // that sync point. Pure bookkeeping, fed by the relay in both directions.
+#include <bitset>
 #include <cstdint>
+#include <string_view>
 
 #include "protocol/tags.hpp"
 
@@ -11,7 +13,7 @@ namespace sluice::proxy {
 class TransactionTracker {
 public:
     // Before a client message is forwarded to the server.
-    void on_client_message(protocol::FrontendTag tag) noexcept {
+    void on_client_message(protocol::FrontendTag tag, std::string_view /*body*/) noexcept {
         using protocol::FrontendTag;
         switch (tag) {
         case FrontendTag::Query:
@@ -29,6 +31,22 @@ public:
             break;
         }
     }
+    // A server message whose tag is in server_tags().
+    void on_server_message(protocol::BackendTag tag, std::string_view body) noexcept {
+        if (tag != protocol::BackendTag::ReadyForQuery) return;
+        if (body.size() != 1) {
+            confused_ = true;
+            return;
+        }
+        on_ready_for_query(static_cast<protocol::TxStatus>(body[0]));
+    }
+    static std::bitset<256> server_tags() noexcept {
+        std::bitset<256> b;
+        b.set(static_cast<unsigned char>(protocol::BackendTag::ReadyForQuery));
+        return b;
+    }
+    [[nodiscard]] bool confused() const noexcept { return confused_; }
+    void reset() noexcept { *this = TransactionTracker{}; }
     // A ReadyForQuery from the server.
     void on_ready_for_query(protocol::TxStatus status) noexcept {
         if (ready_expected_ > 0) --ready_expected_;
@@ -49,6 +67,7 @@ private:
     std::uint32_t ready_expected_ = 0;
     bool unsynced_ = false;
     bool in_copy_ = false;
+    bool confused_ = false;
     protocol::TxStatus status_ = protocol::TxStatus::Idle;
 };
 

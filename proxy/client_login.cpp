@@ -1,0 +1,177 @@
+// The session's first phases: the startup packet (SSL/GSS requests, cancel requests), protocol
+// version negotiation, authentication, and the client's settings checked on a server.
+#include <spdlog/spdlog.h>
+
+#include "protocol/backend.hpp"
+#include "proxy/client_auth.hpp"
+#include "proxy/client_session.hpp"
+#include "proxy/frame_io.hpp"
+
+namespace sluice::proxy {
+
+namespace p = protocol;
+
+namespace {
+
+// PostgreSQL keeps a printable-ASCII application_name shorter than NAMEDATALEN as it is: no need
+// to ask a server how it spells one.
+bool is_plain_application_name(std::string_view name, std::string_view value) {
+    if (!GucNameLess{}(name, "application_name") && !GucNameLess{}("application_name", name))
+        return value.size() < 64 && std::all_of(value.begin(), value.end(), [](char c) { return c >= 32 && c < 127; });
+    return false;
+}
+
+}  // namespace
+
+awaitable<std::optional<SessionEnd>> ClientSession::read_startup() {
+    std::string error;
+    for (;;) {
+        auto body = co_await read_startup_packet(client_, decoder_, error);
+        if (!body) {
+            if (decoder_.buffered() == 0 && error == "connection closed by peer") co_return SessionEnd::closed();
+            co_return SessionEnd::because(EndReason::ProtocolViolation, "invalid startup packet: " + error);
+        }
+        auto packet = p::decode_startup_packet(*body);
+        if (!packet) co_return SessionEnd::because(EndReason::ProtocolViolation, packet.error().message);
+
+        if (std::holds_alternative<p::SslRequest>(*packet) || std::holds_alternative<p::GssEncRequest>(*packet)) {
+            // Bytes pipelined after the request would be read as if they came through the
+            // encrypted channel: the classic STARTTLS injection.
+            if (decoder_.buffered() != 0)
+                co_return SessionEnd::because(EndReason::ProtocolViolation,
+                                              "received unencrypted data after an encryption request");
+            if (!co_await send_to_client("N")) co_return SessionEnd::closed();
+            continue;
+        }
+        if (auto* cancel = std::get_if<p::CancelRequest>(&*packet)) {
+            if (auto target = ctx_.cancels.find(cancel->process_id, cancel->secret_key)) {
+                spdlog::info("C{} forwarding a cancel request to server process {}", id_, target->key.process_id);
+                co_await forward_cancel(std::move(*target));
+            } else {
+                spdlog::info("C{} cancel request matches no active query", id_);
+            }
+            co_return SessionEnd{EndReason::CancelRequest, {}, {}, std::nullopt};
+        }
+        startup_ = std::get<p::StartupMessage>(std::move(*packet));
+        co_return std::nullopt;
+    }
+}
+
+awaitable<std::optional<SessionEnd>> ClientSession::log_in() {
+    auto negotiation = p::negotiate_version(startup_, p::kProtocol32);
+    version_ = negotiation.use;
+    if (negotiation.send_negotiate) {
+        std::string out;
+        std::vector<std::string_view> options(negotiation.unsupported_options.begin(),
+                                              negotiation.unsupported_options.end());
+        // PostgreSQL (and so libpq) puts the whole version code here, 3.0 as 0x00030000, not the
+        // bare minor number the protocol docs describe.
+        p::NegotiateProtocolVersion{version_.code(), options}.encode(out);
+        if (!co_await send_to_client(out)) co_return SessionEnd::closed();
+    }
+    user_ = std::string(startup_.user());
+    database_ = std::string(startup_.database());
+
+    if (ctx_.shutting_down) co_return SessionEnd::because(EndReason::ShuttingDown, "sluice is shutting down");
+    if (auto replication = startup_.get("replication");
+        replication && *replication != "false" && *replication != "off" && *replication != "0" && *replication != "no")
+        co_return SessionEnd::because(EndReason::NotSupported, "replication connections are not supported by sluice",
+                                      "Connect replication clients to PostgreSQL directly.");
+    auto clients = ctx_.clients.fetch_add(1, std::memory_order_relaxed) + 1;
+    counted_ = true;
+    if (clients > config_->listen.max_client_connections)
+        co_return SessionEnd::because(
+            EndReason::TooManyClients,
+            "no more connections allowed: max_client_connections (" +
+                std::to_string(config_->listen.max_client_connections) + ") reached",
+            "Raise listen.max_client_connections or close idle clients.");
+
+    const config::Database* database = config_->find_database(database_);
+    auto auth = co_await authenticate_client(client_, decoder_, *config_, database, user_, ctx_.auth_query);
+    if (auth.failure) co_return std::move(auth.failure);
+    if (!database)
+        co_return SessionEnd::because(EndReason::UnknownDatabase,
+                                      "database \"" + database_ + "\" does not exist",
+                                      "sluice serves only the databases in its configuration.");
+
+    auto gucs = startup_gucs(startup_);
+    if (!gucs.error.empty()) co_return SessionEnd::because(EndReason::InvalidStartupParameter, gucs.error);
+
+    pool_ = ctx_.router.pool_for(*database, user_, auth.upstream);
+    relay_.emplace(client_, settings_, *cancel_slot_,
+                   pool_->settings().mode == config::PoolMode::Session ? Lending::Session : Lending::Transaction);
+    relay_->on_released = [this] {
+        // A session told to stop while in a transaction stops once it is over.
+        if (stopping()) {
+            error_code ignored;
+            client_.socket().cancel(ignored);
+        }
+    };
+
+    // The client must see the server's real parameters, and its own settings as the server spells
+    // them, and a bad setting must fail the login as it would on PostgreSQL: check them on a
+    // server unless this pool has seen them all before.
+    auto defaults = pool_->defaults();
+    startup_settings_ = std::move(gucs.values);
+    bool must_check = defaults.empty() || !apply_known_settings(defaults);
+    if (must_check) {
+        auto lent = co_await lend_server();
+        if (!lent.lease) co_return std::move(lent.failure);
+        if (defaults.empty()) {
+            // The very first server of this pool: now its defaults are known, check again.
+            defaults = pool_->defaults();
+            apply_known_settings(defaults);
+            lent.lease.give_back();
+            lent = co_await lend_server();
+            if (!lent.lease) co_return std::move(lent.failure);
+        }
+        lent.lease.give_back();
+    }
+
+    cancel_key_ = ctx_.cancels.issue(cancel_slot_, version_ >= p::kProtocol32 ? 32 : 4);
+    registered_cancel_key_ = true;
+
+    std::string out;
+    p::encode_authentication(p::AuthenticationOk{}, out);
+    for (const auto& [name, value] : defaults) {
+        auto mine = settings_.params.find(name);
+        p::ParameterStatus{name, mine != settings_.params.end() ? std::string_view(mine->second) : value}.encode(out);
+    }
+    p::BackendKeyData{cancel_key_.process_id, cancel_key_.secret}.encode(out);
+    p::ReadyForQuery{p::TxStatus::Idle}.encode(out);
+    if (!co_await send_to_client(out)) co_return SessionEnd::closed();
+    if (config_->logging.log_connections)
+        spdlog::info("C{} logged in: user \"{}\" database \"{}\" protocol 3.{}", id_, user_, database_, version_.minor);
+    startup_ = {};  // everything needed from it is in settings_ now; idle clients stay small
+    startup_settings_ = {};
+    co_return std::nullopt;
+}
+
+bool ClientSession::apply_known_settings(const ParamMap& defaults) {
+    settings_.params = initial_client_params(defaults, startup_settings_);
+    bool all_known = true;
+    for (const auto& [name, value] : startup_settings_) {
+        if (is_plain_application_name(name, value)) continue;
+        if (auto spelled = pool_->known_setting(name, value))
+            settings_.params.insert_or_assign(name, std::move(*spelled));
+        else
+            all_known = false;
+    }
+    settings_.refresh();
+    return all_known;
+}
+
+void ClientSession::learn_server_spelling(ServerConnection& server, const std::vector<std::string>& names,
+                                          const std::vector<std::optional<std::string>>& values) {
+    for (std::size_t i = 0; i < names.size() && i < values.size(); ++i) {
+        if (!values[i]) continue;
+        const auto& name = names[i];
+        if (auto asked = startup_settings_.find(name); asked != startup_settings_.end())
+            pool_->remember_setting(name, asked->second, *values[i]);
+        settings_.params.insert_or_assign(name, *values[i]);
+        server.params().insert_or_assign(name, *values[i]);
+    }
+    settings_.refresh();
+}
+
+}  // namespace sluice::proxy

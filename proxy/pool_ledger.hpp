@@ -1,0 +1,257 @@
+#pragma once
+// The bookkeeping of one pool as a state machine without sockets, clocks or locks: which servers
+// are idle, how many slots are taken, who waits and in what order. Pool (pool.cpp) drives it
+// under its mutex and does the I/O; unit tests drive it directly.
+//
+// Every taken slot is in exactly one place: an idle server, a lent server, a connect in progress,
+// or a grant waiting in a Waiter. A slot that frees up while clients wait is granted to the first
+// of them (FIFO) rather than released, so no later arrival can overtake the queue.
+#include <algorithm>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "proxy/connection_budget.hpp"
+
+namespace sluice::proxy {
+
+struct PoolLimits {
+    std::uint32_t size = 0;
+    std::uint32_t reserve_size = 0;
+};
+
+struct PoolCounts {
+    std::uint32_t idle = 0;
+    std::uint32_t lent = 0;
+    std::uint32_t connecting = 0;
+    std::uint32_t granted = 0;  // handed to a waiter that has not picked it up yet
+    std::uint32_t total = 0;    // slots taken: all of the above
+    std::uint32_t waiting = 0;
+};
+
+template <class Conn>
+class PoolLedger {
+public:
+    using ConnPtr = std::unique_ptr<Conn>;
+
+    // A client waiting for a server. It lives in the waiting coroutine; the ledger only links it.
+    struct Waiter {
+        ConnPtr server;      // granted: an idle server handed over
+        bool slot = false;   // granted: a slot of its own, to connect with
+        bool reserve = false;  // waited past reserve_timeout: may take a reserve slot
+        bool queued = false;
+        [[nodiscard]] bool granted() const noexcept { return server != nullptr || slot; }
+    };
+
+    enum class Outcome {
+        Lend,     // `out` holds an idle server, now lent
+        Connect,  // a slot is taken for a new connection: call connected() or connect_failed()
+        Wait,     // queued; wait for a grant
+        Closed,   // the pool is closed
+    };
+
+    // What a change hands on: a waiter to wake (its grant is in it), or a server to close.
+    struct Handoff {
+        Waiter* wake = nullptr;
+        ConnPtr close;
+    };
+
+    PoolLedger(PoolLimits limits, ConnectionBudget* database_budget, ConnectionBudget* user_budget) noexcept
+        : limits_(limits), database_budget_(database_budget), user_budget_(user_budget) {}
+
+    // A client asks for a server. Idle servers are lent most recently used first (warm caches,
+    // and extras go idle long enough to retire).
+    Outcome request(Waiter& w, ConnPtr& out) {
+        if (closed_) return Outcome::Closed;
+        if (!idle_.empty()) {
+            out = std::move(idle_.back());
+            idle_.pop_back();
+            ++lent_;
+            return Outcome::Lend;
+        }
+        if (waiters_.empty() && take_slot(w.reserve)) {
+            ++connecting_;
+            return Outcome::Connect;
+        }
+        w.queued = true;
+        waiters_.push_back(&w);
+        return Outcome::Wait;
+    }
+
+    // A queued waiter now may use the reserve pool. True if that got it a slot at once.
+    bool allow_reserve(Waiter& w) {
+        w.reserve = true;
+        if (!w.queued || closed_ || !take_slot(true)) return false;
+        unlink(w);
+        w.slot = true;
+        ++granted_;
+        return true;
+    }
+
+    // The waiter picks up its grant: a server becomes lent, a slot becomes a connect in progress.
+    // Returns whether there was a grant.
+    bool collect(Waiter& w, ConnPtr& out) {
+        if (w.server) {
+            out = std::move(w.server);
+            --granted_;
+            ++lent_;
+            return true;
+        }
+        if (w.slot) {
+            w.slot = false;
+            --granted_;
+            ++connecting_;
+            return true;
+        }
+        return false;
+    }
+
+    // A waiter gives up (deadline, cancellation, error): it leaves the queue, and a grant it did
+    // not collect passes on to the next waiter.
+    Handoff leave(Waiter& w) {
+        if (w.queued) unlink(w);
+        if (w.server) {
+            --granted_;
+            ++lent_;
+            return give_back(std::move(w.server));
+        }
+        if (w.slot) {
+            w.slot = false;
+            --granted_;
+            return Handoff{pass_on_slot(), nullptr};
+        }
+        return {};
+    }
+
+    void connected() noexcept {
+        --connecting_;
+        ++lent_;
+    }
+    Handoff connect_failed() {
+        --connecting_;
+        return Handoff{pass_on_slot(), nullptr};
+    }
+
+    // A lent server comes back clean and idle.
+    Handoff give_back(ConnPtr server) {
+        --lent_;
+        if (closed_) {
+            release_slot();
+            return Handoff{nullptr, std::move(server)};
+        }
+        if (!waiters_.empty()) {
+            Waiter* w = waiters_.front();
+            unlink(*w);
+            w->server = std::move(server);
+            ++granted_;
+            return Handoff{w, nullptr};
+        }
+        idle_.push_back(std::move(server));
+        return {};
+    }
+
+    // A lent server was closed: its slot goes to the first waiter, who connects anew.
+    Handoff closed_lent() {
+        --lent_;
+        return Handoff{pass_on_slot(), nullptr};
+    }
+
+    // Takes the idle servers `retire(conn, remaining_total)` says to retire, oldest-used first;
+    // their slots are freed. The caller closes them.
+    template <class Retire>
+    std::vector<ConnPtr> retire_idle(Retire&& retire) {
+        std::vector<ConnPtr> out;
+        for (auto it = idle_.begin(); it != idle_.end();) {
+            if (retire(**it, total_)) {
+                out.push_back(std::move(*it));
+                it = idle_.erase(it);
+                if (Waiter* w = pass_on_slot()) waiting_woken_.push_back(w);
+            } else {
+                ++it;
+            }
+        }
+        return out;
+    }
+    // Waiters granted a slot by retire_idle (rare: waiters and idle servers at once); the caller
+    // wakes them.
+    std::vector<Waiter*> take_woken() { return std::exchange(waiting_woken_, {}); }
+
+    // A slot for a connection opened ahead of demand (min_size), if below `target` total.
+    bool take_warmup_slot(std::uint32_t target) {
+        if (closed_ || total_ >= target || !take_slot(false)) return false;
+        ++connecting_;
+        return true;
+    }
+
+    // Shutdown: no more lending; idle servers are handed back to close. Waiters are woken with
+    // nothing (they see Closed when they ask again).
+    std::pair<std::vector<ConnPtr>, std::vector<Waiter*>> close() {
+        closed_ = true;
+        std::vector<ConnPtr> idle;
+        for (auto& c : idle_) idle.push_back(std::move(c));
+        for (std::size_t i = 0; i < idle.size(); ++i) release_slot();
+        idle_.clear();
+        std::vector<Waiter*> woken(waiters_.begin(), waiters_.end());
+        for (Waiter* w : woken) w->queued = false;
+        waiters_.clear();
+        return {std::move(idle), std::move(woken)};
+    }
+
+    [[nodiscard]] PoolCounts counts() const noexcept {
+        return PoolCounts{static_cast<std::uint32_t>(idle_.size()), lent_, connecting_, granted_, total_,
+                          static_cast<std::uint32_t>(waiters_.size())};
+    }
+    [[nodiscard]] bool closed() const noexcept { return closed_; }
+    [[nodiscard]] const std::deque<ConnPtr>& idle() const noexcept { return idle_; }
+
+private:
+    bool take_slot(bool with_reserve) {
+        std::uint32_t limit = limits_.size + (with_reserve ? limits_.reserve_size : 0);
+        if (total_ >= limit) return false;
+        if (!database_budget_->try_take()) return false;
+        if (!user_budget_->try_take()) {
+            database_budget_->give_back();
+            return false;
+        }
+        ++total_;
+        return true;
+    }
+    void release_slot() noexcept {
+        --total_;
+        database_budget_->give_back();
+        user_budget_->give_back();
+    }
+    // A slot is free: the first waiter gets it, unless it is a reserve slot and that waiter may
+    // not use the reserve yet (then the reserve shrinks).
+    Waiter* pass_on_slot() {
+        if (!closed_ && !waiters_.empty() && (total_ <= limits_.size || waiters_.front()->reserve)) {
+            Waiter* w = waiters_.front();
+            unlink(*w);
+            w->slot = true;
+            ++granted_;
+            return w;
+        }
+        release_slot();
+        return nullptr;
+    }
+    void unlink(Waiter& w) {
+        w.queued = false;
+        if (auto it = std::find(waiters_.begin(), waiters_.end(), &w); it != waiters_.end()) waiters_.erase(it);
+    }
+
+    PoolLimits limits_;
+    ConnectionBudget* database_budget_;
+    ConnectionBudget* user_budget_;
+    std::deque<ConnPtr> idle_;
+    std::deque<Waiter*> waiters_;
+    std::vector<Waiter*> waiting_woken_;
+    std::uint32_t total_ = 0;
+    std::uint32_t lent_ = 0;
+    std::uint32_t connecting_ = 0;
+    std::uint32_t granted_ = 0;
+    bool closed_ = false;
+};
+
+}  // namespace sluice::proxy

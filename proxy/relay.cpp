@@ -1,0 +1,183 @@
+#include "proxy/relay.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "protocol/backend.hpp"
+#include "protocol/error_fields.hpp"
+#include "proxy/pool.hpp"
+
+namespace sluice::proxy {
+
+namespace p = protocol;
+
+namespace {
+const std::bitset<256> kTrackerTags = TransactionTracker::server_tags();
+}  // namespace
+
+Relay::Relay(Stream& client, ClientSettings& settings, CancelSlot& cancel_slot, Lending lending)
+    : client_(client), settings_(settings), cancel_slot_(cancel_slot), lending_(lending) {}
+
+void Relay::attach(Lease lease) {
+    lease_ = std::move(lease);
+    tracker_.reset();
+    doom_.reset();
+    cancel_slot_.set(CancelTarget{lease_->endpoint(), lease_->address(), lease_->key(), lease_->cancels_in_flight()});
+}
+
+void Relay::on_client_message(const p::Frame& frame) {
+    auto tag = static_cast<p::FrontendTag>(frame.tag);
+    tracker_.on_client_message(tag, frame.body);
+    if ((tag == p::FrontendTag::Query || tag == p::FrontendTag::Parse) && may_change_role(frame.body))
+        lease_->set_role_may_have_changed(true);
+}
+
+bool Relay::transaction_over() const {
+    return tracker_.idle() && lease_->scanner().at_boundary();
+}
+
+void Relay::fail(ServerCloseReason reason, SessionEnd end) {
+    if (!doom_) doom_ = reason;
+    if (!end_) end_ = std::move(end);
+    // Wake the pump if it waits on the server; it settles on its way out.
+    error_code ignored;
+    if (lease_) lease_->stream().socket().cancel(ignored);
+}
+
+awaitable<bool> Relay::forward(std::string_view bytes, const std::shared_ptr<void>& keep_alive) {
+    if (!pump_running_) {
+        pump_running_ = true;
+        asio::co_spawn(client_.socket().get_executor(), pump(keep_alive), [](std::exception_ptr e) {
+            if (!e) return;
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                spdlog::error("relay pump failed: {}", ex.what());
+            }
+        });
+    }
+    writing_ = true;
+    auto [ec, n] = co_await lease_->stream().write_all(asio::buffer(bytes.data(), bytes.size()));
+    writing_ = false;
+    if (ec)
+        fail(ServerCloseReason::WriteFailed,
+             SessionEnd::because(EndReason::ServerLost, "could not send to the server: " + ec.message(),
+                                 "Retry the transaction."));
+    settle();
+    co_return !end_;
+}
+
+awaitable<void> Relay::pump(std::shared_ptr<void> /*keep_alive: copied into the frame*/) {
+    auto& server = *lease_;  // the lease stays put while the pump runs: settle() waits for it
+    auto& buffer = server.read_buffer();
+    while (!letting_go_ && !doom_ && (lending_ == Lending::Session || !transaction_over())) {
+        auto [ec, n] = co_await server.stream().read_some(asio::buffer(buffer));
+        if (n > 0) {
+            // Even when the client is leaving these bytes are its own: follow them, so the
+            // server's state at the end is known.
+            std::string_view chunk(buffer.data(), n);
+            auto scanned = server.scanner().scan(chunk, [&](char tag, std::string_view body, std::size_t) {
+                auto t = static_cast<p::BackendTag>(tag);
+                if (kTrackerTags.test(static_cast<unsigned char>(tag))) tracker_.on_server_message(t, body);
+                if (t == p::BackendTag::ErrorResponse) {
+                    if (auto fields = p::ErrorFields::decode(body)) {
+                        auto severity = fields->severity();
+                        server_said_fatal_ |= severity == "FATAL" || severity == "PANIC";
+                    }
+                } else if (t == p::BackendTag::ParameterStatus) {
+                    if (auto ps = p::ParameterStatus::decode(body)) {
+                        server.params().insert_or_assign(std::string(ps->name), std::string(ps->value));
+                        if (is_server_owned_param(ps->name)) {
+                            // SET SESSION AUTHORIZATION / SET ROLE show here; never the client's to keep.
+                            if (ps->name == "session_authorization" || ps->name == "is_superuser")
+                                server.set_role_may_have_changed(true);
+                        } else {
+                            // The client changed a reported setting (SET TimeZone ...): it now wants it.
+                            settings_.set(ps->name, ps->value);
+                            server.set_synced_to(settings_.fingerprint);
+                        }
+                    }
+                }
+                return true;
+            });
+            if (!scanned) {
+                spdlog::error("server S{} sent a malformed message stream: {}", server.id(), scanned.error().message);
+                fail(ServerCloseReason::ServerProtocolError,
+                     SessionEnd::because(EndReason::ServerLost, "the server sent malformed data"));
+                break;
+            }
+            if (tracker_.confused()) {
+                spdlog::error("server S{} answered in a way sluice cannot follow", server.id());
+                fail(ServerCloseReason::StateUnknown,
+                     SessionEnd::because(EndReason::ServerLost, "sluice lost track of the server's state",
+                                         "Retry the transaction; report this to the sluice developers."));
+            }
+            if (!client_gone_) {
+                client_between_messages_ = false;
+                auto [wec, wn] = co_await client_.write_all(asio::buffer(chunk));
+                if (wec) client_gone_ = true;
+                else client_between_messages_ = server.scanner().at_boundary();
+            }
+            if (doom_) break;
+        }
+        if (ec) {
+            if (!(letting_go_ && ec == asio::error::operation_aborted)) {
+                SessionEnd end = SessionEnd::because(EndReason::ServerLost,
+                                                     "the server connection was lost mid-transaction: " + ec.message(),
+                                                     "Retry the transaction.");
+                // The client already has the server's own FATAL (e.g. 57P01 on a restart).
+                end.client_told = server_said_fatal_;
+                fail(ServerCloseReason::ServerLost, std::move(end));
+            }
+            break;
+        }
+        if (client_gone_ && !letting_go_) break;
+    }
+    pump_running_ = false;
+    if (pump_stopped_) pump_stopped_->cancel();
+    settle();
+    if (end_) {
+        // Wake the session if it waits on the client: it ends with end_.
+        error_code ignored;
+        client_.socket().cancel(ignored);
+    }
+}
+
+void Relay::settle() {
+    if (!lease_ || writing_ || pump_running_ || letting_go_) return;
+    if (doom_) {
+        cancel_slot_.clear();
+        lease_.close(*doom_);
+        return;
+    }
+    if (lending_ == Lending::Session || !transaction_over()) return;
+    cancel_slot_.clear();
+    lease_.give_back();
+    if (on_released) on_released();
+}
+
+awaitable<void> Relay::let_go() {
+    if (!lease_) co_return;
+    letting_go_ = true;
+    if (pump_running_) {
+        error_code ignored;
+        lease_->stream().socket().cancel(ignored);
+        if (!pump_stopped_) pump_stopped_.emplace(client_.socket().get_executor());
+        pump_stopped_->expires_at(Clock::time_point::max());
+        co_await pump_stopped_->async_wait(use_tuple);
+    }
+    bool clean = !doom_ && !tracker_.confused() && transaction_over() && lease_->stream().is_open();
+    if (clean && lending_ == Lending::Session) {
+        auto reset = co_await lease_->run_quietly("DISCARD ALL");
+        clean = reset.ok && !reset.error;
+        if (clean) {
+            lease_->reset_params(lease_.pool().defaults());
+            lease_->set_role_may_have_changed(false);
+        }
+    }
+    letting_go_ = false;
+    cancel_slot_.clear();
+    if (clean) lease_.give_back();
+    else lease_.close(doom_.value_or(ServerCloseReason::ClientLeftMidTransaction));
+}
+
+}  // namespace sluice::proxy

@@ -1,0 +1,28 @@
+#include "proxy/server_close_reason.hpp"
+
+#include <array>
+
+namespace sluice::proxy {
+
+std::string_view describe(ServerCloseReason reason) noexcept {
+    static constexpr std::array<std::string_view, 15> table = {
+        "client went away mid-transaction",              // ClientLeftMidTransaction
+        "server connection lost",                        // ServerLost
+        "protocol error from server",                    // ServerProtocolError
+        "server state unknown",                          // StateUnknown
+        "write to server failed",                        // WriteFailed
+        "could not sync session parameters",             // SyncFailed
+        "client settings rejected",                      // SettingsRejected
+        "reset before reuse failed",                     // ResetFailed
+        "failed its health check",                       // HealthCheckFailed
+        "closed or spoke while idle",                    // ClosedWhileIdle
+        "server_lifetime reached",                       // LifetimeReached
+        "server_idle_timeout reached",                   // IdleTimeout
+        "a cancel request for it is in flight",          // CancelInFlight
+        "shutting down",                                 // ShuttingDown
+        "lease abandoned (cancelled or failed while holding the server)",  // Abandoned
+    };
+    return table[static_cast<std::size_t>(reason)];
+}
+
+}  // namespace sluice::proxy

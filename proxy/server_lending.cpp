@@ -1,0 +1,49 @@
+// Lending a server to a client: take one from the pool and make its session settings match the
+// client's (one set_config round trip, skipped when the server is known to match already).
+#include "proxy/client_session.hpp"
+
+namespace sluice::proxy {
+
+namespace {
+// Zero means "no limit" for every optional timeout in the configuration.
+Clock::time_point deadline_after(config::Duration d) {
+    return d.count() == 0 ? Clock::now() + std::chrono::hours(24 * 365 * 10) : Clock::now() + d;
+}
+}  // namespace
+
+awaitable<ClientSession::Lent> ClientSession::lend_server() {
+    const auto deadline = deadline_after(config_->timeouts.query_wait);
+    for (;;) {
+        auto got = co_await pool_->acquire(deadline);
+        if (!got.lease) co_return Lent{{}, std::move(got.failure)};
+        Lease lease = std::move(got.lease);
+        if (settings_.fingerprint != 0 && lease->synced_to() == settings_.fingerprint) co_return Lent{std::move(lease), {}};
+        auto before = lease->params();
+        auto sync = sync_statement(settings_.params, lease->params());
+        if (sync.sql.empty()) {
+            lease->set_synced_to(settings_.fingerprint);
+            co_return Lent{std::move(lease), {}};
+        }
+        // A cancelled await here leaves `lease` to close the server: its settings are unknown.
+        auto result = co_await lease->run_quietly(sync.sql);
+        if (result.error) {
+            // The client's own settings are invalid: tell it as PostgreSQL would at startup.
+            lease->params() = std::move(before);
+            if (result.ok) lease.give_back();
+            else lease.close(ServerCloseReason::SettingsRejected);
+            SessionEnd end = SessionEnd::because(EndReason::InvalidStartupParameter, std::string(result.error->message()));
+            end.upstream_error = std::move(result.error);
+            end.upstream_error->set(protocol::ErrorField::Severity, "FATAL");
+            end.upstream_error->set(protocol::ErrorField::SeverityNonLocalized, "FATAL");
+            co_return Lent{{}, std::move(end)};
+        }
+        if (result.ok) {
+            learn_server_spelling(*lease, sync.set_names, result.first_row);
+            lease->set_synced_to(settings_.fingerprint);
+            co_return Lent{std::move(lease), {}};
+        }
+        lease.close(ServerCloseReason::SyncFailed);  // and try another
+    }
+}
+
+}  // namespace sluice::proxy
