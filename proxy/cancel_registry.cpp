@@ -32,33 +32,33 @@ void CancelRegistry::forget(std::int32_t process_id) {
     entries_.erase(process_id);
 }
 
-std::optional<CancelTarget> CancelRegistry::find(std::int32_t process_id, std::string_view secret) const {
+std::shared_ptr<const CancelTarget> CancelRegistry::find(std::int32_t process_id, std::string_view secret) const {
     std::shared_ptr<CancelSlot> slot;
     {
         std::lock_guard lock(mutex_);
         auto it = entries_.find(process_id);
         if (it == entries_.end() || !protocol::auth::constant_time_equal(it->second.secret, secret))
-            return std::nullopt;
+            return nullptr;
         slot = it->second.slot;
     }
     return slot->begin_cancel();
 }
 
-awaitable<void> forward_cancel(CancelTarget target) {
+awaitable<void> forward_cancel(std::shared_ptr<const CancelTarget> target) {
     struct Done {
         std::atomic<int>& count;
         ~Done() { count.fetch_sub(1, std::memory_order_acq_rel); }
-    } done{*target.in_flight};
+    } done{target->in_flight};
     auto ex = co_await asio::this_coro::executor;
     tcp::socket socket(ex);
     asio::steady_timer timer(ex, std::chrono::seconds(5));
-    auto connected = co_await (socket.async_connect(target.address, use_tuple) || timer.async_wait(use_tuple));
+    auto connected = co_await (socket.async_connect(target->address, use_tuple) || timer.async_wait(use_tuple));
     if (connected.index() != 0 || std::get<0>(std::get<0>(connected))) {
-        spdlog::warn("could not forward a cancel request to {}:{}", target.endpoint.host, target.endpoint.port);
+        spdlog::warn("could not forward a cancel request to {}:{}", target->endpoint.host, target->endpoint.port);
         co_return;
     }
     std::string out;
-    protocol::CancelRequest{target.key.process_id, target.key.secret}.encode(out);
+    protocol::CancelRequest{target->key.process_id, target->key.secret}.encode(out);
     co_await asio::async_write(socket, asio::buffer(out), use_tuple);
     // PostgreSQL closes the connection once it has read the request (and signalled the backend).
     char byte;

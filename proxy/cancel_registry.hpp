@@ -14,18 +14,10 @@
 
 namespace sluice::proxy {
 
-struct CancelTarget {
-    config::HostPort endpoint;  // as configured, for logs
-    tcp::endpoint address;      // as connected: no new DNS lookup
-    BackendKey key;
-    // Held up while the cancel is on its way, so the server is not lent to anyone else meanwhile.
-    std::shared_ptr<std::atomic<int>> in_flight;
-};
-
 // What a session currently holds; written by the session, read by whoever handles a CancelRequest.
 class CancelSlot {
 public:
-    void set(CancelTarget t) {
+    void set(std::shared_ptr<const CancelTarget> t) {
         std::lock_guard lock(mutex_);
         target_ = std::move(t);
     }
@@ -35,15 +27,15 @@ public:
     }
     // The target, counted as in flight (under the same lock the session clears it with, so a
     // session that lets go of its server afterwards sees the count). Call done() on it later.
-    std::optional<CancelTarget> begin_cancel() const {
+    std::shared_ptr<const CancelTarget> begin_cancel() const {
         std::lock_guard lock(mutex_);
-        if (target_) target_->in_flight->fetch_add(1, std::memory_order_acq_rel);
+        if (target_) target_->in_flight.fetch_add(1, std::memory_order_acq_rel);
         return target_;
     }
 
 private:
     mutable std::mutex mutex_;
-    std::optional<CancelTarget> target_;
+    std::shared_ptr<const CancelTarget> target_;
 };
 
 class CancelRegistry {
@@ -54,7 +46,7 @@ public:
     void forget(std::int32_t process_id);
     // The server to cancel, if the key matches a live session (constant-time secret check) and
     // that session holds a server now; counted as in flight until forward_cancel is done.
-    std::optional<CancelTarget> find(std::int32_t process_id, std::string_view secret) const;
+    std::shared_ptr<const CancelTarget> find(std::int32_t process_id, std::string_view secret) const;
 
 private:
     struct Entry {
@@ -67,6 +59,6 @@ private:
 
 // Opens a new connection to the server and sends it a CancelRequest with its own key; then the
 // target no longer counts as in flight.
-awaitable<void> forward_cancel(CancelTarget target);
+awaitable<void> forward_cancel(std::shared_ptr<const CancelTarget> target);
 
 }  // namespace sluice::proxy

@@ -46,7 +46,7 @@ awaitable<std::optional<SessionEnd>> ClientSession::read_startup() {
         if (auto* cancel = std::get_if<p::CancelRequest>(&*packet)) {
             if (auto target = ctx_.cancels.find(cancel->process_id, cancel->secret_key)) {
                 spdlog::info("C{} forwarding a cancel request to server process {}", id_, target->key.process_id);
-                co_await forward_cancel(std::move(*target));
+                co_await forward_cancel(std::move(target));
             } else {
                 spdlog::info("C{} cancel request matches no active query", id_);
             }

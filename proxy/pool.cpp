@@ -74,7 +74,7 @@ private:
 
 void Lease::give_back() {
     if (!server_) return;
-    if (server_->cancels_in_flight()->load(std::memory_order_acquire) > 0) {
+    if (server_->cancel_in_flight()) {
         close(ServerCloseReason::CancelInFlight);
         return;
     }

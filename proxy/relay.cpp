@@ -21,7 +21,7 @@ void Relay::attach(Lease lease) {
     lease_ = std::move(lease);
     tracker_.reset();
     doom_.reset();
-    cancel_slot_.set(CancelTarget{lease_->endpoint(), lease_->address(), lease_->key(), lease_->cancels_in_flight()});
+    cancel_slot_.set(lease_->cancel_target());
 }
 
 void Relay::on_client_message(const p::Frame& frame) {

@@ -26,6 +26,9 @@ auto log_exception(std::string what) {
 
 Server::Server(std::shared_ptr<const config::Config> config)
     : config_(std::move(config)),
+      workers_(config_->listen.workers ? config_->listen.workers : std::max(1u, std::thread::hardware_concurrency())),
+      // One thread: the scheduler may skip its locking.
+      io_(workers_ == 1 ? 1 : BOOST_ASIO_CONCURRENCY_HINT_DEFAULT),
       router_(io_.get_executor(), config_),
       context_{config_, router_, cancels_},
       signals_(io_, SIGINT, SIGTERM) {
@@ -60,7 +63,7 @@ int Server::run() {
         asio::co_spawn(io_, shutdown(), log_exception("shutdown"));
     });
 
-    unsigned workers = listen.workers ? listen.workers : std::max(1u, std::thread::hardware_concurrency());
+    unsigned workers = workers_;
     spdlog::info("sluice listening on {}:{} with {} worker thread{}", listen.address, listen.port, workers,
                  workers == 1 ? "" : "s");
     std::vector<std::thread> threads;
@@ -77,7 +80,9 @@ void Server::stop() {
 
 awaitable<void> Server::accept_loop(tcp::acceptor& acceptor) {
     for (;;) {
-        tcp::socket socket(asio::make_strand(io_));
+        // A session's coroutines (reader and pump) must not run at once: a strand serializes them
+        // when several threads run the io_context; with one thread there is nothing to serialize.
+        tcp::socket socket = workers_ == 1 ? tcp::socket(io_) : tcp::socket(asio::make_strand(io_));
         auto [ec] = co_await acceptor.async_accept(socket, use_tuple);
         if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
         if (ec) {

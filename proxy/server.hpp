@@ -31,6 +31,7 @@ private:
     void spawn_session(tcp::socket socket);
 
     std::shared_ptr<const config::Config> config_;
+    unsigned workers_;
     asio::io_context io_;
     Router router_;
     CancelRegistry cancels_;

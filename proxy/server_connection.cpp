@@ -56,8 +56,6 @@ ServerConnection::ServerConnection(tcp::socket socket, config::HostPort endpoint
       created_(Clock::now()),
       last_used_(created_),
       scanner_(relay_inspected_tags(), kMaxInspected) {
-    error_code ec;
-    address_ = stream_.socket().remote_endpoint(ec);
     read_buffer_.resize(kServerReadBuffer);
 }
 
@@ -180,6 +178,14 @@ awaitable<ConnectOutcome> ServerConnection::login(const UpstreamTarget& target, 
             break;
         case p::BackendTag::ReadyForQuery:
             if (decoder.buffered() != 0) co_return failed("server sent data after ReadyForQuery during login");
+            {
+                error_code ec;
+                auto target = std::make_shared<CancelTarget>();
+                target->endpoint = endpoint_;
+                target->address = stream_.socket().remote_endpoint(ec);
+                target->key = key_;
+                cancel_target_ = std::move(target);
+            }
             co_return ConnectOutcome{std::move(self), {}, std::nullopt};
         default:
             co_return failed("unexpected message '" + std::string(1, frame->tag) + "' from server during login");

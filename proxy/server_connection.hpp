@@ -40,6 +40,17 @@ struct BackendKey {
     std::string secret;
 };
 
+// Where a CancelRequest for one server goes, made once per server at login. Shared with the
+// cancel path so that lending a server costs no copies.
+struct CancelTarget {
+    config::HostPort endpoint;  // as configured, for logs
+    tcp::endpoint address;      // as connected: no new DNS lookup
+    BackendKey key;
+    // Cancel requests on their way. While one is, the server must not be lent to another client:
+    // the cancel could hit that client's query.
+    mutable std::atomic<int> in_flight{0};
+};
+
 class ServerConnection;
 
 struct ConnectOutcome {
@@ -60,12 +71,10 @@ public:
     [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
     [[nodiscard]] const config::HostPort& endpoint() const noexcept { return endpoint_; }
     [[nodiscard]] const BackendKey& key() const noexcept { return key_; }
-    // The address connected to: cancel requests go there without a new DNS lookup.
-    [[nodiscard]] const tcp::endpoint& address() const noexcept { return address_; }
-    // Cancel requests on their way to this server. While one is, the server must not be lent to
-    // another client: the cancel could hit that client's query.
-    [[nodiscard]] const std::shared_ptr<std::atomic<int>>& cancels_in_flight() const noexcept {
-        return cancels_in_flight_;
+    // Where cancel requests for this server go (set at login).
+    [[nodiscard]] const std::shared_ptr<const CancelTarget>& cancel_target() const noexcept { return cancel_target_; }
+    [[nodiscard]] bool cancel_in_flight() const noexcept {
+        return cancel_target_ && cancel_target_->in_flight.load(std::memory_order_acquire) > 0;
     }
     // The last client may have changed the session's role (SET ROLE, SET SESSION AUTHORIZATION):
     // reset before the server is lent again.
@@ -107,8 +116,7 @@ private:
     std::uint64_t id_;
     config::HostPort endpoint_;
     BackendKey key_;
-    tcp::endpoint address_;
-    std::shared_ptr<std::atomic<int>> cancels_in_flight_ = std::make_shared<std::atomic<int>>(0);
+    std::shared_ptr<const CancelTarget> cancel_target_;
     bool role_may_have_changed_ = false;
     ParamMap params_;
     std::uint64_t synced_to_ = 0;
