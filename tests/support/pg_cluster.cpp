@@ -348,6 +348,7 @@ void PgCluster::pg_ctl(const std::vector<std::string>& args) {
 
 void PgCluster::start() { pg_ctl({"start"}); }
 void PgCluster::stop_fast() { pg_ctl({"stop", "-m", "fast"}); }
+void PgCluster::stop_immediate() { pg_ctl({"stop", "-m", "immediate"}); }
 void PgCluster::restart_fast() { pg_ctl({"restart", "-m", "fast"}); }
 void PgCluster::reload() { pg_ctl({"reload"}); }
 

@@ -85,6 +85,8 @@ public:
     // pg_ctl restart/stop/start, all waiting (-w) until done.
     void restart_fast();
     void stop_fast();
+    // pg_ctl stop -m immediate: every backend quits at once, as in a crash (start() recovers).
+    void stop_immediate();
     void start();
     // pg_ctl reload (SIGHUP): picks up edits of extra conf written with append_conf().
     void reload();
