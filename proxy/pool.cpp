@@ -145,6 +145,7 @@ awaitable<Pool::Acquired> Pool::acquire(Clock::time_point deadline) {
             std::lock_guard lock(mutex_);
             outcome = ledger_.request(waiter, server);
             if (outcome == Ledger::Outcome::Wait) waiter.signal.emplace(executor_, 1);
+            for (auto* w : ledger_.take_woken()) wake(w);
         }
         if (outcome == Ledger::Outcome::Closed)
             co_return Acquired{{}, SessionEnd::because(EndReason::ShuttingDown, "sluice is shutting down")};

@@ -62,7 +62,8 @@ public:
         : limits_(limits), database_budget_(database_budget), user_budget_(user_budget) {}
 
     // A client asks for a server. Idle servers are lent most recently used first (warm caches,
-    // and extras go idle long enough to retire).
+    // and extras go idle long enough to retire). Slots that came free in a budget shared with
+    // other pools go to those already waiting first: the caller wakes take_woken().
     Outcome request(Waiter& w, ConnPtr& out) {
         if (closed_) return Outcome::Closed;
         if (!idle_.empty()) {
@@ -71,6 +72,7 @@ public:
             ++lent_;
             return Outcome::Lend;
         }
+        while (Waiter* first = grant_free_slot()) waiting_woken_.push_back(first);
         if (waiters_.empty() && take_slot(w.reserve)) {
             ++connecting_;
             return Outcome::Connect;
@@ -109,9 +111,13 @@ public:
     }
 
     // A waiter gives up (deadline, cancellation, error): it leaves the queue, and a grant it did
-    // not collect passes on to the next waiter.
+    // not collect passes on to the next waiter. A slot free in the meantime (budget given back by
+    // another pool) goes to the waiter now first.
     Handoff leave(Waiter& w) {
-        if (w.queued) unlink(w);
+        if (w.queued) {
+            unlink(w);
+            return Handoff{grant_free_slot(), nullptr};
+        }
         if (w.server) {
             --granted_;
             ++lent_;
@@ -174,8 +180,7 @@ public:
         }
         return out;
     }
-    // Waiters granted a slot by retire_idle (rare: waiters and idle servers at once); the caller
-    // wakes them.
+    // Waiters granted a slot by request() or retire_idle(); the caller wakes them.
     std::vector<Waiter*> take_woken() { return std::exchange(waiting_woken_, {}); }
 
     // A slot for a connection opened ahead of demand (min_size), if below `target` total.
@@ -235,6 +240,18 @@ private:
         }
         release_slot();
         return nullptr;
+    }
+    // A slot can be free while clients wait: a budget shared with other pools refused it, then
+    // another pool gave budget back (nobody tells this pool), or a reserve slot was released while
+    // the first waiter could not use it. Each request and each departure from the queue checks,
+    // and the first waiter gets the free slot; otherwise the queue would wait for its deadline.
+    Waiter* grant_free_slot() {
+        if (closed_ || waiters_.empty() || !take_slot(waiters_.front()->reserve)) return nullptr;
+        Waiter* w = waiters_.front();
+        unlink(*w);
+        w->slot = true;
+        ++granted_;
+        return w;
     }
     void unlink(Waiter& w) {
         w.queued = false;
