@@ -295,14 +295,14 @@ awaitable<SessionEnd> ClientSession::serve() {
                     co_return SessionEnd::because(EndReason::ShuttingDown, "sluice is shutting down",
                                                   "Reconnect: the pooler is restarting.");
                 if (auto end = co_await attach_server()) co_return std::move(*end);
-                tracker_ = TransactionTracker{};
+                tracker_.reset();
             }
             auto frame = decoder_.next();
             if (!frame || !*frame)
                 co_return SessionEnd::because(EndReason::ProtocolViolation,
                                               frame ? "incomplete message" : frame.error().message);
             auto f = **frame;
-            tracker_.on_client_message(static_cast<p::FrontendTag>(f.tag));
+            tracker_.on_client_message(static_cast<p::FrontendTag>(f.tag), f.body);
             SPDLOG_DEBUG("C{} -> {} ({} bytes)", id_, f.tag, f.wire.size());
             if (!batch_begin) batch_begin = f.wire.data();
             batch_size = static_cast<std::size_t>(f.wire.data() + f.wire.size() - batch_begin);
@@ -411,12 +411,12 @@ awaitable<void> ClientSession::pump() {
         std::string_view chunk(buffer.data(), n);
         bool bad = false;
         auto scanned = server->scanner().scan(chunk, [&](char tag, std::string_view body, std::size_t) {
+            tracker_.on_server_message(static_cast<p::BackendTag>(tag), body);
             switch (static_cast<p::BackendTag>(tag)) {
             case p::BackendTag::ReadyForQuery:
                 if (auto rfq = p::ReadyForQuery::decode(body)) {
-                    tracker_.on_ready_for_query(rfq->status);
-                    SPDLOG_DEBUG("C{} <- ReadyForQuery {} (expecting {} more)", id_, static_cast<char>(rfq->status),
-                                 tracker_.ready_expected());
+                    SPDLOG_DEBUG("C{} <- ReadyForQuery {} ({} entries pending{})", id_, static_cast<char>(rfq->status),
+                                 tracker_.pending(), tracker_.confused() ? ", confused" : "");
                 } else {
                     bad = true;
                 }

@@ -7,6 +7,7 @@
 #include "protocol/frontend.hpp"
 #include "protocol/startup.hpp"
 #include "proxy/frame_io.hpp"
+#include "proxy/transaction_tracker.hpp"
 
 namespace sluice::proxy {
 
@@ -45,7 +46,7 @@ std::bitset<256> relay_inspected_tags() noexcept {
     for (auto t : {p::BackendTag::ReadyForQuery, p::BackendTag::ParameterStatus, p::BackendTag::ErrorResponse,
                    p::BackendTag::CopyInResponse, p::BackendTag::CopyOutResponse, p::BackendTag::CopyBothResponse})
         b.set(static_cast<unsigned char>(t));
-    return b;
+    return b | TransactionTracker::server_tags();
 }
 
 ServerConnection::ServerConnection(tcp::socket socket, config::HostPort endpoint)
