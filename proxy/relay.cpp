@@ -106,7 +106,7 @@ awaitable<void> Relay::pump(std::shared_ptr<void> /*keep_alive: copied into the 
                 break;
             }
             if (tracker_.confused()) {
-                spdlog::error("server S{} answered in a way sluice cannot follow", server.id());
+                spdlog::error("server S{} answered in a way sluice cannot follow: {}", server.id(), tracker_.confusion());
                 fail(ServerCloseReason::StateUnknown,
                      SessionEnd::because(EndReason::ServerLost, "sluice lost track of the server's state",
                                          "Retry the transaction; report this to the sluice developers."));
