@@ -44,6 +44,9 @@ void Relay::fail(ServerCloseReason reason, SessionEnd end) {
 }
 
 awaitable<bool> Relay::forward(std::string_view bytes, const std::shared_ptr<void>& keep_alive) {
+    // Busy before the pump starts: co_spawn may run it at once, and a pump that finds nothing to
+    // wait for must not give the server back under this write.
+    writing_ = true;
     if (!pump_running_) {
         pump_running_ = true;
         asio::co_spawn(client_.socket().get_executor(), pump(keep_alive), [](std::exception_ptr e) {
@@ -55,7 +58,6 @@ awaitable<bool> Relay::forward(std::string_view bytes, const std::shared_ptr<voi
             }
         });
     }
-    writing_ = true;
     auto [ec, n] = co_await lease_->stream().write_all(asio::buffer(bytes.data(), bytes.size()));
     writing_ = false;
     if (ec)
