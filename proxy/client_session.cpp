@@ -110,9 +110,13 @@ awaitable<SessionEnd> ClientSession::serve() {
             }
             if (!relay.attached()) {
                 if (stopping()) co_return shutting_down();
-                auto lent = co_await lend_server();
-                if (!lent.lease) co_return std::move(*lent.failure);
-                relay.attach(std::move(lent.lease));
+                Lease lease = pool_->try_lend_idle();
+                if (!lease || settings_.fingerprint == 0 || lease->synced_to() != settings_.fingerprint) {
+                    auto lent = co_await lend_server(std::move(lease));
+                    if (!lent.lease) co_return std::move(*lent.failure);
+                    lease = std::move(lent.lease);
+                }
+                relay.attach(std::move(lease));
             }
             auto frame = decoder_.next();
             if (!frame || !*frame)

@@ -55,7 +55,8 @@ private:
         Lease lease;
         std::optional<SessionEnd> failure;  // set when the lease is empty
     };
-    awaitable<Lent> lend_server();
+    // `taken`: a server the caller already took from the pool (try_lend_idle), to sync first.
+    awaitable<Lent> lend_server(Lease taken = {});
 
     awaitable<bool> send_to_client(const std::string& bytes);
 

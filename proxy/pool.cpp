@@ -135,6 +135,24 @@ SessionEnd Pool::wait_timeout(Clock::time_point started, Clock::time_point deadl
         "Raise [pool] size or timeouts.query_wait, or make transactions shorter.");
 }
 
+Lease Pool::try_lend_idle() {
+    std::unique_ptr<ServerConnection> server;
+    {
+        std::lock_guard lock(mutex_);
+        const auto& idle = ledger_.idle();
+        if (idle.empty()) return {};
+        auto& last = *idle.back();
+        auto now = Clock::now();
+        if (now - last.last_used() >= kLivenessCheckAfter || last.role_may_have_changed() ||
+            (settings_.server_lifetime.count() > 0 && now - last.created() >= settings_.server_lifetime))
+            return {};
+        Ledger::Waiter unused;
+        ledger_.request(unused, server);
+        ++acquired_;
+    }
+    return Lease(shared_from_this(), std::move(server));
+}
+
 awaitable<Pool::Acquired> Pool::acquire(Clock::time_point deadline) {
     const auto started = Clock::now();
     for (;;) {

@@ -53,6 +53,9 @@ public:
     };
     // A server for the caller alone, waiting (FIFO) until `deadline` when none is free.
     awaitable<Acquired> acquire(Clock::time_point deadline);
+    // The busy path, without suspending: the most recently used idle server when it needs no check
+    // (used moments ago, not due for retirement or a reset). Empty otherwise: then call acquire().
+    Lease try_lend_idle();
 
     // Startup settings already checked on this pool's upstream, and how the server spells them
     // ("utf8" -> "UTF8"): a client asking for a known setting logs in without a server round trip.

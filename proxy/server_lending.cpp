@@ -11,12 +11,15 @@ Clock::time_point deadline_after(config::Duration d) {
 }
 }  // namespace
 
-awaitable<ClientSession::Lent> ClientSession::lend_server() {
+awaitable<ClientSession::Lent> ClientSession::lend_server(Lease taken) {
     const auto deadline = deadline_after(config_->timeouts.query_wait);
     for (;;) {
-        auto got = co_await pool_->acquire(deadline);
-        if (!got.lease) co_return Lent{{}, std::move(got.failure)};
-        Lease lease = std::move(got.lease);
+        Lease lease = std::move(taken);
+        if (!lease) {
+            auto got = co_await pool_->acquire(deadline);
+            if (!got.lease) co_return Lent{{}, std::move(got.failure)};
+            lease = std::move(got.lease);
+        }
         if (settings_.fingerprint != 0 && lease->synced_to() == settings_.fingerprint) co_return Lent{std::move(lease), {}};
         auto before = lease->params();
         auto sync = sync_statement(settings_.params, lease->params());

@@ -41,15 +41,19 @@ bool is_server_owned_param(std::string_view name) noexcept {
 }
 
 bool may_change_role(std::string_view sql) noexcept {
-    auto contains = [sql](std::string_view word) {
-        if (sql.size() < word.size()) return false;
-        for (std::size_t i = 0; i + word.size() <= sql.size(); ++i) {
-            if ((sql[i] | 0x20) != word[0]) continue;
-            if (iequals(sql.substr(i, word.size()), word)) return true;
-        }
-        return false;
+    // One pass, ASCII case folding inline: this runs on every Query and Parse.
+    auto follows = [sql](std::size_t i, std::string_view rest) {
+        if (sql.size() - i < rest.size()) return false;
+        for (std::size_t k = 0; k < rest.size(); ++k)
+            if ((sql[i + k] | 0x20) != rest[k]) return false;
+        return true;
     };
-    return contains("role") || contains("authorization");
+    for (std::size_t i = 0; i < sql.size(); ++i) {
+        char c = static_cast<char>(sql[i] | 0x20);
+        if (c == 'r' && follows(i + 1, "ole")) return true;
+        if (c == 'a' && follows(i + 1, "uthoriz")) return true;
+    }
+    return false;
 }
 
 bool is_startup_only_param(std::string_view name) noexcept {
