@@ -3,6 +3,7 @@
 #
 #   1. install missing Debian packages (scripts/install-deps.sh)
 #   2. main build (RelWithDebInfo, g++) + ctest: unit, then integration (real PostgreSQL)
+#      (every build here is configured with -DSLUICE_WERROR=ON: warnings are errors)
 #   3. ASan+UBSan build + the whole suite
 #   4. TSan build + the whole suite (suppressions: tests/tsan.supp)
 #   5. clang libFuzzer build, each fuzz_* target for FUZZ_SECONDS over a copy of its corpus
@@ -71,7 +72,8 @@ configure_and_build() {
   targets=("$@")
   local launcher=()
   command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
-  if ! cmake -S "$ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  # Warnings are errors in every build CI makes (SLUICE_WERROR is off for everyone else).
+  if ! cmake -S "$ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_WERROR=ON \
       -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_C_COMPILER="$(c_compiler_for "$cxx")" "${launcher[@]}" "${args[@]}"; then
     echo "configure of $dir failed" >&2
     return 1

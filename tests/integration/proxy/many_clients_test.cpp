@@ -95,6 +95,7 @@ TEST(ProxyManyClients, ThousandConnectionsOnPoolOfFive) {
     sampler.stop();
     EXPECT_LE(sampler.max(), static_cast<int>(kPoolSize)) << "more server connections than the pool size";
     EXPECT_GT(sampler.samples(), 5);
+    EXPECT_EQ(sampler.failures(), 0) << "pg_stat_activity polls failed; last: " << sampler.last_error();
 }
 
 }  // namespace

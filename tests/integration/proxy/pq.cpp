@@ -42,7 +42,10 @@ PgResult exec(PGconn* c, const std::string& sql) { return PgResult(PQexec(c, sql
 PgResult exec_ok(PGconn* c, const std::string& sql) {
     auto r = exec(c, sql);
     if (!succeeded(r.get())) {
-        std::string why = r ? "[" + sqlstate(r.get()) + "] " + error_message(r.get()) : conn_error(c);
+        // Appended, not "[" + sqlstate(...): g++ 12 at -O3 reports a false -Wrestrict overlap in
+        // that operator+ (GCC bug 105651).
+        std::string why = r ? std::string("[").append(sqlstate(r.get())).append("] ").append(error_message(r.get()))
+                            : conn_error(c);
         throw std::runtime_error("\"" + sql + "\" failed: " + why);
     }
     return r;

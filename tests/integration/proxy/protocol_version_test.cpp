@@ -31,16 +31,23 @@ TEST(ProxyProtocolVersion, Version32GetsLongCancelKeysThatWork) {
     auto client = BlockingClient::connect(trust_options(sluice, protocol::kProtocol32));
     EXPECT_EQ(client.secret_key().size(), 32u);
 
-    auto sleeper = std::async(std::launch::async, [&] {
-        auto started = std::chrono::steady_clock::now();
-        auto result = client.simple_query("SELECT pg_sleep(10)");
-        return std::make_pair(std::string(result.sqlstate()), std::chrono::steady_clock::now() - started);
-    });
-    std::this_thread::sleep_for(300ms);
+    const std::string sql = "SELECT pg_sleep(10) AS v32_cancel_target";
+    auto sleeper = std::async(std::launch::async, [&] { return std::string(client.simple_query(sql).sqlstate()); });
+    // Cancel once the query runs on the server, not after a guessed delay: a cancel that arrives
+    // before the query does is ignored, as PostgreSQL does, and the query would run for 10 s.
+    ASSERT_TRUE(wait_until(
+        [&] {
+            return pg().exec_superuser("SELECT count(*) FROM pg_stat_activity WHERE query = $1 AND state = 'active'",
+                                       {sql})
+                       .at(0)
+                       .at(0) == "1";
+        },
+        10s))
+        << "the query never started on the server";
     client.cancel(sluice.host(), sluice.port());
-    auto [sqlstate, took] = sleeper.get();
-    EXPECT_EQ(sqlstate, "57014");
-    EXPECT_LT(took, 2s);
+    // Well before the 10 s the query would take uncancelled.
+    ASSERT_EQ(sleeper.wait_for(5s), std::future_status::ready) << "the query did not return after the cancel";
+    EXPECT_EQ(sleeper.get(), "57014");
     EXPECT_EQ(client.simple_query("SELECT 1").at(0, 0), "1");
 }
 

@@ -5,7 +5,6 @@
 #include <chrono>
 #include <iostream>
 #include <string>
-#include <thread>
 
 #include "tests/integration/proxy/pq.hpp"
 #include "tests/integration/proxy/proxy_test_support.hpp"
@@ -35,10 +34,18 @@ TEST(ProxySessionMode, SessionStateLastsAndIsDiscardedAtRelease) {
         EXPECT_EQ(query_value(a.get(), "SHOW work_mem"), "7777kB");
         EXPECT_EQ(query_value(a.get(), "EXECUTE session_stmt"), "42");
         EXPECT_EQ(query_value(a.get(), "SELECT pg_backend_pid()"), first_server);
-        // Leave only once sluice has surely relayed the last result: a client quitting in that
-        // instant is the subject of QuitRightAfterLastResultLeavesNothingBehind.
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
+    // Once the client has left, sluice resets its server and gives it back to the pool: wait for
+    // that state (the server idle after DISCARD ALL) instead of guessing how long it takes.
+    std::string last_query;
+    const bool reset = wait_until(
+        [&] {
+            auto rows = pg().exec_superuser("SELECT state, query FROM pg_stat_activity WHERE pid = $1", {first_server});
+            last_query = rows.empty() ? "(server connection closed)" : rows.at(0).at(0) + ": " + rows.at(0).at(1);
+            return last_query == "idle: DISCARD ALL";
+        },
+        std::chrono::seconds(10));
+    ASSERT_TRUE(reset) << "the session's server was not reset for the next client; last seen: " << last_query;
     auto b = pq_connect(sluice.conninfo(kTrustRole.user));
     ASSERT_TRUE(connected(b.get())) << conn_error(b.get());
     EXPECT_EQ(query_value(b.get(), "SELECT pg_backend_pid()"), first_server)

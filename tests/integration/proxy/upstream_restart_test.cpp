@@ -126,6 +126,7 @@ TEST(ProxyUpstreamRestart, FastRestartUnderLoad) {
     const auto restart_started = Clock::now();
     cluster.restart_fast();
     restarting = false;
+    const auto restarted = Clock::now();
     const double restart_took = seconds_since(restart_started);
     ASSERT_EQ(prober.wait_for(40s), std::future_status::ready) << "the prober hung";
     const double served_after_up = prober.get();
@@ -134,6 +135,12 @@ TEST(ProxyUpstreamRestart, FastRestartUnderLoad) {
     const int committed_at_restart = committed.load();
     EXPECT_TRUE(wait_until([&] { return committed.load() > committed_at_restart + 50; }, 20s))
         << "load did not resume after the restart";
+    // Polls fail while PostgreSQL is down; the pool-size bound must still cover the reconnections
+    // after it. Keep the load on until the sampler has looked a few times (50 commits can take
+    // less time than a few polls).
+    EXPECT_TRUE(wait_until([&] { return sampler.samples_between(restarted, Clock::now()) >= 3; }, 20s))
+        << "pg_stat_activity was hardly sampled after the restart (" << sampler.failures()
+        << " failed polls; last: " << sampler.last_error() << ")";
     stop = true;
     int hung = 0;
     for (auto& f : clients)
