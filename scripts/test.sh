@@ -73,10 +73,21 @@ configure_and_build() {
   local launcher=()
   command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
   # Warnings are errors in every build CI makes (SLUICE_WERROR is off for everyone else).
-  if ! cmake -S "$ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_WERROR=ON \
-      -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_C_COMPILER="$(c_compiler_for "$cxx")" "${launcher[@]}" "${args[@]}"; then
+  local configure=(cmake -S "$ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_WERROR=ON
+    -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_C_COMPILER="$(c_compiler_for "$cxx")" "${launcher[@]}" "${args[@]}")
+  if ! "${configure[@]}"; then
     echo "configure of $dir failed" >&2
     return 1
+  fi
+  # A directory first configured with another compiler (a plain `cmake -B build`): CMake then
+  # deletes its cache and configures anew without this command line's -D options (SLUICE_WERROR,
+  # SLUICE_SANITIZE...). A second run, now with the same compiler, applies them.
+  if ! grep -q '^SLUICE_WERROR:BOOL=ON$' "$dir/CMakeCache.txt"; then
+    echo "configuring $dir again: its cache had another compiler, and CMake dropped the options"
+    if ! "${configure[@]}"; then
+      echo "configure of $dir failed" >&2
+      return 1
+    fi
   fi
   local target_args=()
   for t in "${targets[@]}"; do target_args+=(--target "$t"); done
