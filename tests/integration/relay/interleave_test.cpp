@@ -8,6 +8,8 @@
 // 2 s leaves room for B to be queued in time under the sanitizer builds.)
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include <sstream>
 #include <string>
 
@@ -37,13 +39,22 @@ TEST(RelayFaults, ServerNotReleasedWhileClientStillWrites) {
 
         // sluice reads the whole CopyData (it is under its 64 MiB message limit), so this returns
         // while sluice is still writing it to the server.
-        a.send_raw(payload);
+        // Sent from a thread: under a sanitizer sluice may take longer to take in 59 MiB than
+        // pg_sleep lasts, and the Query at its head runs while the rest is still arriving.
+        std::thread sender([&] { a.send_raw(payload); });
+        struct Join {
+            std::thread& t;
+            ~Join() {
+                if (t.joinable()) t.join();
+            }
+        } join{sender};
         ASSERT_TRUE(wait_for_active_query(pg(), kSleep)) << "A's query never ran";
         // B now waits for the only server, held by A.
         auto b_result = try_query(b, "select 42");
         EXPECT_TRUE(b_result.ok()) << "B, waiting while A wrote to the server, got: " << b_result.describe();
         EXPECT_EQ(b_result.value(), "42");
 
+        sender.join();
         auto a_read = read_until_ready_or_end(a);
         EXPECT_EQ(a_read.ended, "") << "A's session ended before its ReadyForQuery";
         EXPECT_EQ(tags(a_read.messages), "TDCZ") << "A's pg_sleep result; errors: " << error_codes(a_read.messages);
