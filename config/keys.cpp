@@ -169,11 +169,19 @@ constexpr std::array<KeySpec<Listen>, 4> kListenKeys{{
      &read_integer<&Listen::max_client_connections, 1, kMaxConnections>},
 }};
 
-constexpr std::array<KeySpec<Timeouts>, 4> kTimeoutKeys{{
+constexpr std::array<KeySpec<Timeouts>, 6> kTimeoutKeys{{
     {"query_wait", "duration", "30s", "Longest wait for a free server connection; 0 = no limit.",
      &read_duration<&Timeouts::query_wait>},
     {"client_login", "duration", "15s", "Limit for a client's startup and authentication; 0 = no limit.",
      &read_duration<&Timeouts::client_login>},
+    {"client_write", "duration", "30s",
+     "Longest a write to a client may make no progress; then the client is dropped and the server it "
+     "holds closed. 0 = no limit.",
+     &read_duration<&Timeouts::client_write>},
+    {"server_write", "duration", "60s",
+     "Longest a write to a server may make no progress; then the server is closed and its client's "
+     "session ended. 0 = no limit.",
+     &read_duration<&Timeouts::server_write>},
     {"statement", "", "", "", nullptr},
     {"idle_in_transaction", "", "", "", nullptr},
 }};

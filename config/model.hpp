@@ -90,6 +90,10 @@ struct PoolSettings {
 struct Timeouts {
     Duration query_wait = std::chrono::seconds(30);   // waiting for a server connection
     Duration client_login = std::chrono::seconds(15); // startup + authentication
+    // A write that makes no progress for this long ends the connection: a client that stops
+    // reading (its server is closed), a server that stops reading (the session ends).
+    Duration client_write = std::chrono::seconds(30);
+    Duration server_write = std::chrono::seconds(60);
 };
 
 struct Database {

@@ -48,6 +48,7 @@ ClientSession::ClientSession(ProxyContext& context, tcp::socket socket, std::uin
     auto ep = client_.socket().remote_endpoint(ec);
     peer_ = ec ? "unknown" : ep.address().to_string() + ":" + std::to_string(ep.port());
     client_.socket().set_option(tcp::no_delay(true), ec);
+    client_.set_write_timeout(config_->timeouts.client_write);
 }
 
 ClientSession::~ClientSession() {

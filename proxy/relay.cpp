@@ -44,23 +44,21 @@ void Relay::fail(ServerCloseReason reason, SessionEnd end) {
 }
 
 awaitable<bool> Relay::forward(std::string_view bytes, const std::shared_ptr<void>& keep_alive) {
-    // Busy before the pump starts: co_spawn may run it at once, and a pump that finds nothing to
-    // wait for must not give the server back under this write.
+    // Busy before the pump starts, so that a pump that finds nothing to wait for does not give
+    // the server back under this write.
     writing_ = true;
     if (!pump_running_) {
         pump_running_ = true;
-        asio::co_spawn(client_.socket().get_executor(), pump(keep_alive), [](std::exception_ptr e) {
-            if (!e) return;
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& ex) {
-                spdlog::error("relay pump failed: {}", ex.what());
-            }
-        });
+        pump_keep_alive_ = keep_alive;
+        pump_next();
     }
     auto [ec, n] = co_await lease_->stream().write_all(asio::buffer(bytes.data(), bytes.size()));
     writing_ = false;
-    if (ec)
+    if (ec == asio::error::timed_out)
+        fail(ServerCloseReason::WriteFailed,
+             SessionEnd::because(EndReason::ServerLost, "the server stopped reading (timeouts.server_write)",
+                                 "Retry the transaction; raise timeouts.server_write if statements run that long."));
+    else if (ec)
         fail(ServerCloseReason::WriteFailed,
              SessionEnd::because(EndReason::ServerLost, "could not send to the server: " + ec.message(),
                                  "Retry the transaction."));
@@ -68,72 +66,86 @@ awaitable<bool> Relay::forward(std::string_view bytes, const std::shared_ptr<voi
     co_return !end_;
 }
 
-awaitable<void> Relay::pump(std::shared_ptr<void> /*keep_alive: copied into the frame*/) {
+void Relay::pump_next() {
+    if (letting_go_ || doom_ || (lending_ == Lending::Transaction && transaction_over())) return pump_done();
     auto& server = *lease_;  // the lease stays put while the pump runs: settle() waits for it
-    auto& buffer = server.read_buffer();
-    while (!letting_go_ && !doom_ && (lending_ == Lending::Session || !transaction_over())) {
-        auto [ec, n] = co_await server.stream().read_some(asio::buffer(buffer));
-        if (n > 0) {
-            // Even when the client is leaving these bytes are its own: follow them, so the
-            // server's state at the end is known.
-            std::string_view chunk(buffer.data(), n);
-            auto scanned = server.scanner().scan(chunk, [&](char tag, std::string_view body, std::size_t) {
-                auto t = static_cast<p::BackendTag>(tag);
-                if (kTrackerTags.test(static_cast<unsigned char>(tag))) tracker_.on_server_message(t, body);
-                if (t == p::BackendTag::ErrorResponse) {
-                    if (auto fields = p::ErrorFields::decode(body)) {
-                        auto severity = fields->severity();
-                        server_said_fatal_ |= severity == "FATAL" || severity == "PANIC";
-                    }
-                } else if (t == p::BackendTag::ParameterStatus) {
-                    if (auto ps = p::ParameterStatus::decode(body)) {
-                        server.params().insert_or_assign(std::string(ps->name), std::string(ps->value));
-                        if (is_server_owned_param(ps->name)) {
-                            // SET SESSION AUTHORIZATION / SET ROLE show here; never the client's to keep.
-                            if (ps->name == "session_authorization" || ps->name == "is_superuser")
-                                server.set_role_may_have_changed(true);
-                        } else {
-                            // The client changed a reported setting (SET TimeZone ...): it now wants it.
-                            settings_.set(ps->name, ps->value);
-                            server.set_synced_to(settings_.fingerprint);
-                        }
-                    }
-                }
-                return true;
-            });
-            if (!scanned) {
-                spdlog::error("server S{} sent a malformed message stream: {}", server.id(), scanned.error().message);
-                fail(ServerCloseReason::ServerProtocolError,
-                     SessionEnd::because(EndReason::ServerLost, "the server sent malformed data"));
-                break;
-            }
-            if (tracker_.confused()) {
-                spdlog::error("server S{} answered in a way sluice cannot follow: {}", server.id(), tracker_.confusion());
-                fail(ServerCloseReason::StateUnknown,
-                     SessionEnd::because(EndReason::ServerLost, "sluice lost track of the server's state",
-                                         "Retry the transaction; report this to the sluice developers."));
-            }
-            if (!client_gone_) {
-                client_between_messages_ = false;
-                auto [wec, wn] = co_await client_.write_all(asio::buffer(chunk));
-                if (wec) client_gone_ = true;
-                else client_between_messages_ = server.scanner().at_boundary();
-            }
-            if (doom_) break;
+    server.stream().socket().async_read_some(asio::buffer(server.read_buffer()),
+                                             [this](error_code ec, std::size_t n) { pump_read(ec, n); });
+}
+
+void Relay::pump_read(error_code ec, std::size_t n) {
+    if (n > 0) {
+        // Even when the client is leaving these bytes are its own: follow them, so the server's
+        // state at the end is known.
+        std::string_view chunk(lease_->read_buffer().data(), n);
+        if (!follow(chunk)) return pump_done();
+        if (!client_gone_) {
+            client_between_messages_ = false;
+            error_code wec;
+            std::size_t written = client_.write_now(chunk.data(), chunk.size(), wec);
+            if (!wec && written < chunk.size()) return deliver_slowly(chunk.substr(written), ec);
+            delivered(wec);
         }
-        if (ec) {
-            if (!(letting_go_ && ec == asio::error::operation_aborted)) {
-                SessionEnd end = SessionEnd::because(EndReason::ServerLost,
-                                                     "the server connection was lost mid-transaction: " + ec.message(),
-                                                     "Retry the transaction.");
-                // The client already has the server's own FATAL (e.g. 57P01 on a restart).
-                end.client_told = server_said_fatal_;
-                fail(ServerCloseReason::ServerLost, std::move(end));
-            }
-            break;
-        }
-        if (client_gone_ && !letting_go_) break;
+        if (doom_) return pump_done();
     }
+    pump_continue(ec);
+}
+
+void Relay::pump_continue(error_code read_ec) {
+    if (read_ec) {
+        if (!(letting_go_ && read_ec == asio::error::operation_aborted)) {
+            SessionEnd end = SessionEnd::because(EndReason::ServerLost,
+                                                 "the server connection was lost mid-transaction: " + read_ec.message(),
+                                                 "Retry the transaction.");
+            // The client already has the server's own FATAL (e.g. 57P01 on a restart).
+            end.client_told = server_said_fatal_;
+            fail(ServerCloseReason::ServerLost, std::move(end));
+        }
+        return pump_done();
+    }
+    if (client_gone_ && !letting_go_) return pump_done();
+    pump_next();
+}
+
+void Relay::deliver_slowly(std::string_view rest, error_code read_ec) {
+    // `rest` stays valid: nothing reads into the server's buffer until it is delivered.
+    asio::co_spawn(
+        client_.socket().get_executor(),
+        [this, rest, read_ec]() -> awaitable<void> {
+            auto [ec, n] = co_await client_.write_all(asio::buffer(rest));
+            delivered(ec);
+            if (doom_) {
+                pump_done();
+                co_return;
+            }
+            pump_continue(read_ec);
+        },
+        [](std::exception_ptr e) {
+            if (!e) return;
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                spdlog::error("relay pump failed: {}", ex.what());
+            }
+        });
+}
+
+void Relay::delivered(error_code ec) {
+    if (ec == asio::error::timed_out) {
+        // It holds a server others may wait for: drop it rather than drain for it.
+        fail(ServerCloseReason::ClientStalled,
+             SessionEnd::because(EndReason::ClientStalled, "the client stopped reading its results (timeouts.client_write)"));
+        client_gone_ = true;
+    } else if (ec) {
+        client_gone_ = true;
+    } else {
+        client_between_messages_ = lease_->scanner().at_boundary();
+    }
+}
+
+void Relay::pump_done() {
+    // The session may go with its keep-alive: nothing of this relay is touched after it.
+    auto keep_alive = std::move(pump_keep_alive_);
     pump_running_ = false;
     if (pump_stopped_) pump_stopped_->cancel();
     settle();
@@ -142,6 +154,46 @@ awaitable<void> Relay::pump(std::shared_ptr<void> /*keep_alive: copied into the 
         error_code ignored;
         client_.socket().cancel(ignored);
     }
+}
+
+bool Relay::follow(std::string_view chunk) {
+    auto& server = *lease_;
+    auto scanned = server.scanner().scan(chunk, [&](char tag, std::string_view body, std::size_t) {
+        auto t = static_cast<p::BackendTag>(tag);
+        if (kTrackerTags.test(static_cast<unsigned char>(tag))) tracker_.on_server_message(t, body);
+        if (t == p::BackendTag::ErrorResponse) {
+            if (auto fields = p::ErrorFields::decode(body)) {
+                auto severity = fields->severity();
+                server_said_fatal_ |= severity == "FATAL" || severity == "PANIC";
+            }
+        } else if (t == p::BackendTag::ParameterStatus) {
+            if (auto ps = p::ParameterStatus::decode(body)) {
+                server.params().insert_or_assign(std::string(ps->name), std::string(ps->value));
+                if (is_server_owned_param(ps->name)) {
+                    // SET SESSION AUTHORIZATION / SET ROLE show here; never the client's to keep.
+                    if (ps->name == "session_authorization" || ps->name == "is_superuser")
+                        server.set_role_may_have_changed(true);
+                } else {
+                    // The client changed a reported setting (SET TimeZone ...): it now wants it.
+                    settings_.set(ps->name, ps->value);
+                    server.set_synced_to(settings_.fingerprint);
+                }
+            }
+        }
+        return true;
+    });
+    if (!scanned) {
+        spdlog::error("server S{} sent a malformed message stream: {}", server.id(), scanned.error().message);
+        fail(ServerCloseReason::ServerProtocolError, SessionEnd::because(EndReason::ServerLost, "the server sent malformed data"));
+        return false;
+    }
+    if (tracker_.confused()) {
+        spdlog::error("server S{} answered in a way sluice cannot follow: {}", server.id(), tracker_.confusion());
+        fail(ServerCloseReason::StateUnknown,
+             SessionEnd::because(EndReason::ServerLost, "sluice lost track of the server's state",
+                                 "Retry the transaction; report this to the sluice developers."));
+    }
+    return true;
 }
 
 void Relay::settle() {

@@ -3,9 +3,12 @@
 //
 //   client -> server: the session forwards whole client messages (forward()), after counting
 //                     each one in the transaction tracker;
-//   server -> client: the pump, a coroutine that runs while a response may come, streams the
-//                     server's bytes to the client and watches ReadyForQuery, ParameterStatus,
-//                     errors and COPY.
+//   server -> client: the pump, which runs while a response may come, streams the server's
+//                     bytes to the client and watches ReadyForQuery, ParameterStatus, errors
+//                     and COPY. It is a chain of plain completion handlers, not a coroutine: it
+//                     starts once per transaction, and starting a coroutine would cost more than
+//                     relaying a short response. Only a client too slow to take a chunk at once
+//                     gets a coroutine (deliver_slowly), which waits with a deadline.
 //
 // The relay is the server's one owner while it is lent: it holds the Lease, and the server goes
 // back only when both directions are quiet (no write to the server in progress, pump stopped):
@@ -62,7 +65,16 @@ public:
     std::function<void()> on_released;
 
 private:
-    awaitable<void> pump(std::shared_ptr<void> keep_alive);
+    // The pump's steps: read the server, follow what it said, hand it to the client, repeat.
+    void pump_next();
+    void pump_read(error_code ec, std::size_t n);
+    void pump_continue(error_code read_ec);
+    void deliver_slowly(std::string_view rest, error_code read_ec);
+    void delivered(error_code ec);
+    void pump_done();
+    // Follows one chunk of the server's stream (messages, tracker, settings); false when the
+    // stream is malformed (the relay has failed).
+    bool follow(std::string_view chunk);
     // Acts once both directions are quiet: return or close the server.
     void settle();
     [[nodiscard]] bool transaction_over() const;
@@ -76,6 +88,7 @@ private:
     TransactionTracker tracker_;
     bool writing_ = false;       // client -> server write in progress
     bool pump_running_ = false;  // server -> client pump alive
+    std::shared_ptr<void> pump_keep_alive_;  // the session, while the pump runs
     bool letting_go_ = false;    // let_go() decides the server's fate
     bool client_gone_ = false;
     bool server_said_fatal_ = false;

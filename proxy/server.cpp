@@ -27,8 +27,9 @@ auto log_exception(std::string what) {
 Server::Server(std::shared_ptr<const config::Config> config)
     : config_(std::move(config)),
       workers_(config_->listen.workers ? config_->listen.workers : std::max(1u, std::thread::hardware_concurrency())),
-      // One thread: the scheduler may skip its locking.
-      io_(workers_ == 1 ? 1 : BOOST_ASIO_CONCURRENCY_HINT_DEFAULT),
+      // One thread does all socket I/O: the reactor may skip its per-socket locks (the scheduler
+      // keeps its own, for posts from the signal and resolver threads).
+      io_(workers_ == 1 ? BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO : BOOST_ASIO_CONCURRENCY_HINT_DEFAULT),
       router_(io_.get_executor(), config_),
       context_{config_, router_, cancels_},
       signals_(io_, SIGINT, SIGTERM) {

@@ -5,12 +5,13 @@
 namespace sluice::proxy {
 
 std::string_view describe(ServerCloseReason reason) noexcept {
-    static constexpr std::array<std::string_view, 15> table = {
+    static constexpr std::array<std::string_view, 16> table = {
         "client went away mid-transaction",              // ClientLeftMidTransaction
         "server connection lost",                        // ServerLost
         "protocol error from server",                    // ServerProtocolError
         "server state unknown",                          // StateUnknown
         "write to server failed",                        // WriteFailed
+        "its client stopped reading",                    // ClientStalled
         "could not sync session parameters",             // SyncFailed
         "client settings rejected",                      // SettingsRejected
         "reset before reuse failed",                     // ResetFailed

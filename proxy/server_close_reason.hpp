@@ -10,7 +10,8 @@ enum class ServerCloseReason {
     ServerLost,                // the connection broke or the server said FATAL
     ServerProtocolError,       // the server sent a stream sluice cannot follow
     StateUnknown,              // sluice lost track of the server's state (relay model confused)
-    WriteFailed,               // a write to the server failed
+    WriteFailed,               // a write to the server failed or stalled (timeouts.server_write)
+    ClientStalled,             // its client stopped reading (timeouts.client_write)
     SyncFailed,                // setting the client's session parameters failed
     SettingsRejected,          // the client's startup settings were rejected (the login fails)
     ResetFailed,               // DISCARD ALL / RESET failed before reuse

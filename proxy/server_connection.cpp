@@ -70,6 +70,7 @@ awaitable<ConnectOutcome> ServerConnection::connect(const UpstreamTarget& target
             auto socket = co_await open_socket(hp, error);
             if (!socket) co_return ConnectOutcome{nullptr, error, std::nullopt};
             auto conn = std::make_unique<ServerConnection>(std::move(*socket), hp);
+            conn->stream().set_write_timeout(target.write_timeout);
             auto* raw = conn.get();
             co_return co_await raw->login(target, credentials, std::move(conn));
         };

@@ -9,7 +9,7 @@ namespace sluice::proxy {
 namespace ss = protocol::sqlstate;
 
 const EndReasonInfo& info(EndReason reason) noexcept {
-    static const std::array<EndReasonInfo, 15> table = {{
+    static const std::array<EndReasonInfo, 16> table = {{
         {"", "client closed the connection"},                           // ClientClosed
         {"", "cancel request handled"},                                 // CancelRequest
         {ss::kProtocolViolation, "client protocol violation"},          // ProtocolViolation
@@ -23,6 +23,7 @@ const EndReasonInfo& info(EndReason reason) noexcept {
         {ss::kTooManyConnections, "query_wait timeout"},                // QueryWaitTimeout
         {ss::kConnectionFailure, "server unavailable"},                 // ServerUnavailable
         {ss::kConnectionFailure, "server connection lost"},             // ServerLost
+        {"", "client stopped reading"},                                 // ClientStalled
         {ss::kAdminShutdown, "shutting down"},                          // ShuttingDown
         {ss::kInternalError, "internal error"},                         // InternalError
     }};

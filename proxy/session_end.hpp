@@ -23,6 +23,7 @@ enum class EndReason {
     QueryWaitTimeout,         // 53300 query_wait
     ServerUnavailable,        // 08006, or the upstream's own error during its login
     ServerLost,               // 08006
+    ClientStalled,            // the client stopped reading (timeouts.client_write): nothing to tell
     ShuttingDown,             // 57P01
     InternalError,            // XX000
 };

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cctype>
+#include <cstdint>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -40,8 +43,42 @@ bool is_server_owned_param(std::string_view name) noexcept {
     return std::any_of(kServerOwned.begin(), kServerOwned.end(), [&](auto n) { return iequals(n, name); });
 }
 
+namespace {
+
+constexpr std::uint64_t kOnes = 0x0101010101010101ull;
+constexpr std::uint64_t kHighs = 0x8080808080808080ull;
+
+// A byte of `v` is zero; exact for the lowest zero byte, which is all a prefilter needs.
+constexpr bool has_zero_byte(std::uint64_t v) noexcept { return ((v - kOnes) & ~v & kHighs) != 0; }
+
+// Whether `sql` may contain "ol" or 'z' (ASCII case-insensitively): every "role" has the one,
+// every "authoriz" the other. Eight bytes a step, stride seven so that a pair may straddle.
+bool has_role_hint(std::string_view sql) noexcept {
+    constexpr std::uint64_t kFold = 0x2020202020202020ull;  // 'O' -> 'o'; never clears a bit
+    std::size_t i = 0;
+    if constexpr (std::endian::native == std::endian::little) {
+      for (; i + 8 <= sql.size(); i += 7) {
+        std::uint64_t w;
+        std::memcpy(&w, sql.data() + i, 8);
+        w |= kFold;
+        std::uint64_t o = w ^ (kOnes * 'o');
+        std::uint64_t l = (w >> 8) ^ (kOnes * 'l');  // the byte after each (the top one is 0: no match)
+        std::uint64_t pair = (o | l) | (std::uint64_t{0xff} << 56);
+        if (has_zero_byte(pair) || has_zero_byte(w ^ (kOnes * 'z'))) return true;
+      }
+    }
+    for (; i < sql.size(); ++i) {
+        char c = static_cast<char>(sql[i] | 0x20);
+        if (c == 'z' || (c == 'o' && i + 1 < sql.size() && (sql[i + 1] | 0x20) == 'l')) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
 bool may_change_role(std::string_view sql) noexcept {
-    // One pass, ASCII case folding inline: this runs on every Query and Parse.
+    // Runs on every Query and Parse: a word-at-a-time prefilter, then the exact scan.
+    if (!has_role_hint(sql)) return false;
     auto follows = [sql](std::size_t i, std::string_view rest) {
         if (sql.size() - i < rest.size()) return false;
         for (std::size_t k = 0; k < rest.size(); ++k)

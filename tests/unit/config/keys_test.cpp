@@ -59,6 +59,8 @@ TEST(Keys, DocumentedDefaultsAreTheModelDefaults) {
     EXPECT_EQ(c.pool.server_retry_max, d.pool.server_retry_max);
     EXPECT_EQ(c.timeouts.query_wait, d.timeouts.query_wait);
     EXPECT_EQ(c.timeouts.client_login, d.timeouts.client_login);
+    EXPECT_EQ(c.timeouts.client_write, d.timeouts.client_write);
+    EXPECT_EQ(c.timeouts.server_write, d.timeouts.server_write);
     EXPECT_EQ(c.logging.level, d.logging.level);
     EXPECT_EQ(c.logging.log_connections, d.logging.log_connections);
 }
@@ -80,7 +82,7 @@ TEST(Keys, TheKeyList) {
         "pool.mode", "pool.size", "pool.min_size", "pool.reserve_size", "pool.reserve_timeout",
         "pool.max_db_connections", "pool.max_user_connections", "pool.server_idle_timeout", "pool.server_lifetime",
         "pool.server_check_delay", "pool.server_connect_timeout", "pool.server_retry_delay", "pool.server_retry_max",
-        "timeouts.query_wait", "timeouts.client_login",
+        "timeouts.query_wait", "timeouts.client_login", "timeouts.client_write", "timeouts.server_write",
         "logging.level", "logging.log_connections",
         "databases.name", "databases.url", "databases.pool",
     };

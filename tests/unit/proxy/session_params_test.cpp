@@ -111,3 +111,33 @@ TEST(Fingerprint, AnyDifferenceChangesIt) {
 
 }  // namespace
 }  // namespace sluice::proxy
+
+namespace sluice::proxy {
+namespace {
+
+// may_change_role: a word-at-a-time prefilter, then an exact scan. Every position a keyword may
+// start at, in both cases, with text on both sides, must be found; ordinary SQL must not.
+TEST(MayChangeRole, FindsTheKeywordsAtEveryOffset) {
+    for (std::string_view keyword : {"set role admin", "SET ROLE admin", "Set Session Authorization bob",
+                                      "select set_config('role', 'x', false)", "reset role", "rOlE"}) {
+        for (std::size_t pad = 0; pad < 20; ++pad) {
+            for (std::size_t tail = 0; tail < 10; ++tail) {
+                std::string sql = std::string(pad, ' ') + std::string(keyword) + std::string(tail, ';');
+                EXPECT_TRUE(may_change_role(sql)) << "'" << sql << "'";
+            }
+        }
+    }
+}
+
+TEST(MayChangeRole, OrdinarySqlIsNotFlagged) {
+    for (std::string_view sql : {"", "s", "SELECT abalance FROM pgbench_accounts WHERE aid = 12345;",
+                                 "UPDATE pgbench_tellers SET tbalance = tbalance + 1 WHERE tid = 3;",
+                                 "select rol from t", "insert into x values ('ole')", "BEGIN", "COMMIT"}) {
+        EXPECT_FALSE(may_change_role(sql)) << "'" << sql << "'";
+    }
+    // The prefilter's hints alone are not enough: "ol" and 'z' without a keyword.
+    EXPECT_FALSE(may_change_role("select bool_or(x), 'zz' from pool"));
+}
+
+}  // namespace
+}  // namespace sluice::proxy
