@@ -6,6 +6,8 @@
 #include <atomic>
 #include <random>
 #include <thread>
+
+#include <unistd.h>
 #include <vector>
 
 #include "tests/integration/auth/auth_support.hpp"
@@ -103,6 +105,35 @@ TEST_F(AuthQuery, InvalidNamesFailWithoutLookup) {
     EXPECT_EQ(too_long.sqlstate, "28P01") << too_long.message;
     auto longest = try_login(as(sluice, std::string(63, 'x'), "pw"));
     EXPECT_EQ(longest.sqlstate, "08006") << "a 63-byte name is valid and must be looked up: " << longest.message;
+}
+
+// Logins of one name at the same moment share one lookup: the upstream runs the query once
+// (each execution is in the server log, with its parameter, while the lookup role logs them).
+TEST_F(AuthQuery, ConcurrentLoginsOfOneNameShareOneLookup) {
+    pg().exec_superuser("ALTER ROLE aq_lookup SET log_min_duration_statement = 0");
+    struct Reset {
+        ~Reset() { pg().exec_superuser("ALTER ROLE aq_lookup RESET log_min_duration_statement"); }
+    } reset;
+    SluiceProcess sluice(config());
+    auto log_from = pg().log_size();
+    const std::string name = "same_ghost_" + std::to_string(::getpid());
+    std::atomic<int> ready{0};
+    std::vector<std::thread> logins;
+    std::vector<LoginOutcome> outcomes(8);
+    for (std::size_t i = 0; i < outcomes.size(); ++i) {
+        logins.emplace_back([&, i] {
+            ready.fetch_add(1);
+            while (ready.load() < static_cast<int>(outcomes.size())) std::this_thread::yield();
+            outcomes[i] = try_login(as(sluice, name, "pw"));
+        });
+    }
+    for (auto& t : logins) t.join();
+    for (const auto& o : outcomes) EXPECT_EQ(o.sqlstate, "28P01") << o.message << o.client_error;
+    // The log line is written when the statement ends: wait for the first, then count.
+    const std::string executed = "$1 = '" + name + "'";
+    ASSERT_TRUE(wait_until([&] { return count_occurrences(pg().read_log(log_from), executed) >= 1; }, 10s));
+    // Bind and Execute both log the parameter; one Execute per lookup.
+    EXPECT_EQ(count_occurrences(pg().read_log(log_from), "execute <unnamed>"), 1u) << "each login ran its own lookup";
 }
 
 // 2,000 logins with random unknown names: a handful of lookup connections upstream, bounded

@@ -3,6 +3,9 @@
 // exchange, with a salt that is stable per unknown name (like PostgreSQL's scram_mock_salt).
 #include <gtest/gtest.h>
 
+#include "protocol/backend.hpp"
+#include "protocol/frontend.hpp"
+#include "protocol/startup.hpp"
 #include "tests/integration/auth/auth_support.hpp"
 #include "tests/integration/proxy/pq.hpp"
 
@@ -54,6 +57,44 @@ TEST(UniformFailure, ScramUnknownUserLooksLikeWrongPassword) {
     EXPECT_EQ(unknown.sqlstate, "28P01");
     EXPECT_EQ(unknown.sqlstate, known.sqlstate);
     EXPECT_EQ(libpq_failure(sluice, "nobody_at_all", "wrong"), libpq_failure(sluice, kScramRole.user, "wrong"));
+}
+
+// The salt and iteration count sluice's server-first-message gives `user`, read off the wire.
+std::string server_first_salt_and_iterations(const SluiceProcess& sluice, std::string_view user) {
+    namespace p = protocol;
+    auto client = BlockingClient::connect_tcp(sluice.host(), sluice.port());
+    p::StartupMessage startup;
+    startup.version = p::kProtocol30;
+    startup.parameters = {{"user", std::string(user)}, {"database", "postgres"}};
+    std::string out;
+    startup.encode(out);
+    client.send_raw(out);
+    auto sasl = client.read_message();
+    EXPECT_EQ(sasl.backend_tag(), p::BackendTag::Authentication);
+    out.clear();
+    p::SASLInitialResponse{"SCRAM-SHA-256", std::string_view("n,,n=,r=abcdefghijklmnopqrstuvwx")}.encode(out);
+    client.send_raw(out);
+    auto cont = client.read_message();
+    auto auth = p::decode_authentication(cont.body);
+    if (!auth || !std::holds_alternative<p::AuthenticationSASLContinue>(*auth)) {
+        ADD_FAILURE() << "no SASLContinue for " << user;
+        return {};
+    }
+    std::string first(std::get<p::AuthenticationSASLContinue>(*auth).data);
+    return first.substr(first.find(",s="));  // drop the nonce, random per exchange
+}
+
+// PostgreSQL's scram_mock_salt: an unknown name always sees the same salt, so probing twice
+// does not tell it from a real user (whose salt is stored), and the same iteration count.
+TEST(UniformFailure, ScramUnknownUserSaltIsStablePerName) {
+    SluiceConfig c;
+    c.auth_method = "scram-sha-256";
+    SluiceProcess sluice(c);
+    auto ghost = server_first_salt_and_iterations(sluice, "nobody_at_all");
+    EXPECT_EQ(server_first_salt_and_iterations(sluice, "nobody_at_all"), ghost);
+    EXPECT_NE(server_first_salt_and_iterations(sluice, "somebody_else"), ghost);
+    auto known = server_first_salt_and_iterations(sluice, kScramRole.user);
+    EXPECT_EQ(known.substr(known.find(",i=")), ghost.substr(ghost.find(",i=")));
 }
 
 }  // namespace
