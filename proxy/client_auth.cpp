@@ -44,6 +44,19 @@ auth::ScramSecret mock_secret(std::string_view user) {
     return s;
 }
 
+// PostgreSQL's own limits on a role name: NAMEDATALEN - 1 bytes, no NUL (the startup packet
+// cannot carry one, but a name that reached here is checked anyway), not empty. A name that no
+// role can have fails like an unknown user, and is never sent upstream to be looked up.
+constexpr std::size_t kMaxRoleNameBytes = 63;
+
+bool could_be_role_name(std::string_view user) noexcept {
+    return !user.empty() && user.size() <= kMaxRoleNameBytes && user.find('\0') == std::string_view::npos;
+}
+
+// An MD5 secret no password matches (random), for the MD5 exchange of an unknown user. The
+// salt of that exchange is random per attempt, as for a real user.
+std::string mock_md5_secret() { return "md5" + auth::hex_encode(auth::random_bytes(16)); }
+
 SessionEnd auth_failed(std::string_view user) {
     return SessionEnd::because(EndReason::AuthFailed,
                                "password authentication failed for user \"" + std::string(user) + "\"");
@@ -158,19 +171,39 @@ awaitable<ClientAuthResult> authenticate_client(Stream& stream, p::FrameDecoder&
         std::string secret;
         if (known) {
             secret = known->password;
+        } else if (!could_be_role_name(user)) {
+            spdlog::info("login refused: \"{}\" is not a valid role name", user);
         } else if (auth_query && database) {
             auto found = co_await auth_query->lookup(*database, std::string(user));
-            if (found.secret) secret = std::move(*found.secret);
+            if (found.status == AuthQueryResult::Status::Failed) {
+                // Not the client's fault, and the same for every name: say what happened.
+                spdlog::warn("login of \"{}\" failed: {}", user, found.reason);
+                result.failure = SessionEnd::because(
+                    EndReason::ServerUnavailable, "could not look up user \"" + std::string(user) + "\": " + found.reason,
+                    "sluice looks up users not in its configuration with auth_query; check the upstream and "
+                    "auth.auth_query, then try again.");
+                co_return result;
+            }
+            if (found.status == AuthQueryResult::Status::Found) secret = std::move(found.secret);
             else spdlog::info("login refused for \"{}\": {}", user, found.reason);
+        } else {
+            spdlog::info("login refused: unknown user \"{}\"", user);
         }
         if (secret.empty()) {
-            // Same exchange as for a real user, then the same failure: no hint that the user is unknown.
+            // The exchange a real user of this method gets, then the same failure: no hint that
+            // the user is unknown.
+            if (config.auth.method == config::AuthMethod::Md5) {
+                auto ok = co_await run_md5(stream, decoder, mock_md5_secret());
+                result.failure = !ok ? SessionEnd::because(EndReason::ProtocolViolation,
+                                                           "expected a password message during authentication")
+                                     : auth_failed(user);
+                co_return result;
+            }
             auto outcome = co_await run_scram(stream, decoder, mock_secret(user));
             result.failure = outcome.protocol_error
                                  ? SessionEnd::because(EndReason::ProtocolViolation,
                                                        "expected a SASL response during authentication")
                                  : auth_failed(user);
-            if (!known && !auth_query) spdlog::info("login refused: unknown user \"{}\"", user);
             co_return result;
         }
         pass_through(secret);

@@ -257,7 +257,8 @@ awaitable<Pool::Acquired> Pool::connect_new(ConnectingSlot& slot, Clock::time_po
         spdlog::warn("pool {}/{}: {}", key_.database, key_.user, outcome.error);
         // The upstream answered and said no (bad password, unknown database): retrying will not help.
         // Starting up or shutting down is different: it is what a restart looks like.
-        bool permanent = outcome.server_error && !is_transient_login_error(*outcome.server_error);
+        bool permanent =
+            outcome.permanent || (outcome.server_error && !is_transient_login_error(*outcome.server_error));
         if (permanent || Clock::now() + backoff >= give_up) {
             SessionEnd end = SessionEnd::because(EndReason::ServerUnavailable,
                                                  "could not connect to the upstream server: " + outcome.error,

@@ -1,5 +1,7 @@
 #include "proxy/router.hpp"
 
+#include <spdlog/spdlog.h>
+
 namespace sluice::proxy {
 
 Router::Router(asio::any_io_executor executor, std::shared_ptr<const config::Config> config)
@@ -46,12 +48,40 @@ std::shared_ptr<Pool> Router::pool_for(const config::Database& database, const s
 }
 
 void Router::maintain_all() {
-    std::vector<std::shared_ptr<Pool>> pools;
     {
-        std::lock_guard lock(mutex_);
-        for (auto& [k, p] : pools_) pools.push_back(p);
+        std::vector<std::shared_ptr<Pool>> pools;
+        {
+            std::lock_guard lock(mutex_);
+            for (auto& [k, p] : pools_) pools.push_back(p);
+        }
+        for (auto& p : pools) p->maintain();
     }
-    for (auto& p : pools) p->maintain();
+    retire_empty_pools();
+}
+
+void Router::retire_empty_pools() {
+    // A client may name any user (trust without a user list), and each name gets a pool: pools
+    // must not outlive their use. One that nobody holds (no session, lease or upkeep task has a
+    // reference) and that has no server, connecting or idle, only remembers settings: drop it,
+    // and build it again when a client asks. Budgets go the same way once no pool shares them.
+    std::vector<std::shared_ptr<Pool>> retired;  // destroyed after the lock is released
+    std::lock_guard lock(mutex_);
+    for (auto it = pools_.begin(); it != pools_.end();) {
+        // Copies of this pointer are only made under mutex_ (pool_for) or from a holder: with
+        // use_count 1 there is no holder, so nobody can take one while we decide.
+        if (it->second.use_count() == 1) {
+            auto stats = it->second->stats();
+            if (stats.total == 0 && stats.waiting == 0) {
+                spdlog::info("retired pool {}/{}: no clients and no servers", it->first.database, it->first.user);
+                retired.push_back(std::move(it->second));
+                it = pools_.erase(it);
+                continue;
+            }
+        }
+        ++it;
+    }
+    for (auto* budgets : {&database_budgets_, &user_budgets_})
+        std::erase_if(*budgets, [](const auto& entry) { return entry.second.use_count() == 1; });
 }
 
 void Router::close_all() {

@@ -23,11 +23,13 @@ public:
     // The upstream target of a database (hosts, dbname, startup parameters).
     static UpstreamTarget target_for(const config::Database& database, const std::string& client_database);
 
+    // Pool upkeep, then retires pools that nobody uses and that hold no server (see .cpp).
     void maintain_all();
     void close_all();
     std::vector<std::pair<PoolKey, PoolStats>> stats() const;
 
 private:
+    void retire_empty_pools();
     std::shared_ptr<ConnectionBudget> budget(std::map<std::string, std::shared_ptr<ConnectionBudget>>& budgets,
                                              const std::string& name, std::uint32_t max);
 

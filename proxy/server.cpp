@@ -34,7 +34,7 @@ Server::Server(std::shared_ptr<const config::Config> config)
       context_{config_, router_, cancels_},
       signals_(io_, SIGINT, SIGTERM) {
     if (config_->auth.auth_query) {
-        auth_query_ = std::make_unique<AuthQueryCache>(*config_->auth.auth_query);
+        auth_query_ = std::make_unique<AuthQueryCache>(io_.get_executor(), *config_->auth.auth_query);
         context_.auth_query = auth_query_.get();
     }
 }

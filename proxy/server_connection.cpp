@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <mutex>
+#include <set>
+
 #include "protocol/auth/md5.hpp"
 #include "protocol/backend.hpp"
 #include "protocol/frontend.hpp"
@@ -37,6 +40,23 @@ awaitable<std::optional<tcp::socket>> open_socket(const config::HostPort& hp, st
     }
     socket.set_option(tcp::no_delay(true));
     co_return std::optional<tcp::socket>(std::move(socket));
+}
+
+// Every upstream link is plain TCP today, so a cleartext password request sends the password in
+// the clear. Allowed, because a trusted local upstream (pg_hba "password" on 127.0.0.1 or a
+// private network) is a legitimate setup, but said once per server and user: often enough to be
+// seen, not once per connection. The set is bounded by the configured databases and users.
+void warn_cleartext_once(const config::HostPort& endpoint, const std::string& user) {
+    static std::mutex mutex;
+    static std::set<std::string> warned;
+    {
+        std::lock_guard lock(mutex);
+        if (warned.size() >= 10'000) return;
+        if (!warned.insert(endpoint.host + ":" + std::to_string(endpoint.port) + "\n" + user).second) return;
+    }
+    spdlog::warn("server {}:{} asked for a cleartext password over an unencrypted connection; sending the password "
+                 "of user \"{}\" readable by anyone on the network path (use md5 or scram-sha-256 in its pg_hba.conf)",
+                 endpoint.host, endpoint.port, user);
 }
 
 }  // namespace
@@ -81,7 +101,7 @@ awaitable<ConnectOutcome> ServerConnection::connect(const UpstreamTarget& target
             continue;
         }
         auto outcome = std::get<0>(std::move(result));
-        if (outcome.connection || outcome.server_error) co_return outcome;
+        if (outcome.connection || outcome.server_error || outcome.permanent) co_return outcome;
         last_error = std::move(outcome.error);
     }
     co_return ConnectOutcome{nullptr, last_error, std::nullopt};
@@ -90,6 +110,14 @@ awaitable<ConnectOutcome> ServerConnection::connect(const UpstreamTarget& target
 awaitable<ConnectOutcome> ServerConnection::login(const UpstreamTarget& target, const ServerCredentials& credentials,
                                                   std::unique_ptr<ServerConnection> self) {
     auto failed = [](std::string why) { return ConnectOutcome{nullptr, std::move(why), std::nullopt}; };
+    // Failures that the next attempt would meet again; logged here, where the detail is known.
+    auto refused = [this, &credentials](std::string why) {
+        spdlog::error("server {}:{} (user \"{}\"): {}", endpoint_.host, endpoint_.port, credentials.user, why);
+        return ConnectOutcome{nullptr, std::move(why), std::nullopt, true};
+    };
+    auto not_authenticated = [&](std::string_view why) {
+        return refused("the upstream server failed to authenticate itself: " + std::string(why));
+    };
 
     p::StartupMessage startup;
     startup.version = p::kProtocol30;
@@ -112,11 +140,18 @@ awaitable<ConnectOutcome> ServerConnection::login(const UpstreamTarget& target, 
         case p::BackendTag::Authentication: {
             auto auth = p::decode_authentication(frame->body);
             if (!auth) co_return failed("malformed authentication request: " + auth.error().message);
-            if (std::holds_alternative<p::AuthenticationOk>(*auth)) break;
+            if (std::holds_alternative<p::AuthenticationOk>(*auth)) {
+                // As libpq: once SCRAM started, only a verified server-final-message proves that
+                // the server knows the password; an AuthenticationOk before it proves nothing.
+                if (scram && !scram->server_verified())
+                    co_return not_authenticated("AuthenticationOk before a verified SCRAM server-final-message");
+                break;
+            }
             if (std::holds_alternative<p::AuthenticationCleartextPassword>(*auth)) {
                 if (!credentials.password)
-                    co_return failed("server asked for a cleartext password and none is configured for user \"" +
-                                     credentials.user + "\"");
+                    co_return refused("server asked for a cleartext password and none is configured for user \"" +
+                                      credentials.user + "\"");
+                warn_cleartext_once(endpoint_, credentials.user);
                 p::PasswordMessage{*credentials.password}.encode(out);
             } else if (auto* md5 = std::get_if<p::AuthenticationMD5Password>(&*auth)) {
                 std::string secret = credentials.md5_secret ? *credentials.md5_secret
@@ -124,31 +159,33 @@ awaitable<ConnectOutcome> ServerConnection::login(const UpstreamTarget& target, 
                                          ? p::auth::md5_secret(*credentials.password, credentials.user)
                                          : std::string();
                 if (secret.empty())
-                    co_return failed("server asked for an MD5 password and none is configured for user \"" +
-                                     credentials.user + "\"");
+                    co_return refused("server asked for an MD5 password and none is configured for user \"" +
+                                      credentials.user + "\"");
                 auto response = p::auth::md5_response(secret, md5->salt);
                 p::PasswordMessage{response}.encode(out);
             } else if (auto* sasl = std::get_if<p::AuthenticationSASL>(&*auth)) {
                 bool offered = false;
                 for (auto m : sasl->mechanisms) offered |= m == p::auth::kScramSha256;
-                if (!offered) co_return failed("server offers no SASL mechanism sluice supports");
+                if (!offered) co_return refused("server offers no SASL mechanism sluice supports");
+                if (scram) co_return not_authenticated("a second SASL exchange was started");
                 if (credentials.password) scram.emplace(*credentials.password);
                 else if (credentials.scram_keys) scram.emplace(*credentials.scram_keys);
-                else co_return failed("server asked for SCRAM and no password or SCRAM keys are available for user \"" +
-                                      credentials.user + "\"");
+                else co_return refused("server asked for SCRAM and no password or SCRAM keys are available for user \"" +
+                                       credentials.user + "\"");
                 auto first = scram->client_first();
                 p::SASLInitialResponse{scram->mechanism(), std::string_view(first)}.encode(out);
             } else if (auto* cont = std::get_if<p::AuthenticationSASLContinue>(&*auth)) {
-                if (!scram) co_return failed("unexpected SASLContinue");
+                if (!scram) co_return not_authenticated("SASLContinue without a SASL exchange");
+                // Refuses absurd iteration counts before hashing (kMaxScramIterations).
                 auto final_msg = scram->client_final(cont->data);
-                if (!final_msg) co_return failed("SCRAM exchange failed: " + final_msg.error().message);
+                if (!final_msg) co_return not_authenticated(final_msg.error().message);
                 p::SASLResponse{*final_msg}.encode(out);
             } else if (auto* fin = std::get_if<p::AuthenticationSASLFinal>(&*auth)) {
-                if (!scram) co_return failed("unexpected SASLFinal");
+                if (!scram) co_return not_authenticated("SASLFinal without a SASL exchange");
                 if (auto ok = scram->verify_server_final(fin->data); !ok)
-                    co_return failed("server failed SCRAM verification: " + ok.error().message);
+                    co_return not_authenticated(ok.error().message);
             } else {
-                co_return failed("server asked for an authentication method sluice does not support");
+                co_return refused("server asked for an authentication method sluice does not support");
             }
             if (!out.empty()) {
                 if (auto [ec, n] = co_await stream_.write_all(asio::buffer(out)); ec)

@@ -60,6 +60,9 @@ struct ConnectOutcome {
     // The upstream's own ErrorResponse during login (bad password, unknown database, too many
     // connections); forwarded to the client as it is.
     std::optional<protocol::ErrorFields> server_error;
+    // Retrying will not help: the upstream failed to authenticate itself, asked for more than
+    // sluice will do, or asked for credentials sluice does not have.
+    bool permanent = false;
 };
 
 class ServerConnection {

@@ -13,9 +13,11 @@ namespace sluice::protocol::auth {
 inline constexpr std::string_view kScramSha256 = "SCRAM-SHA-256";
 inline constexpr std::string_view kScramSha256Plus = "SCRAM-SHA-256-PLUS";
 inline constexpr int kDefaultScramIterations = 4096;
-// Upper bound on a server's iteration count that ScramClient accepts: a malicious or hijacked
-// upstream could otherwise make sluice burn CPU for minutes per connection.
-inline constexpr int kMaxScramIterations = 10'000'000;
+// Upper bound on a server's iteration count that ScramClient accepts. sluice derives keys on an
+// event-loop thread: a malicious or hijacked upstream demanding 10 million rounds would stall
+// every client on that thread for seconds per connection. PostgreSQL's default is 4096; libpq
+// has no cap, but libpq does not serve other clients while it hashes.
+inline constexpr int kMaxScramIterations = 100'000;
 
 // A stored secret: SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey> (base64 parts).
 struct ScramSecret {
@@ -63,6 +65,9 @@ public:
     Result<std::string> client_final(std::string_view server_first);
     // Checks the server signature in AuthenticationSASLFinal (authenticates the server).
     Result<void> verify_server_final(std::string_view server_final);
+    // True once verify_server_final() accepted the server's signature. Until then an
+    // AuthenticationOk proves nothing: the server may not know the password (libpq refuses it too).
+    [[nodiscard]] bool server_verified() const noexcept { return server_verified_; }
 
 private:
     enum class Stage { Initial, SentFirst, SentFinal, Done };
@@ -78,6 +83,7 @@ private:
     std::string client_first_bare_;
     std::string auth_message_;
     std::string server_key_;
+    bool server_verified_ = false;
 };
 
 // Server side. `channel_binding` is the tls-server-end-point data of the client's TLS connection

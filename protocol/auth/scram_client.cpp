@@ -1,4 +1,5 @@
 #include <charconv>
+#include <string>
 
 #include "protocol/auth/crypto.hpp"
 #include "protocol/auth/saslprep.hpp"
@@ -85,8 +86,12 @@ Result<std::string> ScramClient::client_final(std::string_view server_first) {
     const char* end = iterations_text->data() + iterations_text->size();
     const auto [ptr, ec] = std::from_chars(iterations_text->data(), end, iterations);
     if (iterations_text->empty() || (*iterations_text)[0] == '-' || ec != std::errc{} || ptr != end ||
-        iterations < 1 || iterations > kMaxScramIterations) {
+        iterations < 1) {
         return fail("SCRAM server-first-message: iteration count out of range");
+    }
+    if (iterations > kMaxScramIterations) {
+        return fail("SCRAM server demands " + std::to_string(iterations) + " iterations, more than the " +
+                    std::to_string(kMaxScramIterations) + " sluice accepts");
     }
 
     std::string client_key;
@@ -132,6 +137,7 @@ Result<void> ScramClient::verify_server_final(std::string_view server_final) {
     if (!constant_time_equal(*verifier, hmac_sha256(server_key_, auth_message_))) {
         return fail("SCRAM server signature mismatch: the server does not know the password");
     }
+    server_verified_ = true;
     return {};
 }
 
