@@ -4,6 +4,7 @@
 
 #include "protocol/byte_reader.hpp"
 #include "proxy/frame_io.hpp"
+#include "proxy/tcp_keepalive.hpp"
 
 namespace sluice::proxy {
 
@@ -48,6 +49,7 @@ ClientSession::ClientSession(ProxyContext& context, tcp::socket socket, std::uin
     auto ep = client_.socket().remote_endpoint(ec);
     peer_ = ec ? "unknown" : ep.address().to_string() + ":" + std::to_string(ep.port());
     client_.socket().set_option(tcp::no_delay(true), ec);
+    apply_keepalive(client_.socket(), config_->tcp);
 }
 
 ClientSession::~ClientSession() {

@@ -36,7 +36,9 @@ std::shared_ptr<Pool> Router::pool_for(const config::Database& database, const s
         if (u->pool_size) settings.size = *u->pool_size;
         if (u->max_connections) user_max = *u->max_connections;
     }
-    auto pool = std::make_shared<Pool>(executor_, key, settings, target_for(database, database.name), credentials,
+    auto target = target_for(database, database.name);
+    target.tcp = config_->tcp;
+    auto pool = std::make_shared<Pool>(executor_, key, settings, std::move(target), credentials,
                                        budget(database_budgets_, database.name, settings.max_db_connections),
                                        budget(user_budgets_, credentials.user, user_max));
     pools_.emplace(std::move(key), pool);

@@ -33,6 +33,7 @@ struct UpstreamTarget {
     // Startup parameters besides user/database (options, application_name, ... from the URL).
     std::vector<std::pair<std::string, std::string>> parameters;
     config::Duration connect_timeout{std::chrono::seconds(5)};
+    config::Tcp tcp;  // keepalive on the connection
 };
 
 struct BackendKey {
