@@ -10,6 +10,10 @@ namespace sluice::proxy {
 
 namespace {
 
+// Sockets past max_client_connections answered 53300 at once (each for at most a second); more
+// than that is a flood, and those are closed unread so that it costs no more descriptors.
+constexpr std::uint32_t kRefusalsAtOnce = 64;
+
 // Session and background coroutines log their escaping exceptions instead of vanishing.
 auto log_exception(std::string what) {
     return [what = std::move(what)](std::exception_ptr e) {
@@ -30,6 +34,7 @@ Server::Server(std::shared_ptr<const config::Config> config)
       // One thread: the scheduler may skip its locking.
       io_(workers_ == 1 ? 1 : BOOST_ASIO_CONCURRENCY_HINT_DEFAULT),
       router_(io_.get_executor(), config_),
+      clients_(config_->listen.max_client_connections, kRefusalsAtOnce),
       context_{config_, router_, cancels_},
       signals_(io_, SIGINT, SIGTERM) {
     if (config_->auth.auth_query) {
@@ -92,18 +97,25 @@ awaitable<void> Server::accept_loop(tcp::acceptor& acceptor) {
             co_await pause.async_wait(use_tuple);
             continue;
         }
-        spawn_session(std::move(socket));
+        auto place = clients_.take();
+        if (place.admission() == Admission::Dropped) {
+            error_code ignored;
+            socket.close(ignored);
+            dropped_.fetch_add(1, std::memory_order_relaxed);  // reported by maintenance_loop
+            continue;
+        }
+        spawn_session(std::move(socket), std::move(place));
     }
 }
 
-void Server::spawn_session(tcp::socket socket) {
+void Server::spawn_session(tcp::socket socket, ClientCount::Place place) {
     auto executor = socket.get_executor();
     std::uint64_t id;
     std::shared_ptr<ClientSession> session;
     {
         std::lock_guard lock(sessions_mutex_);
         id = next_session_id_++;
-        session = std::make_shared<ClientSession>(context_, std::move(socket), id);
+        session = std::make_shared<ClientSession>(context_, std::move(socket), id, std::move(place));
         sessions_.emplace(id, session);
     }
     asio::co_spawn(executor, [session]() { return session->run(); },
@@ -121,6 +133,10 @@ awaitable<void> Server::maintenance_loop() {
         auto [ec] = co_await timer.async_wait(use_tuple);
         if (ec || stopping_) co_return;
         router_.maintain_all();
+        // One line a second for a flood, not one per socket.
+        if (auto dropped = dropped_.exchange(0, std::memory_order_relaxed))
+            spdlog::warn("closed {} connection{} unread: max_client_connections ({}) reached", dropped,
+                         dropped == 1 ? "" : "s", clients_.limit());
     }
 }
 

@@ -8,6 +8,7 @@
 #include "proxy/asio.hpp"
 #include "proxy/auth_query.hpp"
 #include "proxy/cancel_registry.hpp"
+#include "proxy/client_count.hpp"
 #include "proxy/proxy_context.hpp"
 #include "proxy/router.hpp"
 
@@ -28,13 +29,15 @@ private:
     awaitable<void> accept_loop(tcp::acceptor& acceptor);
     awaitable<void> maintenance_loop();
     awaitable<void> shutdown();
-    void spawn_session(tcp::socket socket);
+    void spawn_session(tcp::socket socket, ClientCount::Place place);
 
     std::shared_ptr<const config::Config> config_;
     unsigned workers_;
     asio::io_context io_;
     Router router_;
     CancelRegistry cancels_;
+    ClientCount clients_;
+    std::atomic<std::uint64_t> dropped_{0};  // sockets closed unread since the last report
     std::unique_ptr<AuthQueryCache> auth_query_;
     ProxyContext context_;
     std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
