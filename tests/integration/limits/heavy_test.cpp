@@ -200,20 +200,21 @@ TEST(HeavyLimits, ConnectionBurstIsRefusedAndResourcesComeBack) {
         wait_connected(wave, 30s);
         for (auto& fd : wave)
             if (fd && !send_all(fd.get(), packet)) fd.reset();
-        for (auto& o : read_all_until_closed(wave, 30s)) {
-            if (o.timed_out) ++hung;
-            else if (logged_in(o)) ++admitted;
+        for (auto& o : read_all_until_closed(wave, 15s)) {
+            if (logged_in(o)) ++admitted;
+            else if (o.timed_out) ++hung;
             else if (o.sqlstate() == "53300") ++refused_53300;
             else if (o.bytes.empty()) ++closed_plain;
         }
         for (auto& fd : wave) not_connected += fd ? 0 : 1;
+        // Stop at the first wave that goes wrong rather than wait out all of them.
+        ASSERT_EQ(admitted, 0) << "connections past max_client_connections logged in (wave at " << done << ")";
+        ASSERT_EQ(hung, 0) << "connections past the limit were left open (wave at " << done << ")";
         auto r = exec_with_deadline(normal.get(), "SELECT " + std::to_string(done), 10s);
         ASSERT_TRUE(r.ok()) << "the normal client was not served during the burst: " << r.describe();
     }
     std::cerr << "burst: " << refused_53300 << " refused with 53300, " << closed_plain << " closed, " << hung
               << " hung, " << admitted << " admitted, " << not_connected << " not sent\n";
-    EXPECT_EQ(admitted, 0) << "connections past max_client_connections logged in";
-    EXPECT_EQ(hung, 0) << "connections past the limit were left open";
     EXPECT_GT(refused_53300, 0);
 
     held.clear();
