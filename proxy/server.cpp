@@ -31,10 +31,10 @@ auto log_exception(std::string what) {
 Server::Server(std::shared_ptr<const config::Config> config)
     : config_(std::move(config)),
       workers_(config_->listen.workers ? config_->listen.workers : std::max(1u, std::thread::hardware_concurrency())),
+      clients_(config_->listen.max_client_connections, kRefusalsAtOnce),
       // One thread: the scheduler may skip its locking.
       io_(workers_ == 1 ? 1 : BOOST_ASIO_CONCURRENCY_HINT_DEFAULT),
       router_(io_.get_executor(), config_),
-      clients_(config_->listen.max_client_connections, kRefusalsAtOnce),
       context_{config_, router_, cancels_},
       signals_(io_, SIGINT, SIGTERM) {
     if (config_->auth.auth_query) {

@@ -33,11 +33,12 @@ private:
 
     std::shared_ptr<const config::Config> config_;
     unsigned workers_;
+    // Before io_: sessions still queued in io_ when it is destroyed give their places back here.
+    ClientCount clients_;
+    std::atomic<std::uint64_t> dropped_{0};  // sockets closed unread since the last report
     asio::io_context io_;
     Router router_;
     CancelRegistry cancels_;
-    ClientCount clients_;
-    std::atomic<std::uint64_t> dropped_{0};  // sockets closed unread since the last report
     std::unique_ptr<AuthQueryCache> auth_query_;
     ProxyContext context_;
     std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
