@@ -186,6 +186,34 @@ constexpr std::array<KeySpec<Timeouts>, 6> kTimeoutKeys{{
     {"idle_in_transaction", "", "", "", nullptr},
 }};
 
+// The kernel takes keepalive times in whole seconds, at most 32767 (MAX_TCP_KEEPIDLE/KEEPINTVL).
+template <auto Member>
+void read_keepalive_seconds(NodeReader& reader, const toml::node& node, const std::string& key, SectionOf<Member>& target) {
+    auto value = reader.duration(node, key);
+    if (!value) return;
+    if (value->count() % 1000 != 0) {
+        reader.error(node, key, "must be whole seconds (TCP keepalive times are set in seconds)");
+    } else if (*value > std::chrono::seconds(32767)) {
+        reader.error(node, key, "must be at most 32767s (the kernel's limit)");
+    } else {
+        target.*Member = *value;
+    }
+}
+
+constexpr std::array<KeySpec<Tcp>, 4> kTcpKeys{{
+    {"keepalive", "boolean", "true", "TCP keepalive on client and server connections (finds peers that vanished).",
+     &read_bool<&Tcp::keepalive>},
+    {"keepalive_idle", "duration", "0",
+     "Idle time before the first keepalive probe, in whole seconds; 0 = the OS default (Linux: 2h).",
+     &read_keepalive_seconds<&Tcp::keepalive_idle>},
+    {"keepalive_interval", "duration", "0",
+     "Time between keepalive probes, in whole seconds; 0 = the OS default (Linux: 75s).",
+     &read_keepalive_seconds<&Tcp::keepalive_interval>},
+    {"keepalive_count", "integer", "0",
+     "Unanswered probes before the connection is dropped. 0 to 127; 0 = the OS default (Linux: 9).",
+     &read_integer<&Tcp::keepalive_count, 0, 127>},
+}};
+
 constexpr std::array<std::string_view, 5> kLogLevels{"trace", "debug", "info", "warn", "error"};
 
 void read_log_level(NodeReader& reader, const toml::node& node, const std::string& key, Logging& logging) {
@@ -251,6 +279,9 @@ void read_pool(NodeReader& r, const toml::node& n, const std::string& k, Config&
 void read_timeouts(NodeReader& r, const toml::node& n, const std::string& k, Config& c) {
     read_table_section<Timeouts, kTimeoutKeys.size(), &Config::timeouts>(r, n, k, c, kTimeoutKeys);
 }
+void read_tcp(NodeReader& r, const toml::node& n, const std::string& k, Config& c) {
+    read_table_section<Tcp, kTcpKeys.size(), &Config::tcp>(r, n, k, c, kTcpKeys);
+}
 void read_logging(NodeReader& r, const toml::node& n, const std::string& k, Config& c) {
     read_table_section<Logging, kLoggingKeys.size(), &Config::logging>(r, n, k, c, kLoggingKeys);
 }
@@ -267,11 +298,12 @@ void read_databases(NodeReader& reader, const toml::node& node, const std::strin
 }
 
 // Order matters: [pool] before [[databases]], whose pools start from it.
-constexpr std::array<KeySpec<Config>, 9> kConfigKeys{{
+constexpr std::array<KeySpec<Config>, 10> kConfigKeys{{
     {"listen", "table", "", "Where clients connect.", &read_listen},
     {"auth", "table", "", "How clients authenticate.", &read_auth},
     {"pool", "table", "", "Server connection pools (defaults for every database).", &read_pool},
     {"timeouts", "table", "", "Client-facing time limits.", &read_timeouts},
+    {"tcp", "table", "", "TCP socket options for client and server connections.", &read_tcp},
     {"logging", "table", "", "What is logged.", &read_logging},
     {"databases", "array of tables", "", "The databases clients can connect to.", &read_databases},
     {"client_tls", "", "", "", nullptr},
@@ -309,6 +341,7 @@ std::vector<KeyInfo> known_keys() {
     append_infos(out, "auth.auth_query", kAuthQueryKeys);
     append_infos(out, "pool", kPoolKeys);
     append_infos(out, "timeouts", kTimeoutKeys);
+    append_infos(out, "tcp", kTcpKeys);
     append_infos(out, "logging", kLoggingKeys);
     append_infos(out, "databases", kDatabaseKeys);
     return out;

@@ -102,6 +102,16 @@ struct Database {
     PoolSettings pool;  // the global [pool] with this database's overrides applied
 };
 
+// TCP keepalive on client and server sockets: finds peers that vanished without a FIN or RST
+// (a host powered off, a NAT entry dropped), whose connections would otherwise hold a client slot
+// or a pool slot for hours. Zero: the operating system's default.
+struct Tcp {
+    bool keepalive = true;
+    Duration keepalive_idle{0};      // idle time before the first probe (TCP_KEEPIDLE)
+    Duration keepalive_interval{0};  // between probes (TCP_KEEPINTVL)
+    std::uint32_t keepalive_count = 0;  // unanswered probes before the connection is dropped (TCP_KEEPCNT)
+};
+
 struct Logging {
     std::string level = "info";      // trace | debug | info | warn | error
     bool log_connections = true;     // one line per connect/disconnect
@@ -113,6 +123,7 @@ struct Config {
     Auth auth;
     PoolSettings pool;
     Timeouts timeouts;
+    Tcp tcp;
     Logging logging;
     std::vector<Database> databases;
 

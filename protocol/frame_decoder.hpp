@@ -24,6 +24,10 @@ struct Frame {
 
 // Like PostgreSQL's own limit for startup packets (MAX_STARTUP_PACKET_LENGTH).
 inline constexpr std::size_t kMaxStartupPacketLength = 10000;
+// Like PostgreSQL's limit for a message before authentication completes (password and SASL
+// messages: PG_MAX_AUTH_TOKEN_LENGTH), on the length word as pq_getmessage() checks it. An
+// unauthenticated client must not make the pooler buffer more than this.
+inline constexpr std::size_t kMaxAuthMessageLength = 65535;
 
 class FrameDecoder {
 public:

@@ -67,17 +67,28 @@ awaitable<bool> send(Stream& stream, const std::string& bytes) {
     co_return !ec;
 }
 
-// Reads the client's next 'p' message body; nullopt if it went away or sent something else.
-awaitable<std::optional<std::string_view>> read_password_message(Stream& stream, p::FrameDecoder& decoder) {
+// The client's next 'p' message body, or why there is none.
+struct PasswordRead {
+    std::optional<std::string_view> body;
+    std::string error;  // set when body is empty: it went away, sent something else or too much
+};
+
+awaitable<PasswordRead> read_password_message(Stream& stream, p::FrameDecoder& decoder, std::string_view expected) {
     std::string error;
     auto frame = co_await read_frame(stream, decoder, error);
-    if (!frame || frame->tag != static_cast<char>(p::FrontendTag::Password)) co_return std::nullopt;
-    co_return frame->body;
+    if (!frame) co_return PasswordRead{std::nullopt, "expected " + std::string(expected) + ": " + error};
+    if (frame->tag != static_cast<char>(p::FrontendTag::Password))
+        co_return PasswordRead{std::nullopt, "expected " + std::string(expected) + ", got message type '" +
+                                                 std::string(1, frame->tag) + "'"};
+    co_return PasswordRead{frame->body, {}};
 }
+
+constexpr std::string_view kSaslResponse = "a SASL response during authentication";
+constexpr std::string_view kPasswordMessage = "a password message during authentication";
 
 struct ScramOutcome {
     bool ok = false;
-    bool protocol_error = false;
+    std::string protocol_error;  // non-empty: the client broke the protocol (08P01), and how
     std::string client_key;
 };
 
@@ -87,14 +98,14 @@ awaitable<ScramOutcome> run_scram(Stream& stream, p::FrameDecoder& decoder, cons
     p::encode_authentication(p::AuthenticationSASL{{auth::kScramSha256}}, out);
     if (!co_await send(stream, out)) co_return outcome;
 
-    auto body = co_await read_password_message(stream, decoder);
-    if (!body) {
-        outcome.protocol_error = true;
+    auto read = co_await read_password_message(stream, decoder, kSaslResponse);
+    if (!read.body) {
+        outcome.protocol_error = std::move(read.error);
         co_return outcome;
     }
-    auto initial = p::SASLInitialResponse::decode(*body);
+    auto initial = p::SASLInitialResponse::decode(*read.body);
     if (!initial || !initial->data) {
-        outcome.protocol_error = true;
+        outcome.protocol_error = "malformed SASLInitialResponse";
         co_return outcome;
     }
     auth::ScramServer server(secret);
@@ -104,14 +115,14 @@ awaitable<ScramOutcome> run_scram(Stream& stream, p::FrameDecoder& decoder, cons
     p::encode_authentication(p::AuthenticationSASLContinue{*first}, out);
     if (!co_await send(stream, out)) co_return outcome;
 
-    body = co_await read_password_message(stream, decoder);
-    if (!body) {
-        outcome.protocol_error = true;
+    read = co_await read_password_message(stream, decoder, kSaslResponse);
+    if (!read.body) {
+        outcome.protocol_error = std::move(read.error);
         co_return outcome;
     }
-    auto response = p::SASLResponse::decode(*body);
+    auto response = p::SASLResponse::decode(*read.body);
     if (!response) {
-        outcome.protocol_error = true;
+        outcome.protocol_error = "malformed SASLResponse";
         co_return outcome;
     }
     auto final_msg = server.server_final(response->data);
@@ -124,16 +135,25 @@ awaitable<ScramOutcome> run_scram(Stream& stream, p::FrameDecoder& decoder, cons
     co_return outcome;
 }
 
-awaitable<std::optional<bool>> run_md5(Stream& stream, p::FrameDecoder& decoder, std::string_view md5_secret) {
+struct Md5Outcome {
+    bool ok = false;
+    std::string protocol_error;  // as in ScramOutcome
+};
+
+awaitable<Md5Outcome> run_md5(Stream& stream, p::FrameDecoder& decoder, std::string_view md5_secret) {
     auto salt = auth::random_bytes(4);
     std::string out;
     p::encode_authentication(p::AuthenticationMD5Password{salt}, out);
-    if (!co_await send(stream, out)) co_return std::nullopt;
-    auto body = co_await read_password_message(stream, decoder);
-    if (!body) co_return std::nullopt;
-    auto pw = p::PasswordMessage::decode(*body);
-    if (!pw) co_return std::nullopt;
-    co_return auth::md5_verify(md5_secret, salt, pw->password);
+    if (!co_await send(stream, out)) co_return Md5Outcome{false, "could not send the MD5 challenge"};
+    auto read = co_await read_password_message(stream, decoder, kPasswordMessage);
+    if (!read.body) co_return Md5Outcome{false, std::move(read.error)};
+    auto pw = p::PasswordMessage::decode(*read.body);
+    if (!pw) co_return Md5Outcome{false, "malformed password message"};
+    co_return Md5Outcome{auth::md5_verify(md5_secret, salt, pw->password), {}};
+}
+
+SessionEnd protocol_violation(std::string why) {
+    return SessionEnd::because(EndReason::ProtocolViolation, std::move(why));
 }
 
 }  // namespace
@@ -193,27 +213,23 @@ awaitable<ClientAuthResult> authenticate_client(Stream& stream, p::FrameDecoder&
             // The exchange a real user of this method gets, then the same failure: no hint that
             // the user is unknown.
             if (config.auth.method == config::AuthMethod::Md5) {
-                auto ok = co_await run_md5(stream, decoder, mock_md5_secret());
-                result.failure = !ok ? SessionEnd::because(EndReason::ProtocolViolation,
-                                                           "expected a password message during authentication")
-                                     : auth_failed(user);
+                auto outcome = co_await run_md5(stream, decoder, mock_md5_secret());
+                result.failure =
+                    outcome.protocol_error.empty() ? auth_failed(user) : protocol_violation(outcome.protocol_error);
                 co_return result;
             }
             auto outcome = co_await run_scram(stream, decoder, mock_secret(user));
-            result.failure = outcome.protocol_error
-                                 ? SessionEnd::because(EndReason::ProtocolViolation,
-                                                       "expected a SASL response during authentication")
-                                 : auth_failed(user);
+            result.failure =
+                outcome.protocol_error.empty() ? auth_failed(user) : protocol_violation(outcome.protocol_error);
             co_return result;
         }
         pass_through(secret);
         bool use_md5 = config.auth.method == config::AuthMethod::Md5 && !auth::ScramSecret::looks_like(secret);
         if (use_md5) {
             std::string md5 = auth::is_md5_secret(secret) ? secret : auth::md5_secret(secret, user);
-            auto ok = co_await run_md5(stream, decoder, md5);
-            if (!ok) result.failure = SessionEnd::because(EndReason::ProtocolViolation,
-                                                          "expected a password message during authentication");
-            else if (!*ok) result.failure = auth_failed(user);
+            auto outcome = co_await run_md5(stream, decoder, md5);
+            if (!outcome.protocol_error.empty()) result.failure = protocol_violation(outcome.protocol_error);
+            else if (!outcome.ok) result.failure = auth_failed(user);
             co_return result;
         }
         if (auth::is_md5_secret(secret)) {
@@ -236,9 +252,8 @@ awaitable<ClientAuthResult> authenticate_client(Stream& stream, p::FrameDecoder&
             scram = scram_secret_for_plaintext(user, secret);
         }
         auto outcome = co_await run_scram(stream, decoder, scram);
-        if (outcome.protocol_error) {
-            result.failure =
-                SessionEnd::because(EndReason::ProtocolViolation, "expected a SASL response during authentication");
+        if (!outcome.protocol_error.empty()) {
+            result.failure = protocol_violation(outcome.protocol_error);
         } else if (!outcome.ok) {
             result.failure = auth_failed(user);
         } else if (auth::ScramSecret::looks_like(secret) && !(url && url->password)) {

@@ -43,6 +43,13 @@ awaitable<std::optional<SessionEnd>> ClientSession::read_startup() {
             if (!co_await send_to_client("N")) co_return SessionEnd::closed();
             continue;
         }
+        if (place_.admission() != Admission::Admitted) {
+            // Past max_client_connections: refused now that the packet says what it wanted. A
+            // cancel requester reads nothing, so it is just closed, its request not acted on.
+            auto end = too_many_clients();
+            end.client_told = std::holds_alternative<p::CancelRequest>(*packet);
+            co_return end;
+        }
         if (auto* cancel = std::get_if<p::CancelRequest>(&*packet)) {
             if (auto target = ctx_.cancels.find(cancel->process_id, cancel->secret_key)) {
                 spdlog::info("C{} forwarding a cancel request to server process {}", id_, target->key.process_id);
@@ -77,18 +84,11 @@ awaitable<std::optional<SessionEnd>> ClientSession::log_in() {
         replication && *replication != "false" && *replication != "off" && *replication != "0" && *replication != "no")
         co_return SessionEnd::because(EndReason::NotSupported, "replication connections are not supported by sluice",
                                       "Connect replication clients to PostgreSQL directly.");
-    auto clients = ctx_.clients.fetch_add(1, std::memory_order_relaxed) + 1;
-    counted_ = true;
-    if (clients > config_->listen.max_client_connections)
-        co_return SessionEnd::because(
-            EndReason::TooManyClients,
-            "no more connections allowed: max_client_connections (" +
-                std::to_string(config_->listen.max_client_connections) + ") reached",
-            "Raise listen.max_client_connections or close idle clients.");
 
     const config::Database* database = config_->find_database(database_);
     auto auth = co_await authenticate_client(client_, decoder_, *config_, database, user_, ctx_.auth_query);
     if (auth.failure) co_return std::move(auth.failure);
+    decoder_.set_max_message_size(kMaxClientMessage);  // authenticated: big Binds and COPY may come
     if (!database)
         co_return SessionEnd::because(EndReason::UnknownDatabase,
                                       "database \"" + database_ + "\" does not exist",

@@ -4,6 +4,7 @@
 
 #include "protocol/byte_reader.hpp"
 #include "proxy/frame_io.hpp"
+#include "proxy/tcp_keepalive.hpp"
 
 namespace sluice::proxy {
 
@@ -12,8 +13,6 @@ namespace p = protocol;
 
 namespace {
 
-// Largest client message accepted (a Bind with big parameters, a CopyData chunk).
-constexpr std::size_t kMaxClientMessage = 64 * 1024 * 1024;
 constexpr std::size_t kIdleBufferLimit = 16 * 1024;
 
 Clock::time_point deadline_after(config::Duration d) {
@@ -31,29 +30,35 @@ std::optional<char> complete_frame_tag(const p::FrameDecoder& decoder) {
     return bytes[0];
 }
 
+// A socket past max_client_connections waits this long at most for its startup packet, to be told
+// 53300 rather than just closed.
+constexpr config::Duration kRefusalWait = std::chrono::seconds(1);
+
 SessionEnd shutting_down() {
     return SessionEnd::because(EndReason::ShuttingDown, "sluice is shutting down", "Reconnect: the pooler is restarting.");
 }
 
 }  // namespace
 
-ClientSession::ClientSession(ProxyContext& context, tcp::socket socket, std::uint64_t id)
+ClientSession::ClientSession(ProxyContext& context, tcp::socket socket, std::uint64_t id, ClientCount::Place place)
     : ctx_(context),
       config_(context.config),
       client_(std::move(socket)),
       id_(id),
-      decoder_(kMaxClientMessage),
-      cancel_slot_(std::make_shared<CancelSlot>()) {
+      // Until login completes a message may be no longer than PostgreSQL allows (log_in() lifts it).
+      decoder_(p::kMaxAuthMessageLength),
+      cancel_slot_(std::make_shared<CancelSlot>()),
+      place_(std::move(place)) {
     error_code ec;
     auto ep = client_.socket().remote_endpoint(ec);
     peer_ = ec ? "unknown" : ep.address().to_string() + ":" + std::to_string(ep.port());
     client_.socket().set_option(tcp::no_delay(true), ec);
     client_.set_write_timeout(config_->timeouts.client_write);
+    apply_keepalive(client_.socket(), config_->tcp);
 }
 
 ClientSession::~ClientSession() {
     if (registered_cancel_key_) ctx_.cancels.forget(cancel_key_.process_id);
-    if (counted_) ctx_.clients.fetch_sub(1, std::memory_order_relaxed);
 }
 
 bool ClientSession::stopping() const noexcept { return ctx_.shutting_down || shutdown_requested_; }
@@ -77,11 +82,15 @@ awaitable<void> ClientSession::run() {
 
 awaitable<SessionEnd> ClientSession::run_phases() {
     auto ex = co_await asio::this_coro::executor;
-    asio::steady_timer login_deadline(ex, deadline_after(config_->timeouts.client_login));
+    const bool refused = place_.admission() == Admission::Refused;
+    auto login_time = config_->timeouts.client_login;
+    if (refused && (login_time.count() == 0 || login_time > kRefusalWait)) login_time = kRefusalWait;
+    asio::steady_timer login_deadline(ex, deadline_after(login_time));
     auto login = co_await ([this]() -> awaitable<std::optional<SessionEnd>> {
         if (auto end = co_await read_startup()) co_return end;
         co_return co_await log_in();
     }() || login_deadline.async_wait(use_tuple));
+    if (login.index() == 1 && refused) co_return too_many_clients();
     if (login.index() == 1)
         co_return SessionEnd::because(EndReason::LoginTimeout, "client did not complete login within " +
                                                                    std::to_string(config_->timeouts.client_login.count()) +
@@ -143,6 +152,13 @@ awaitable<SessionEnd> ClientSession::serve() {
             co_return interrupted ? shutting_down() : SessionEnd::closed();
         }
     }
+}
+
+SessionEnd ClientSession::too_many_clients() const {
+    return SessionEnd::because(EndReason::TooManyClients,
+                               "no more connections allowed: max_client_connections (" +
+                                   std::to_string(config_->listen.max_client_connections) + ") reached",
+                               "Raise listen.max_client_connections or close idle clients.");
 }
 
 awaitable<bool> ClientSession::send_to_client(const std::string& bytes) {

@@ -16,6 +16,7 @@
 #include "protocol/startup.hpp"
 #include "proxy/asio.hpp"
 #include "proxy/cancel_registry.hpp"
+#include "proxy/client_count.hpp"
 #include "proxy/pool.hpp"
 #include "proxy/proxy_context.hpp"
 #include "proxy/relay.hpp"
@@ -25,9 +26,13 @@
 
 namespace sluice::proxy {
 
+// Largest client message accepted once logged in (a Bind with big parameters, a CopyData chunk).
+inline constexpr std::size_t kMaxClientMessage = 64 * 1024 * 1024;
+
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
 public:
-    ClientSession(ProxyContext& context, tcp::socket socket, std::uint64_t id);
+    // `place`: this socket's count against max_client_connections, held until the session is gone.
+    ClientSession(ProxyContext& context, tcp::socket socket, std::uint64_t id, ClientCount::Place place);
     ~ClientSession();
 
     awaitable<void> run();
@@ -59,6 +64,7 @@ private:
     awaitable<Lent> lend_server(Lease taken = {});
 
     awaitable<bool> send_to_client(const std::string& bytes);
+    [[nodiscard]] SessionEnd too_many_clients() const;
 
     ProxyContext& ctx_;
     std::shared_ptr<const config::Config> config_;
@@ -76,7 +82,7 @@ private:
     std::shared_ptr<CancelSlot> cancel_slot_;
     BackendKey cancel_key_;
     bool registered_cancel_key_ = false;
-    bool counted_ = false;
+    ClientCount::Place place_;
     std::optional<Relay> relay_;  // made once the pool (and so the lending mode) is known
     std::atomic<bool> shutdown_requested_{false};
 };

@@ -156,6 +156,7 @@ Lease Pool::try_lend_idle() {
 awaitable<Pool::Acquired> Pool::acquire(Clock::time_point deadline) {
     const auto started = Clock::now();
     for (;;) {
+        bool waited = false;
         Waiter waiter;
         std::unique_ptr<ServerConnection> server;
         Ledger::Outcome outcome;
@@ -169,6 +170,7 @@ awaitable<Pool::Acquired> Pool::acquire(Clock::time_point deadline) {
             co_return Acquired{{}, SessionEnd::because(EndReason::ShuttingDown, "sluice is shutting down")};
 
         if (outcome == Ledger::Outcome::Wait) {
+            waited = true;
             WaitingGuard queued(*this, waiter);
             auto ex = co_await asio::this_coro::executor;
             for (;;) {
@@ -198,6 +200,14 @@ awaitable<Pool::Acquired> Pool::acquire(Clock::time_point deadline) {
 
         if (outcome == Ledger::Outcome::Connect) {
             ConnectingSlot slot(*this);
+            // The upstream failed while this client waited: tell it so now rather than queue one
+            // more attempt behind those that just failed (the slot, unused, wakes the next waiter).
+            // A client that comes later tries again.
+            if (waited) {
+                std::lock_guard lock(mutex_);
+                if (last_connect_failure_ && last_connect_failure_->at >= started)
+                    co_return Acquired{{}, last_connect_failure_->end};
+            }
             co_return co_await connect_new(slot, deadline);
         }
 
@@ -243,6 +253,7 @@ awaitable<Pool::Acquired> Pool::connect_new(ConnectingSlot& slot, Clock::time_po
             {
                 std::lock_guard lock(mutex_);
                 ++acquired_;
+                last_connect_failure_.reset();
                 if (defaults_.empty()) defaults_ = outcome.connection->params();
             }
             spdlog::info("server S{} connected to {}:{} for pool {}/{}", outcome.connection->id(),
@@ -264,6 +275,10 @@ awaitable<Pool::Acquired> Pool::connect_new(ConnectingSlot& slot, Clock::time_po
                                                  "could not connect to the upstream server: " + outcome.error,
                                                  "Check that the upstream PostgreSQL is running and reachable.");
             end.upstream_error = std::move(outcome.server_error);
+            {
+                std::lock_guard lock(mutex_);
+                last_connect_failure_ = ConnectFailure{Clock::now(), end};
+            }
             co_return Acquired{{}, std::move(end)};
         }
         asio::steady_timer sleep(ex, backoff);

@@ -107,6 +107,13 @@ private:
     std::uint64_t acquired_ = 0;
     std::uint64_t wait_timeouts_ = 0;
     std::uint64_t connect_failures_ = 0;
+    // The last time connecting gave up, and what the client was told; cleared by a success.
+    // Clients that were queued when it happened share it instead of each trying again in turn.
+    struct ConnectFailure {
+        Clock::time_point at;
+        SessionEnd end;
+    };
+    std::optional<ConnectFailure> last_connect_failure_;
 };
 
 }  // namespace sluice::proxy

@@ -15,7 +15,6 @@ struct ProxyContext {
     Router& router;
     CancelRegistry& cancels;
     AuthQueryCache* auth_query = nullptr;  // set when [auth.auth_query] is configured
-    std::atomic<std::uint32_t> clients{0};
     std::atomic<bool> shutting_down{false};
 };
 

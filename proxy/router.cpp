@@ -40,6 +40,7 @@ std::shared_ptr<Pool> Router::pool_for(const config::Database& database, const s
     }
     auto target = target_for(database, database.name);
     target.write_timeout = config_->timeouts.server_write;
+    target.tcp = config_->tcp;
     auto pool = std::make_shared<Pool>(executor_, key, settings, std::move(target), credentials,
                                        budget(database_budgets_, database.name, settings.max_db_connections),
                                        budget(user_budgets_, credentials.user, user_max));

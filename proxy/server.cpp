@@ -10,6 +10,10 @@ namespace sluice::proxy {
 
 namespace {
 
+// Sockets past max_client_connections answered 53300 at once (each for at most a second); more
+// than that is a flood, and those are closed unread so that it costs no more descriptors.
+constexpr std::uint32_t kRefusalsAtOnce = 64;
+
 // Session and background coroutines log their escaping exceptions instead of vanishing.
 auto log_exception(std::string what) {
     return [what = std::move(what)](std::exception_ptr e) {
@@ -27,6 +31,7 @@ auto log_exception(std::string what) {
 Server::Server(std::shared_ptr<const config::Config> config)
     : config_(std::move(config)),
       workers_(config_->listen.workers ? config_->listen.workers : std::max(1u, std::thread::hardware_concurrency())),
+      clients_(config_->listen.max_client_connections, kRefusalsAtOnce),
       // One thread does all socket I/O: the reactor may skip its per-socket locks (the scheduler
       // keeps its own, for posts from the signal and resolver threads).
       io_(workers_ == 1 ? BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO : BOOST_ASIO_CONCURRENCY_HINT_DEFAULT),
@@ -93,18 +98,25 @@ awaitable<void> Server::accept_loop(tcp::acceptor& acceptor) {
             co_await pause.async_wait(use_tuple);
             continue;
         }
-        spawn_session(std::move(socket));
+        auto place = clients_.take();
+        if (place.admission() == Admission::Dropped) {
+            error_code ignored;
+            socket.close(ignored);
+            dropped_.fetch_add(1, std::memory_order_relaxed);  // reported by maintenance_loop
+            continue;
+        }
+        spawn_session(std::move(socket), std::move(place));
     }
 }
 
-void Server::spawn_session(tcp::socket socket) {
+void Server::spawn_session(tcp::socket socket, ClientCount::Place place) {
     auto executor = socket.get_executor();
     std::uint64_t id;
     std::shared_ptr<ClientSession> session;
     {
         std::lock_guard lock(sessions_mutex_);
         id = next_session_id_++;
-        session = std::make_shared<ClientSession>(context_, std::move(socket), id);
+        session = std::make_shared<ClientSession>(context_, std::move(socket), id, std::move(place));
         sessions_.emplace(id, session);
     }
     asio::co_spawn(executor, [session]() { return session->run(); },
@@ -122,6 +134,10 @@ awaitable<void> Server::maintenance_loop() {
         auto [ec] = co_await timer.async_wait(use_tuple);
         if (ec || stopping_) co_return;
         router_.maintain_all();
+        // One line a second for a flood, not one per socket.
+        if (auto dropped = dropped_.exchange(0, std::memory_order_relaxed))
+            spdlog::warn("closed {} connection{} unread: max_client_connections ({}) reached", dropped,
+                         dropped == 1 ? "" : "s", clients_.limit());
     }
 }
 

@@ -8,6 +8,7 @@
 #include "proxy/asio.hpp"
 #include "proxy/auth_query.hpp"
 #include "proxy/cancel_registry.hpp"
+#include "proxy/client_count.hpp"
 #include "proxy/proxy_context.hpp"
 #include "proxy/router.hpp"
 
@@ -28,10 +29,13 @@ private:
     awaitable<void> accept_loop(tcp::acceptor& acceptor);
     awaitable<void> maintenance_loop();
     awaitable<void> shutdown();
-    void spawn_session(tcp::socket socket);
+    void spawn_session(tcp::socket socket, ClientCount::Place place);
 
     std::shared_ptr<const config::Config> config_;
     unsigned workers_;
+    // Before io_: sessions still queued in io_ when it is destroyed give their places back here.
+    ClientCount clients_;
+    std::atomic<std::uint64_t> dropped_{0};  // sockets closed unread since the last report
     asio::io_context io_;
     Router router_;
     CancelRegistry cancels_;

@@ -10,6 +10,7 @@
 #include "protocol/frontend.hpp"
 #include "protocol/startup.hpp"
 #include "proxy/frame_io.hpp"
+#include "proxy/tcp_keepalive.hpp"
 #include "proxy/transaction_tracker.hpp"
 
 namespace sluice::proxy {
@@ -24,7 +25,8 @@ constexpr std::size_t kMaxInspected = 1024 * 1024;  // ReadyForQuery, ParameterS
 std::atomic<std::uint64_t> next_server_id{1};
 
 // One attempt at one host: resolve (every time: DNS may have moved), connect, nothing else.
-awaitable<std::optional<tcp::socket>> open_socket(const config::HostPort& hp, std::string& error) {
+awaitable<std::optional<tcp::socket>> open_socket(const config::HostPort& hp, const config::Tcp& tcp_options,
+                                                  std::string& error) {
     auto ex = co_await asio::this_coro::executor;
     tcp::resolver resolver(ex);
     auto [rec, endpoints] = co_await resolver.async_resolve(hp.host, std::to_string(hp.port), use_tuple);
@@ -39,6 +41,7 @@ awaitable<std::optional<tcp::socket>> open_socket(const config::HostPort& hp, st
         co_return std::nullopt;
     }
     socket.set_option(tcp::no_delay(true));
+    apply_keepalive(socket, tcp_options);
     co_return std::optional<tcp::socket>(std::move(socket));
 }
 
@@ -87,7 +90,7 @@ awaitable<ConnectOutcome> ServerConnection::connect(const UpstreamTarget& target
         asio::steady_timer deadline(ex, target.connect_timeout);
         auto attempt = [&]() -> awaitable<ConnectOutcome> {
             std::string error;
-            auto socket = co_await open_socket(hp, error);
+            auto socket = co_await open_socket(hp, target.tcp, error);
             if (!socket) co_return ConnectOutcome{nullptr, error, std::nullopt};
             auto conn = std::make_unique<ServerConnection>(std::move(*socket), hp);
             conn->stream().set_write_timeout(target.write_timeout);

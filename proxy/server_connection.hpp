@@ -34,6 +34,7 @@ struct UpstreamTarget {
     std::vector<std::pair<std::string, std::string>> parameters;
     config::Duration connect_timeout{std::chrono::seconds(5)};
     config::Duration write_timeout{std::chrono::seconds(60)};  // timeouts.server_write
+    config::Tcp tcp;  // keepalive on the connection
 };
 
 struct BackendKey {

@@ -83,13 +83,16 @@ std::string SluiceConfig::to_toml(std::uint16_t listen_port, const PgCluster& cl
         if (!u.password.empty()) t += "password = " + toml_string(u.password) + "\n";
     }
     t += "\n[pool]\nmode = " + toml_string(pool_mode) + "\nsize = " + std::to_string(pool_size) + "\n";
-    if (!query_wait.empty()) t += "\n[timeouts]\nquery_wait = " + toml_string(query_wait) + "\n";
+    if (!server_connect_timeout.empty()) t += "server_connect_timeout = " + toml_string(server_connect_timeout) + "\n";
+    if (!query_wait.empty() || !client_login.empty()) t += "\n[timeouts]\n";
+    if (!query_wait.empty()) t += "query_wait = " + toml_string(query_wait) + "\n";
+    if (!client_login.empty()) t += "client_login = " + toml_string(client_login) + "\n";
     t += "\n[logging]\nlevel = " + toml_string(log_level) +
          "\nlog_connections = " + (log_connections ? "true" : "false") + "\n";
     for (const auto& db : databases) {
         // No credentials in the URL: each client's own pass through to PostgreSQL.
         t += "\n[[databases]]\nname = " + toml_string(db) + "\nurl = " +
-             toml_string("postgres://" + cluster.host() + ":" + std::to_string(cluster.port()) + "/" + db +
+             toml_string("postgres://" + cluster.host() + ":" + std::to_string(upstream_port.value_or(cluster.port())) + "/" + db +
                          "?sslmode=disable") +
              "\n";
     }

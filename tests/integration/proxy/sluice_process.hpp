@@ -30,6 +30,11 @@ struct SluiceConfig {
     unsigned workers = 2;
     std::optional<std::uint32_t> max_client_connections;
     std::string query_wait;  // a duration ("500ms"); empty: sluice's default
+    std::string client_login;            // timeouts.client_login; empty: sluice's default
+    std::string server_connect_timeout;  // pool.server_connect_timeout; empty: sluice's default
+    // Where the databases' URLs point; nullopt: the cluster's port (a test may point them at a
+    // port nothing listens on, or at a listener that never answers).
+    std::optional<std::uint16_t> upstream_port;
     // Databases served, each forwarded to the database of the same name on the cluster.
     std::vector<std::string> databases = {"postgres", "clients"};
     std::string log_level = "info";  // must stay "info" or lower: the start waits for an info line

@@ -61,6 +61,10 @@ TEST(Keys, DocumentedDefaultsAreTheModelDefaults) {
     EXPECT_EQ(c.timeouts.client_login, d.timeouts.client_login);
     EXPECT_EQ(c.timeouts.client_write, d.timeouts.client_write);
     EXPECT_EQ(c.timeouts.server_write, d.timeouts.server_write);
+    EXPECT_EQ(c.tcp.keepalive, d.tcp.keepalive);
+    EXPECT_EQ(c.tcp.keepalive_idle, d.tcp.keepalive_idle);
+    EXPECT_EQ(c.tcp.keepalive_interval, d.tcp.keepalive_interval);
+    EXPECT_EQ(c.tcp.keepalive_count, d.tcp.keepalive_count);
     EXPECT_EQ(c.logging.level, d.logging.level);
     EXPECT_EQ(c.logging.log_connections, d.logging.log_connections);
 }
@@ -74,7 +78,7 @@ TEST(Keys, TheKeyList) {
         EXPECT_TRUE(keys.insert(path).second) << "listed twice: " << path;
     }
     const std::set<std::string> expected{
-        "listen", "auth", "pool", "timeouts", "logging", "databases",
+        "listen", "auth", "pool", "timeouts", "tcp", "logging", "databases",
         "listen.address", "listen.port", "listen.workers", "listen.max_client_connections",
         "auth.method", "auth.users", "auth.users_file", "auth.auth_query",
         "auth.users.name", "auth.users.password", "auth.users.pool_size", "auth.users.max_connections",
@@ -83,6 +87,7 @@ TEST(Keys, TheKeyList) {
         "pool.max_db_connections", "pool.max_user_connections", "pool.server_idle_timeout", "pool.server_lifetime",
         "pool.server_check_delay", "pool.server_connect_timeout", "pool.server_retry_delay", "pool.server_retry_max",
         "timeouts.query_wait", "timeouts.client_login", "timeouts.client_write", "timeouts.server_write",
+        "tcp.keepalive", "tcp.keepalive_idle", "tcp.keepalive_interval", "tcp.keepalive_count",
         "logging.level", "logging.log_connections",
         "databases.name", "databases.url", "databases.pool",
     };

@@ -176,6 +176,39 @@ TEST(Load, AuthQueryDefaultQuery) {
 
 // --- One test per error class: each names the file, the line and the key. ------------------------
 
+TEST(Load, TcpKeepalive) {
+    Config c = expect_config(load_string(kDatabase, "t.toml", no_env()));
+    EXPECT_TRUE(c.tcp.keepalive);
+    EXPECT_EQ(c.tcp.keepalive_idle, 0s);  // the OS default
+    EXPECT_EQ(c.tcp.keepalive_interval, 0s);
+    EXPECT_EQ(c.tcp.keepalive_count, 0u);
+
+    c = expect_config(load_string(
+        with_database("[tcp]\nkeepalive = true\nkeepalive_idle = \"1m\"\nkeepalive_interval = \"10s\"\nkeepalive_count = 3\n"),
+        "t.toml", no_env()));
+    EXPECT_TRUE(c.tcp.keepalive);
+    EXPECT_EQ(c.tcp.keepalive_idle, 60s);
+    EXPECT_EQ(c.tcp.keepalive_interval, 10s);
+    EXPECT_EQ(c.tcp.keepalive_count, 3u);
+
+    c = expect_config(load_string(with_database("[tcp]\nkeepalive = false\n"), "t.toml", no_env()));
+    EXPECT_FALSE(c.tcp.keepalive);
+}
+
+TEST(LoadErrors, TcpKeepaliveValidation) {
+    // The kernel takes whole seconds: 1500ms would silently become 1s.
+    auto result = load_string(with_database("[tcp]\nkeepalive_idle = \"1500ms\"\n"), "t.toml", no_env());
+    expect_one_error(result, "t.toml", 2, "tcp.keepalive_idle", "must be whole seconds");
+    result = load_string(with_database("[tcp]\nkeepalive_interval = \"10h\"\n"), "t.toml", no_env());
+    expect_one_error(result, "t.toml", 2, "tcp.keepalive_interval", "at most 32767s");
+    result = load_string(with_database("[tcp]\nkeepalive_count = 128\n"), "t.toml", no_env());
+    expect_one_error(result, "t.toml", 2, "tcp.keepalive_count", "127");
+    result = load_string(with_database("[tcp]\nkeepalive = \"yes\"\n"), "t.toml", no_env());
+    expect_one_error(result, "t.toml", 2, "tcp.keepalive", "expected a boolean");
+    result = load_string(with_database("[tcp]\nkeepalive_idel = \"1s\"\n"), "t.toml", no_env());
+    expect_one_error(result, "t.toml", 2, "tcp.keepalive_idel", "did you mean 'keepalive_idle'?");
+}
+
 TEST(LoadErrors, BadType) {
     auto result = load_string(with_database("[listen]\nport = \"6432\"\n"), "sluice.toml", no_env());
     expect_one_error(result, "sluice.toml", 2, "listen.port", "expected an integer, found a string");
