@@ -118,6 +118,8 @@ awaitable<void> Relay::pump(std::shared_ptr<void> /*keep_alive: copied into the 
                 auto [wec, wn] = co_await client_.write_all(asio::buffer(chunk));
                 if (wec) client_gone_ = true;
                 else client_between_messages_ = server.scanner().at_boundary();
+                // Session mode keeps the server: the end of a transaction shows here instead.
+                if (lending_ == Lending::Session && on_idle && idle()) on_idle();
             }
             if (doom_) break;
         }
@@ -154,7 +156,7 @@ void Relay::settle() {
     if (lending_ == Lending::Session || !transaction_over()) return;
     cancel_slot_.clear();
     lease_.give_back();
-    if (on_released) on_released();
+    if (on_idle) on_idle();
 }
 
 awaitable<void> Relay::let_go() {

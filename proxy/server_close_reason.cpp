@@ -5,7 +5,7 @@
 namespace sluice::proxy {
 
 std::string_view describe(ServerCloseReason reason) noexcept {
-    static constexpr std::array<std::string_view, 15> table = {
+    static constexpr std::array<std::string_view, 16> table = {
         "client went away mid-transaction",              // ClientLeftMidTransaction
         "server connection lost",                        // ServerLost
         "protocol error from server",                    // ServerProtocolError
@@ -21,6 +21,7 @@ std::string_view describe(ServerCloseReason reason) noexcept {
         "a cancel request for it is in flight",          // CancelInFlight
         "shutting down",                                 // ShuttingDown
         "lease abandoned (cancelled or failed while holding the server)",  // Abandoned
+        "idle, closed to make room for another pool (max_db_connections/max_user_connections)",  // MadeRoom
     };
     return table[static_cast<std::size_t>(reason)];
 }
