@@ -20,7 +20,7 @@ TEST(PoolLimits, MaxDbConnectionsCapsEveryPoolOfTheDatabase) {
     ASSERT_TRUE(wait_no_backends(kMd5Role.user));
     auto config = SluiceConfig::trust();
     config.pool_size = 5;
-    config.query_wait = "1s";
+    config.query_wait = "3s";  // long enough for a new server to log in under TSan
     config.pool_toml = "max_db_connections = 2\n";
     SluiceProcess sluice(config);
     ConnectionLimit limit(ConnectionLimit::On::Database, "clients", 2);
@@ -48,7 +48,7 @@ TEST(PoolLimits, MaxUserConnectionsCapsTheUserOverAllDatabases) {
     ASSERT_TRUE(wait_no_backends(kTrustRole.user));
     auto config = SluiceConfig::trust();
     config.pool_size = 5;
-    config.query_wait = "1s";
+    config.query_wait = "3s";  // long enough for a new server to log in under TSan
     config.pool_toml = "max_user_connections = 2\n";
     SluiceProcess sluice(config);
     ConnectionLimit limit(ConnectionLimit::On::Role, kTrustRole.user, 2);
