@@ -100,7 +100,7 @@ awaitable<std::optional<SessionEnd>> ClientSession::log_in() {
     pool_ = ctx_.router.pool_for(*database, user_, auth.upstream);
     relay_.emplace(client_, settings_, *cancel_slot_,
                    pool_->settings().mode == config::PoolMode::Session ? Lending::Session : Lending::Transaction);
-    relay_->on_released = [this] {
+    relay_->on_idle = [this] {
         // A session told to stop while in a transaction stops once it is over.
         if (stopping()) {
             error_code ignored;

@@ -66,8 +66,8 @@ bool ClientSession::stopping() const noexcept { return ctx_.shutting_down || shu
 void ClientSession::request_shutdown() {
     shutdown_requested_ = true;
     asio::post(client_.socket().get_executor(), [self = shared_from_this()] {
-        // Only an idle session is interrupted; one in a transaction stops when it ends.
-        if (!self->relay_ || !self->relay_->attached()) {
+        // Only an idle session is interrupted; one in a transaction stops when it ends (on_idle).
+        if (!self->relay_ || self->relay_->idle()) {
             error_code ec;
             self->client_.socket().cancel(ec);
         }
@@ -118,8 +118,8 @@ awaitable<SessionEnd> ClientSession::serve() {
                 co_await relay.let_go();
                 co_return SessionEnd::closed();
             }
+            if (batch_size == 0 && stopping() && relay.idle()) co_return shutting_down();
             if (!relay.attached()) {
-                if (stopping()) co_return shutting_down();
                 Lease lease = pool_->try_lend_idle();
                 if (!lease || settings_.fingerprint == 0 || lease->synced_to() != settings_.fingerprint) {
                     auto lent = co_await lend_server(std::move(lease));
@@ -144,12 +144,16 @@ awaitable<SessionEnd> ClientSession::serve() {
 
         // Between transactions, do not keep a buffer that a big COPY or Bind once needed.
         if (!relay.attached() && decoder_.capacity() > kIdleBufferLimit) decoder_.release_memory();
+        // Told to stop while busy (the cancel in on_idle found no read to interrupt).
+        if (stopping() && relay.idle()) co_return shutting_down();
         if (!co_await read_more(client_, decoder_, error)) {
             if (relay.end()) co_return *relay.end();
-            bool interrupted = stopping() && !relay.attached();
-            client_.close();  // gone: a pump still writing to it stops at once
+            // Interrupted while idle (shutdown): the client is still there, and finish() tells it
+            // why (57P01). Otherwise it is gone: a pump still writing to it stops at once.
+            if (stopping() && relay.idle()) co_return shutting_down();
+            client_.close();
             co_await relay.let_go();
-            co_return interrupted ? shutting_down() : SessionEnd::closed();
+            co_return SessionEnd::closed();
         }
     }
 }

@@ -18,6 +18,7 @@ public:
     }
     void give_back() noexcept { used_.fetch_sub(1, std::memory_order_acq_rel); }
     [[nodiscard]] std::uint32_t used() const noexcept { return used_.load(std::memory_order_relaxed); }
+    [[nodiscard]] bool exhausted() const noexcept { return max_ != 0 && used() >= max_; }
 
 private:
     std::uint32_t max_;  // 0 = unlimited

@@ -379,6 +379,35 @@ awaitable<void> Pool::warm_one() {
     if (got.lease) got.lease.give_back();
 }
 
+bool Pool::short_of_budget() const {
+    std::lock_guard lock(mutex_);
+    return ledger_.short_of_budget();
+}
+
+bool Pool::can_make_room_for(const Pool& needy) const noexcept {
+    // A budget `needy` lacks must be one this pool draws from too.
+    auto frees = [](const ConnectionBudget& needed, const ConnectionBudget& mine) {
+        return !needed.exhausted() || &needed == &mine;
+    };
+    return frees(*needy.database_budget_, *database_budget_) && frees(*needy.user_budget_, *user_budget_);
+}
+
+bool Pool::close_idle_for_another_pool() {
+    std::unique_ptr<ServerConnection> server;
+    {
+        std::lock_guard lock(mutex_);
+        server = ledger_.take_oldest_idle();
+    }
+    if (!server) return false;
+    close_server(std::move(server), ServerCloseReason::MadeRoom);
+    return true;
+}
+
+void Pool::offer_free_slots() {
+    std::lock_guard lock(mutex_);
+    for (auto* w : ledger_.grant_free_slots()) wake(w);
+}
+
 void Pool::close() {
     std::vector<std::unique_ptr<ServerConnection>> idle;
     {

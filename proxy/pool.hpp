@@ -74,6 +74,15 @@ public:
     // Shutdown: close idle servers now, and every server when it comes back.
     void close();
 
+    // Pools sharing a budget give way to each other (Router::make_room): whether clients wait
+    // here only because a shared budget is spent, whether closing one of this pool's servers would
+    // free every budget that `needy` lacks, closing the least recently used idle server, and
+    // handing free budget to the waiters.
+    [[nodiscard]] bool short_of_budget() const;
+    [[nodiscard]] bool can_make_room_for(const Pool& needy) const noexcept;
+    bool close_idle_for_another_pool();
+    void offer_free_slots();
+
 private:
     friend class Lease;
     using Ledger = PoolLedger<ServerConnection>;

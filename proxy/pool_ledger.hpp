@@ -180,6 +180,28 @@ public:
         }
         return out;
     }
+    // Clients wait although the pool is below its own size (with the reserve, for a first waiter
+    // that may use it): a budget shared with other pools is spent.
+    [[nodiscard]] bool short_of_budget() const noexcept {
+        if (closed_ || waiters_.empty()) return false;
+        return total_ < limits_.size + (waiters_.front()->reserve ? limits_.reserve_size : 0);
+    }
+    // Slots free in the budgets now go to the waiters, first come first served; the caller wakes
+    // them.
+    std::vector<Waiter*> grant_free_slots() {
+        std::vector<Waiter*> granted;
+        while (Waiter* w = grant_free_slot()) granted.push_back(w);
+        return granted;
+    }
+    // The least recently used idle server, its slot freed (the caller closes it); null if none.
+    ConnPtr take_oldest_idle() {
+        if (idle_.empty()) return nullptr;
+        ConnPtr out = std::move(idle_.front());
+        idle_.pop_front();
+        release_slot();
+        return out;
+    }
+
     // Waiters granted a slot by request() or retire_idle(); the caller wakes them.
     std::vector<Waiter*> take_woken() { return std::exchange(waiting_woken_, {}); }
 

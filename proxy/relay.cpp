@@ -140,6 +140,8 @@ void Relay::delivered(error_code ec) {
         client_gone_ = true;
     } else {
         client_between_messages_ = lease_->scanner().at_boundary();
+        // Session mode keeps the server: the end of a transaction shows here instead.
+        if (lending_ == Lending::Session && on_idle && idle()) on_idle();
     }
 }
 
@@ -206,7 +208,7 @@ void Relay::settle() {
     if (lending_ == Lending::Session || !transaction_over()) return;
     cancel_slot_.clear();
     lease_.give_back();
-    if (on_released) on_released();
+    if (on_idle) on_idle();
 }
 
 awaitable<void> Relay::let_go() {

@@ -43,6 +43,11 @@ public:
     Relay& operator=(const Relay&) = delete;
 
     [[nodiscard]] bool attached() const noexcept { return static_cast<bool>(lease_); }
+    // No transaction open and nothing in flight: detached (transaction mode), or holding its
+    // server between transactions (session mode). A session may be ended here (shutdown).
+    [[nodiscard]] bool idle() const noexcept {
+        return !lease_ || (!writing_ && client_between_messages_ && transaction_over());
+    }
     // A freshly lent server, in sync with the client's settings.
     void attach(Lease lease);
 
@@ -61,8 +66,9 @@ public:
     // server back if it is idle and clean (after DISCARD ALL when lent for the session), or close it.
     awaitable<void> let_go();
 
-    // Called whenever the server went back to the pool (e.g. to end an idle session at shutdown).
-    std::function<void()> on_released;
+    // Called whenever the client is between transactions again (in transaction mode, once its
+    // server went back to the pool), e.g. to end a session told to stop.
+    std::function<void()> on_idle;
 
 private:
     // The pump's steps: read the server, follow what it said, hand it to the client, repeat.

@@ -56,8 +56,9 @@ void Router::maintain_all() {
             for (auto& [k, p] : pools_) pools.push_back(p);
         }
         for (auto& p : pools) p->maintain();
+        make_room(pools);
     }
-    retire_empty_pools();
+    retire_empty_pools();  // after `pools` is gone: it counts who holds each pool
 }
 
 void Router::retire_empty_pools() {
@@ -83,6 +84,27 @@ void Router::retire_empty_pools() {
     }
     for (auto* budgets : {&database_budgets_, &user_budgets_})
         std::erase_if(*budgets, [](const auto& entry) { return entry.second.use_count() == 1; });
+}
+
+// Pools that share a budget (max_db_connections, max_user_connections) give way to each other: a
+// pool whose clients wait only because the shared budget is spent gets the slot of a server idle
+// in another pool of that budget, which would otherwise hold it until server_idle_timeout while
+// those clients run into query_wait. (PgBouncer does the same.) Runs with the maintenance sweep.
+void Router::make_room(const std::vector<std::shared_ptr<Pool>>& pools) {
+    for (const auto& needy : pools) {
+        needy->offer_free_slots();  // budget another pool gave back since
+        while (needy->short_of_budget()) {
+            bool closed = false;
+            for (const auto& other : pools) {
+                if (other != needy && other->can_make_room_for(*needy) && other->close_idle_for_another_pool()) {
+                    closed = true;
+                    break;
+                }
+            }
+            if (!closed) break;
+            needy->offer_free_slots();
+        }
+    }
 }
 
 void Router::close_all() {

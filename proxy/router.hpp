@@ -30,6 +30,7 @@ public:
 
 private:
     void retire_empty_pools();
+    static void make_room(const std::vector<std::shared_ptr<Pool>>& pools);
     std::shared_ptr<ConnectionBudget> budget(std::map<std::string, std::shared_ptr<ConnectionBudget>>& budgets,
                                              const std::string& name, std::uint32_t max);
 

@@ -5,7 +5,7 @@
 namespace sluice::proxy {
 
 std::string_view describe(ServerCloseReason reason) noexcept {
-    static constexpr std::array<std::string_view, 16> table = {
+    static constexpr auto table = std::to_array<std::string_view>({
         "client went away mid-transaction",              // ClientLeftMidTransaction
         "server connection lost",                        // ServerLost
         "protocol error from server",                    // ServerProtocolError
@@ -22,7 +22,9 @@ std::string_view describe(ServerCloseReason reason) noexcept {
         "a cancel request for it is in flight",          // CancelInFlight
         "shutting down",                                 // ShuttingDown
         "lease abandoned (cancelled or failed while holding the server)",  // Abandoned
-    };
+        "idle, closed to make room for another pool (max_db_connections/max_user_connections)",  // MadeRoom
+    });
+    static_assert(table.size() == static_cast<std::size_t>(ServerCloseReason::MadeRoom) + 1, "one text per reason");
     return table[static_cast<std::size_t>(reason)];
 }
 

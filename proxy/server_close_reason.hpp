@@ -22,6 +22,7 @@ enum class ServerCloseReason {
     CancelInFlight,            // a cancel request for it is on its way: it could hit the next client
     ShuttingDown,              // sluice is stopping
     Abandoned,                 // a lease went out of scope unreturned (cancelled await, error)
+    MadeRoom,                  // idle, closed for a pool whose clients wait on a shared budget
 };
 
 std::string_view describe(ServerCloseReason reason) noexcept;

@@ -57,6 +57,8 @@ TEST_P(ProxyPgbench, TwoHundredClientsOnPoolOfTen) {
     config.pool_size = kPoolSize;
     config.log_connections = false;  // 200 clients: keep the log about problems
     SluiceProcess sluice(config);
+    // PostgreSQL refuses a server connection past the pool size: an overshoot fails pgbench.
+    ConnectionLimit limit(ConnectionLimit::On::Role, kTrustRole.user, static_cast<int>(kPoolSize));
 
     BackendSampler sampler(pg(), std::string(kTrustRole.user));
     ChildOptions bench;

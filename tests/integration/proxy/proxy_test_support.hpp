@@ -1,6 +1,9 @@
 #pragma once
 // Small helpers shared by the proxy integration tests.
+#include <gtest/gtest.h>
+
 #include <chrono>
+#include <exception>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -47,6 +50,32 @@ inline bool wait_no_backends(std::string_view user, const PgCluster& cluster = p
                              std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     return wait_until([&] { return cluster.count_backends(user) == 0; }, timeout, std::chrono::milliseconds(50));
 }
+
+// ALTER ROLE/DATABASE ... CONNECTION LIMIT for as long as it lives: PostgreSQL itself then
+// refuses any server connection past a bound a test asserts (53300), however briefly sluice
+// overshoots, where a sampler of pg_stat_activity could miss it between two polls. (Limits
+// count only non-superuser backends: the test's own superuser queries are not in the way.)
+class ConnectionLimit {
+public:
+    enum class On { Role, Database };
+    ConnectionLimit(On on, std::string_view name, int limit, const PgCluster& cluster = pg())
+        : target_(std::string(on == On::Role ? "ROLE " : "DATABASE ") + std::string(name)), cluster_(cluster) {
+        cluster_.exec_superuser("ALTER " + target_ + " CONNECTION LIMIT " + std::to_string(limit));
+    }
+    ConnectionLimit(const ConnectionLimit&) = delete;
+    ConnectionLimit& operator=(const ConnectionLimit&) = delete;
+    ~ConnectionLimit() {
+        try {
+            cluster_.exec_superuser("ALTER " + target_ + " CONNECTION LIMIT -1");
+        } catch (const std::exception& e) {
+            ADD_FAILURE() << "could not lift the connection limit of " << target_ << ": " << e.what();
+        }
+    }
+
+private:
+    std::string target_;
+    const PgCluster& cluster_;
+};
 
 inline int env_int(const char* name, int fallback) {
     const char* v = std::getenv(name);

@@ -4,7 +4,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -22,6 +24,12 @@ namespace fs = std::filesystem;
 constexpr int kStartAttempts = 3;  // a free_port() race with another process is retried
 constexpr auto kStartTimeout = 20s;
 constexpr std::size_t kLogTailOnFailure = 8000;
+// Longer than sluice's own wait for transactions in flight would be a hang, not a slow exit; a
+// test that leaves none open sees sluice exit at once.
+constexpr auto kStopGrace = 15s;
+// The first line of each sanitizer's report (they write to stderr, which is sluice's log).
+constexpr std::string_view kSanitizerReports[] = {"ERROR: AddressSanitizer", "runtime error:",
+                                                  "WARNING: ThreadSanitizer", "LeakSanitizer"};
 
 // TOML basic string: quotes and backslashes escaped (test values are plain ASCII).
 std::string toml_string(std::string_view v) {
@@ -82,11 +90,14 @@ std::string SluiceConfig::to_toml(std::uint16_t listen_port, const PgCluster& cl
         t += "\n[[auth.users]]\nname = " + toml_string(u.name) + "\n";
         if (!u.password.empty()) t += "password = " + toml_string(u.password) + "\n";
     }
-    t += "\n[pool]\nmode = " + toml_string(pool_mode) + "\nsize = " + std::to_string(pool_size) + "\n";
+    t += "\n[pool]\nmode = " + toml_string(pool_mode) + "\nsize = " + std::to_string(pool_size) + "\n" + pool_toml;
     if (!server_connect_timeout.empty()) t += "server_connect_timeout = " + toml_string(server_connect_timeout) + "\n";
-    if (!query_wait.empty() || !client_login.empty()) t += "\n[timeouts]\n";
-    if (!query_wait.empty()) t += "query_wait = " + toml_string(query_wait) + "\n";
-    if (!client_login.empty()) t += "client_login = " + toml_string(client_login) + "\n";
+    if (!query_wait.empty() || !client_login.empty() || !timeouts_toml.empty()) {
+        t += "\n[timeouts]\n";
+        if (!query_wait.empty()) t += "query_wait = " + toml_string(query_wait) + "\n";
+        if (!client_login.empty()) t += "client_login = " + toml_string(client_login) + "\n";
+        t += timeouts_toml;
+    }
     t += "\n[logging]\nlevel = " + toml_string(log_level) +
          "\nlog_connections = " + (log_connections ? "true" : "false") + "\n";
     for (const auto& db : databases) {
@@ -147,9 +158,27 @@ bool SluiceProcess::start(const std::string& toml, std::uint16_t port, std::stri
     return false;
 }
 
+std::optional<std::string> unclean_exit(const ExitStatus& status, const std::string& log) {
+    for (auto report : kSanitizerReports) {
+        auto at = log.find(report);
+        if (at == std::string::npos) continue;
+        auto line_start = log.rfind('\n', at);
+        line_start = line_start == std::string::npos ? 0 : line_start + 1;
+        return "a sanitizer report in its log (" + status.describe() + "): " +
+               log.substr(line_start, std::min<std::size_t>(log.find('\n', at) - line_start, 400));
+    }
+    if (status.signal == SIGKILL) return "no exit within the grace period after SIGTERM (a hang), so it was killed";
+    if (!status.success()) return status.describe();
+    return std::nullopt;
+}
+
 SluiceProcess::~SluiceProcess() {
     if (child_) {
-        if (child_->running()) child_->terminate(15s);
+        // running() reaps a child that already ended (a crash mid-test): its status is checked too.
+        const ExitStatus status = child_->running() ? child_->terminate(kStopGrace) : *child_->exit_status();
+        if (check_exit_)
+            if (auto why = unclean_exit(status, child_->log()))
+                ADD_FAILURE() << "sluice did not exit cleanly at SIGTERM: " << *why;
         // In a suite-level fixture there is no current test: look at the suite's failures.
         auto* unit = ::testing::UnitTest::GetInstance();
         bool failed = unit->current_test_info() ? ::testing::Test::HasFailure()

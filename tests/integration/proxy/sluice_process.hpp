@@ -2,6 +2,11 @@
 // The real sluice binary in front of a test PostgreSQL: a TOML config written into a temp dir,
 // the process started with ChildProcess, ready once it logs "sluice listening on", stopped with
 // SIGTERM when the object goes away. Tests talk to it over TCP like any client would.
+//
+// Every test that runs sluice also checks how it ended: the destructor stops it with SIGTERM and
+// adds a test failure unless it exited 0 with no sanitizer report in its log (stderr goes to the
+// log, and so do ASan/UBSan/TSan/LSan reports). A leak, a race at shutdown or a shutdown that
+// hangs then fails the test that caused it, not only a crash mid-test.
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -39,7 +44,9 @@ struct SluiceConfig {
     std::vector<std::string> databases = {"postgres", "clients"};
     std::string log_level = "info";  // must stay "info" or lower: the start waits for an info line
     bool log_connections = true;
-    std::string extra_toml;  // appended verbatim (more sections)
+    std::string pool_toml;      // more [pool] lines ("min_size = 2\n")
+    std::string timeouts_toml;  // more [timeouts] lines ("client_login = \"500ms\"\n")
+    std::string extra_toml;     // appended verbatim (more sections)
 
     static std::vector<SluiceUser> default_users();
     // auth.method "trust" with the default users plus sluice_trust: for tests that open many
@@ -57,8 +64,9 @@ public:
     SluiceProcess(const std::string& toml, std::uint16_t port);
     SluiceProcess(const SluiceProcess&) = delete;
     SluiceProcess& operator=(const SluiceProcess&) = delete;
-    // SIGTERM (SIGKILL after a grace period). If the current test failed, the tail of sluice's
-    // log goes to stderr: the first thing anyone debugging the failure needs.
+    // SIGTERM (SIGKILL after a grace period), then the clean-exit check above (a non-fatal gtest
+    // failure: destructors cannot throw). If the current test failed, the tail of sluice's log
+    // goes to stderr: the first thing anyone debugging the failure needs.
     ~SluiceProcess();
 
     [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
@@ -75,8 +83,12 @@ public:
     [[nodiscard]] std::string conninfo(std::string_view user, std::string_view password = {},
                                        std::string_view dbname = "postgres", std::string_view extra = {}) const;
 
-    // Stops sluice now (SIGTERM, then SIGKILL after `grace`).
+    // Stops sluice now (SIGTERM, then SIGKILL after `grace`). The destructor still checks the
+    // exit, unless the test opted out.
     ExitStatus stop(std::chrono::milliseconds grace = std::chrono::seconds(15));
+    // Only for a test that ends sluice itself on purpose (SIGKILL, a provoked crash): the
+    // destructor then does not check the exit status and log.
+    void skip_exit_check() noexcept { check_exit_ = false; }
 
 private:
     bool start(const std::string& toml, std::uint16_t port, std::string& failure);
@@ -84,7 +96,12 @@ private:
     std::filesystem::path dir_;
     std::uint16_t port_ = 0;
     std::optional<ChildProcess> child_;
+    bool check_exit_ = true;
 };
+
+// Why an exit of sluice at SIGTERM was not clean (a non-zero status, a signal, a sanitizer
+// report in `log`); nullopt when it was.
+std::optional<std::string> unclean_exit(const ExitStatus& status, const std::string& log);
 
 // The path of the sluice binary under test ($SLUICE_BIN overrides the build tree's).
 std::filesystem::path sluice_binary();

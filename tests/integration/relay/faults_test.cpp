@@ -79,6 +79,7 @@ TEST(RelayFaults, UpstreamImmediateStopUnderLoad) {
     ASSERT_TRUE(wait_until([&] { return committed.load() > 100; }, 30s)) << "no load before the stop";
     cluster.stop_immediate();
     cluster.start();
+    const auto restarted = std::chrono::steady_clock::now();
     const int at_restart = committed.load();
     EXPECT_TRUE(wait_until([&] { return committed.load() > at_restart + 100; }, 30s))
         << "the load did not resume after the upstream came back";
@@ -88,6 +89,12 @@ TEST(RelayFaults, UpstreamImmediateStopUnderLoad) {
     std::cout << "commits: " << committed.load() << "; client failures: " << summary << "\n";
 
     expect_pool_sound(cluster, sluice, kTrustRole, kPoolSize, &clients);
+    // Polls fail while PostgreSQL is down; the maximum means something only if the sampler saw
+    // the pool again once it was back.
+    EXPECT_TRUE(wait_until([&] { return sampler.samples_between(restarted, std::chrono::steady_clock::now()) >= 3; },
+                           20s))
+        << "pg_stat_activity was hardly sampled after the restart (" << sampler.failures()
+        << " failed polls; last: " << sampler.last_error() << ")";
     sampler.stop();
     EXPECT_LE(sampler.max(), static_cast<int>(kPoolSize)) << "more server connections than the pool size";
     std::lock_guard lock(mutex);

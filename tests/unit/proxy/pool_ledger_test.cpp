@@ -543,6 +543,50 @@ TEST_F(PoolLedgerTest, BudgetFreedByAnotherPoolReachesTheFirstWaiterNotANewcomer
     EXPECT_EQ(b.counts().total, 0u);
 }
 
+// Router::make_room's parts: a waiter below its pool's size is short of budget, an idle server
+// of another ledger gives its slot up, and the freed budget goes to that waiter.
+TEST_F(PoolLedgerTest, IdleServerOfAnotherLedgerMakesRoomForAWaiterShortOfBudget) {
+    ConnectionBudget db(0);
+    ConnectionBudget user(1);  // one server for the user over both pools
+    PoolLimits limits{2, 0};
+    Ledger a(limits, &db, &user);
+    Ledger b(limits, &db, &user);
+    Waiter w;
+    ConnPtr out;
+    ASSERT_EQ(b.request(w, out), Outcome::Connect);
+    b.connected();
+    EXPECT_EQ(b.give_back(conn(1)).wake, nullptr);  // idle in B, holding the user's budget
+
+    Waiter wa;
+    EXPECT_EQ(a.request(wa, out), Outcome::Wait);
+    EXPECT_TRUE(a.short_of_budget());
+    EXPECT_FALSE(b.short_of_budget());
+    EXPECT_TRUE(a.grant_free_slots().empty());
+
+    auto made_room = b.take_oldest_idle();
+    ASSERT_TRUE(made_room);
+    EXPECT_EQ(made_room->id, 1);
+    EXPECT_EQ(b.counts().total, 0u);
+    EXPECT_FALSE(b.take_oldest_idle());
+    auto granted = a.grant_free_slots();
+    ASSERT_EQ(granted.size(), 1u);
+    EXPECT_EQ(granted[0], &wa);
+    EXPECT_FALSE(a.short_of_budget());
+    EXPECT_TRUE(a.collect(wa, out));
+    a.connect_failed();
+    EXPECT_EQ(user.used(), 0u);
+
+    // A pool at its own size waits for itself, not for a budget.
+    Ledger c(PoolLimits{1, 0}, &db, &user);
+    ASSERT_EQ(c.request(w, out), Outcome::Connect);
+    Waiter wc;
+    EXPECT_EQ(c.request(wc, out), Outcome::Wait);
+    EXPECT_FALSE(c.short_of_budget());
+    EXPECT_EQ(c.leave(wc).wake, nullptr);
+    c.connect_failed();
+    EXPECT_EQ(user.used(), 0u);
+}
+
 // --- Leaks (issue 6): every way to give up leaves total and budgets right ----------------------
 
 TEST_F(PoolLedgerTest, QueuedWaiterThatLeavesIsRemovedFromTheQueue) {
