@@ -2,6 +2,7 @@
 // The Asio vocabulary of proxy/. Included (precompiled) by proxy translation units only; keep it
 // out of headers that protocol/ or config/ see.
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>

@@ -13,7 +13,7 @@ namespace p = protocol;
 
 namespace {
 
-constexpr std::size_t kIdleBufferLimit = 16 * 1024;
+constexpr std::size_t kIdleBufferLimit = 1024;
 
 Clock::time_point deadline_after(config::Duration d) {
     return d.count() == 0 ? Clock::now() + std::chrono::hours(24 * 365 * 10) : Clock::now() + d;

@@ -3,8 +3,8 @@
 namespace sluice::proxy {
 
 namespace {
-// Small first reads keep idle clients cheap; a buffer grown by big messages is reused as it is.
-constexpr std::size_t kMinRead = 2 * 1024;
+// Small first reads keep idle clients cheap (a query fits); the buffer doubles for big messages.
+constexpr std::size_t kMinRead = 512;
 constexpr std::size_t kMaxRead = 64 * 1024;
 }  // namespace
 

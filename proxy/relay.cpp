@@ -69,8 +69,11 @@ awaitable<bool> Relay::forward(std::string_view bytes, const std::shared_ptr<voi
 void Relay::pump_next() {
     if (letting_go_ || doom_ || (lending_ == Lending::Transaction && transaction_over())) return pump_done();
     auto& server = *lease_;  // the lease stays put while the pump runs: settle() waits for it
-    server.stream().socket().async_read_some(asio::buffer(server.read_buffer()),
-                                             [this](error_code ec, std::size_t n) { pump_read(ec, n); });
+    // On the session's executor (its strand with several workers), never the server socket's:
+    // the pump and the session must not run at once.
+    server.stream().socket().async_read_some(
+        asio::buffer(server.read_buffer()),
+        asio::bind_executor(client_.socket().get_executor(), [this](error_code ec, std::size_t n) { pump_read(ec, n); }));
 }
 
 void Relay::pump_read(error_code ec, std::size_t n) {
