@@ -15,6 +15,20 @@
 namespace sluice::testing::auth {
 namespace {
 
+// ASan holds freed memory in quarantine and TSan adds shadow memory: under them sluice's RSS says
+// nothing about what it keeps, so the memory bound is checked in the main build only.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kRssMeansMemoryUse = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+constexpr bool kRssMeansMemoryUse = false;
+#else
+constexpr bool kRssMeansMemoryUse = true;
+#endif
+#else
+constexpr bool kRssMeansMemoryUse = true;
+#endif
+
 constexpr std::string_view kLookupRole = "aq_lookup";  // runs the auth_query
 constexpr PgRole kAqUser{"aq_user", "aq_user_pw"};      // found by the auth_query
 constexpr PgRole kAqExpired{"aq_expired", "aq_expired_pw"};
@@ -190,7 +204,9 @@ TEST_F(AuthQuery, UnknownNameFloodIsBounded) {
     auto lookups = count_occurrences(pg().read_log(log_from), "connection authorized: user=aq_lookup");
     EXPECT_LE(lookups, 3u) << "each unknown name opened an upstream connection";
     const long after_kb = rss_kb(sluice.process().pid());
-    EXPECT_LE(after_kb, baseline_kb + 32 * 1024) << "RSS grew from " << baseline_kb << " kB to " << after_kb << " kB";
+    if (kRssMeansMemoryUse) {
+        EXPECT_LE(after_kb, baseline_kb + 32 * 1024) << "RSS grew from " << baseline_kb << " kB to " << after_kb << " kB";
+    }
     std::cerr << "[ flood ] " << total << " unknown logins: " << lookups << " lookup connections, RSS " << baseline_kb
               << " -> " << after_kb << " kB, " << real_ok.load() << " real logins meanwhile\n";
 }
