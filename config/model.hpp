@@ -85,6 +85,8 @@ struct PoolSettings {
     // First delay between failed connection attempts; doubles up to server_retry_max.
     Duration server_retry_delay = std::chrono::milliseconds(100);
     Duration server_retry_max = std::chrono::seconds(2);
+    // Named prepared statements sluice keeps per server connection (transaction mode); 0 = off.
+    std::uint32_t max_prepared_statements = 200;
 };
 
 struct Timeouts {

@@ -31,6 +31,15 @@ public:
 
     // True between messages (no partial header or body pending).
     [[nodiscard]] bool at_boundary() const noexcept { return header_len_ == 0 && body_left_ == 0; }
+    // The message the last chunk ended inside: its tag (0 at a boundary) and how many of its
+    // bytes the chunks so far held.
+    [[nodiscard]] char partial_tag() const noexcept { return header_len_ > 0 ? header_[0] : '\0'; }
+    [[nodiscard]] std::size_t partial_bytes() const noexcept {
+        if (header_len_ < 5) return header_len_;
+        auto u = [&](int i) { return static_cast<std::uint32_t>(static_cast<unsigned char>(header_[i])); };
+        std::uint32_t len = (u(1) << 24) | (u(2) << 16) | (u(3) << 8) | u(4);
+        return 1 + std::size_t{len} - body_left_;
+    }
     void reset() noexcept {
         header_len_ = 0;
         body_left_ = 0;

@@ -98,8 +98,9 @@ awaitable<std::optional<SessionEnd>> ClientSession::log_in() {
     if (!gucs.error.empty()) co_return SessionEnd::because(EndReason::InvalidStartupParameter, gucs.error);
 
     pool_ = ctx_.router.pool_for(*database, user_, auth.upstream);
-    relay_.emplace(client_, settings_, *cancel_slot_,
-                   pool_->settings().mode == config::PoolMode::Session ? Lending::Session : Lending::Transaction);
+    relay_.emplace(client_, settings_, statements_, *cancel_slot_,
+                   pool_->settings().mode == config::PoolMode::Session ? Lending::Session : Lending::Transaction,
+                   pool_->settings().max_prepared_statements);
     relay_->on_idle = [this] {
         // A session told to stop while in a transaction stops once it is over.
         if (stopping()) {

@@ -2,7 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include "protocol/backend.hpp"
 #include "protocol/byte_reader.hpp"
+#include "protocol/error_fields.hpp"
+#include "protocol/frontend.hpp"
+#include "protocol/sqlstate.hpp"
 #include "proxy/frame_io.hpp"
 #include "proxy/tcp_keepalive.hpp"
 
@@ -108,19 +112,26 @@ awaitable<SessionEnd> ClientSession::serve() {
         if (relay.end()) co_return *relay.end();
 
         // Forward every message that has arrived whole, as one write per batch.
-        const char* batch_begin = nullptr;
-        std::size_t batch_size = 0;
         for (;;) {
             auto tag = complete_frame_tag(decoder_);
             if (!tag) break;
             if (*tag == static_cast<char>(p::FrontendTag::Terminate)) {
-                if (batch_size > 0) break;  // forward what came before it first
+                if (relay.has_batch()) break;  // forward what came before it first
                 co_await relay.let_go();
                 co_return SessionEnd::closed();
             }
-            if (batch_size == 0 && stopping() && relay.idle()) co_return shutting_down();
+            if (!relay.has_batch() && stopping() && relay.idle()) co_return shutting_down();
             if (!relay.attached()) {
                 Lease lease = pool_->try_lend_idle();
+                if (!lease && relay.tracks_statements()) {
+                    if (auto answer = prepare_without_server()) {
+                        if (!co_await send_to_client(*answer)) {
+                            client_.close();
+                            co_return SessionEnd::closed();
+                        }
+                        continue;
+                    }
+                }
                 if (!lease || settings_.fingerprint == 0 || lease->synced_to() != settings_.fingerprint) {
                     auto lent = co_await lend_server(std::move(lease));
                     if (!lent.lease) co_return std::move(*lent.failure);
@@ -132,13 +143,10 @@ awaitable<SessionEnd> ClientSession::serve() {
             if (!frame || !*frame)
                 co_return SessionEnd::because(EndReason::ProtocolViolation,
                                               frame ? "incomplete message" : frame.error().message);
-            relay.on_client_message(**frame);
-            auto wire = (**frame).wire;
-            if (!batch_begin) batch_begin = wire.data();
-            batch_size = static_cast<std::size_t>(wire.data() + wire.size() - batch_begin);
+            relay.add(**frame);
         }
-        if (batch_size > 0) {
-            if (!co_await relay.forward(std::string_view(batch_begin, batch_size), self)) co_return *relay.end();
+        if (relay.has_batch()) {
+            if (!co_await relay.forward(self)) co_return *relay.end();
             continue;
         }
 
@@ -156,6 +164,41 @@ awaitable<SessionEnd> ClientSession::serve() {
             co_return SessionEnd::closed();
         }
     }
+}
+
+std::optional<std::string> ClientSession::prepare_without_server() {
+    // Exactly Parse (named) + Sync and nothing else: PQprepare(), as pgbench -M prepared and
+    // others send it. The statement goes to a server with its first use, and errors in its text
+    // (other than a duplicate name) come back then, at that Bind or Describe.
+    auto bytes = decoder_.pending();
+    auto frame_size = [&](std::size_t at) -> std::size_t {
+        if (bytes.size() < at + 5) return 0;
+        p::ByteReader r(bytes.substr(at + 1, 4));
+        auto len = static_cast<std::uint32_t>(r.i32());
+        return len < 4 || len > kMaxClientMessage ? 0 : std::size_t{len} + 1;
+    };
+    std::size_t parse_size = frame_size(0);
+    if (parse_size == 0 || bytes[0] != static_cast<char>(p::FrontendTag::Parse)) return std::nullopt;
+    if (bytes.size() != parse_size + 5 || bytes[parse_size] != static_cast<char>(p::FrontendTag::Sync) ||
+        frame_size(parse_size) != 5)
+        return std::nullopt;
+    auto parse = p::Parse::decode(bytes.substr(5, parse_size - 5));
+    if (!parse || parse->statement.empty()) return std::nullopt;
+
+    std::string answer;
+    if (statements_.find(parse->statement)) {
+        p::append_error(answer, p::Severity::Error, p::sqlstate::kDuplicatePreparedStatement,
+                        "prepared statement \"" + std::string(parse->statement) + "\" already exists");
+    } else {
+        auto statement = make_server_statement(*parse);
+        if (statements_.full(*statement)) return std::nullopt;  // the relay says why
+        statements_.add(parse->statement, std::move(statement));
+        p::ParseComplete{}.encode(answer);
+    }
+    p::ReadyForQuery{p::TxStatus::Idle}.encode(answer);
+    (void)decoder_.next();
+    (void)decoder_.next();
+    return answer;
 }
 
 SessionEnd ClientSession::too_many_clients() const {

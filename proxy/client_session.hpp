@@ -18,6 +18,7 @@
 #include "proxy/cancel_registry.hpp"
 #include "proxy/client_count.hpp"
 #include "proxy/pool.hpp"
+#include "proxy/prepared_statements.hpp"
 #include "proxy/proxy_context.hpp"
 #include "proxy/relay.hpp"
 #include "proxy/session_end.hpp"
@@ -64,6 +65,9 @@ private:
     awaitable<Lent> lend_server(Lease taken = {});
 
     awaitable<bool> send_to_client(const std::string& bytes);
+    // Answers a lone Parse + Sync of a named statement when no server is free, so that a client
+    // preparing outside a transaction does not wait for one; nullopt when that is not the case.
+    std::optional<std::string> prepare_without_server();
     [[nodiscard]] SessionEnd too_many_clients() const;
 
     ProxyContext& ctx_;
@@ -78,6 +82,7 @@ private:
     std::string database_;
     std::shared_ptr<Pool> pool_;
     ClientSettings settings_;  // what the client believes its session settings are
+    ClientStatements statements_;  // its named prepared statements (transaction mode)
     ParamMap startup_settings_;  // the GUCs of its StartupMessage, until login completes
     std::shared_ptr<CancelSlot> cancel_slot_;
     BackendKey cancel_key_;

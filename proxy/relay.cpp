@@ -2,8 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstring>
+
 #include "protocol/backend.hpp"
 #include "protocol/error_fields.hpp"
+#include "protocol/sqlstate.hpp"
 #include "proxy/pool.hpp"
 
 namespace sluice::proxy {
@@ -12,23 +15,190 @@ namespace p = protocol;
 
 namespace {
 const std::bitset<256> kTrackerTags = TransactionTracker::server_tags();
+
+// A tracker note: the Reply in the low bits, and (index + 1) of the Noted record above them.
+constexpr std::uint32_t kReplyBits = 3;
+constexpr std::uint32_t kReplyMask = (1u << kReplyBits) - 1;
+
+// A NUL-terminated string at `offset` of a message body; npos past its end when there is none.
+std::size_t cstring_end(std::string_view body, std::size_t offset) {
+    return offset > body.size() ? std::string_view::npos : body.find('\0', offset);
+}
+
+std::string frame_message(char tag, std::string_view body) {
+    std::string out;
+    out.reserve(body.size() + 5);
+    out += tag;
+    auto len = static_cast<std::uint32_t>(body.size() + 4);
+    for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((len >> shift) & 0xff);
+    out += body;
+    return out;
+}
+
+// Close or Describe of a statement.
+std::string statement_message(char tag, std::string_view name) {
+    std::string body;
+    body += 'S';
+    body += name;
+    body += '\0';
+    return frame_message(tag, body);
+}
+
 }  // namespace
 
-Relay::Relay(Stream& client, ClientSettings& settings, CancelSlot& cancel_slot, Lending lending)
-    : client_(client), settings_(settings), cancel_slot_(cancel_slot), lending_(lending) {}
+Relay::Relay(Stream& client, ClientSettings& settings, ClientStatements& statements, CancelSlot& cancel_slot,
+             Lending lending, std::size_t max_prepared)
+    : client_(client),
+      settings_(settings),
+      statements_(statements),
+      cancel_slot_(cancel_slot),
+      lending_(lending),
+      // Lent for the whole session, a server keeps the client's own names.
+      max_prepared_(lending == Lending::Session ? 0 : max_prepared) {}
 
 void Relay::attach(Lease lease) {
     lease_ = std::move(lease);
     tracker_.reset();
     doom_.reset();
+    noted_.clear();
+    held_ = 0;
     cancel_slot_.set(lease_->cancel_target());
 }
 
-void Relay::on_client_message(const p::Frame& frame) {
+// --- client -> server ---------------------------------------------------------------------------
+
+void Relay::add(const p::Frame& frame) {
     auto tag = static_cast<p::FrontendTag>(frame.tag);
-    tracker_.on_client_message(tag, frame.body);
+    if (max_prepared_ > 0) {
+        auto& server = lease_->statements();
+        // Statements a failed plan left behind go first, before anything may prepare them again.
+        if (!has_batch() && !server.to_close.empty()) {
+            for (auto& name : server.to_close) send_own(statement_message('C', name), Reply::InjectedClose);
+            server.to_close.clear();
+        }
+        const auto& body = frame.body;
+        switch (tag) {
+        case p::FrontendTag::Parse:
+            if (!body.empty() && body[0] != '\0') return add_parse(frame);
+            break;
+        case p::FrontendTag::Bind: {
+            auto portal_end = cstring_end(body, 0);
+            auto name_end = cstring_end(body, portal_end + 1);
+            if (name_end != std::string_view::npos && name_end > portal_end + 1)
+                return add_statement_use(frame, body.substr(portal_end + 1, name_end - portal_end - 1), portal_end + 1,
+                                         Reply::TrackedBind);
+            break;
+        }
+        case p::FrontendTag::Describe:
+        case p::FrontendTag::Close: {
+            if (body.size() < 2 || body[0] != 'S' || body[1] == '\0') break;
+            auto name_end = cstring_end(body, 1);
+            if (name_end == std::string_view::npos) break;
+            auto name = body.substr(1, name_end - 1);
+            if (tag == p::FrontendTag::Close) {
+                // The server never had the client's name: its CloseComplete is the right answer.
+                statements_.erase(name);
+                break;
+            }
+            return add_statement_use(frame, name, 1, Reply::Pass);
+        }
+        default:
+            break;
+        }
+    }
+    pass(frame);
+}
+
+void Relay::pass(const p::Frame& frame, std::uint32_t note) {
+    auto tag = static_cast<p::FrontendTag>(frame.tag);
+    tracker_.on_client_message(tag, frame.body, note);
     if ((tag == p::FrontendTag::Query || tag == p::FrontendTag::Parse) && may_change_role(frame.body))
         lease_->set_role_may_have_changed(true);
+    if (!batch_copy_.empty()) {
+        batch_copy_ += frame.wire;
+    } else {
+        if (!batch_begin_) batch_begin_ = frame.wire.data();
+        batch_size_ = static_cast<std::size_t>(frame.wire.data() + frame.wire.size() - batch_begin_);
+    }
+}
+
+std::string& Relay::batch_for_rewrite() {
+    if (batch_copy_.empty() && batch_size_ > 0) batch_copy_.assign(batch_begin_, batch_size_);
+    batch_begin_ = nullptr;
+    batch_size_ = 0;
+    return batch_copy_;
+}
+
+void Relay::send_own(std::string_view message, Reply reply) { send_own(message, reply, Noted{}); }
+
+void Relay::send_own(std::string_view message, Reply reply, Noted noted) {
+    auto note = static_cast<std::uint32_t>(reply);
+    if (reply != Reply::Pass && reply != Reply::InjectedClose) {
+        noted.reply = reply;
+        noted_.push_back(std::move(noted));
+        note |= static_cast<std::uint32_t>(noted_.size()) << kReplyBits;
+    }
+    tracker_.on_client_message(static_cast<p::FrontendTag>(message[0]), message.substr(5), note);
+    batch_for_rewrite() += message;
+}
+
+void Relay::add_parse(const p::Frame& frame) {
+    auto parse = p::Parse::decode(frame.body);
+    if (!parse) return pass(frame);  // the server rejects it as PostgreSQL would
+    const auto name = parse->statement;
+    if (statements_.find(name))
+        return fail_parse(name, [&] {
+            std::string error;
+            p::append_error(error, p::Severity::Error, p::sqlstate::kDuplicatePreparedStatement,
+                            "prepared statement \"" + std::string(name) + "\" already exists");
+            return error;
+        }());
+    auto statement = make_server_statement(*parse);
+    if (statements_.full(*statement)) {
+        std::string error;
+        p::append_error(error, p::Severity::Error, p::sqlstate::kConfigurationLimitExceeded,
+                        "too many prepared statements on this connection (sluice keeps at most " +
+                            std::to_string(ClientStatements::kMaxStatements) + ")",
+                        {}, "Close prepared statements the application no longer uses.");
+        return fail_parse(name, std::move(error));
+    }
+    statements_.add(name, statement);
+    Noted noted{.statement = statement, .client_name = std::string(name)};
+    if (lease_->statements().use(statement->name)) {
+        // The server has it already: a Close of nothing stands in, and its CloseComplete is
+        // answered as the ParseComplete the client waits for.
+        return send_own(statement_message('C', kAbsentStatement), Reply::CloseAsParse, std::move(noted));
+    }
+    prepare_on_server(statement, Reply::ClientParse, std::move(noted));
+}
+
+void Relay::fail_parse(std::string_view client_name, std::string error) {
+    // A Describe of nothing fails on the server, which then skips to the Sync as it would after
+    // the client's own failed Parse (and aborts a transaction block); its error is replaced.
+    send_own(statement_message('D', kAbsentStatement), Reply::ReplaceError,
+             Noted{.client_name = std::string(client_name), .error = std::move(error)});
+}
+
+void Relay::add_statement_use(const p::Frame& frame, std::string_view client_name, std::size_t name_offset,
+                              Reply reply) {
+    auto known = statements_.find(client_name);
+    // Unknown: the server does not know the name either, and says so (26000) in its own words.
+    if (!known) return pass(frame);
+    if (!lease_->statements().use(known->name)) prepare_on_server(known, Reply::InjectedParse, Noted{.statement = known});
+    std::string body;
+    body.reserve(frame.body.size() + known->name.size());
+    body.append(frame.body.substr(0, name_offset));
+    body.append(known->name);
+    body.append(frame.body.substr(name_offset + client_name.size()));
+    auto message = frame_message(frame.tag, body);
+    send_own(message, reply, Noted{.statement = std::move(known)});
+}
+
+void Relay::prepare_on_server(const std::shared_ptr<const ServerStatement>& statement, Reply reply, Noted noted) {
+    auto& server = lease_->statements();
+    for (auto& evicted : server.add(statement->name, max_prepared_))
+        send_own(statement_message('C', evicted), Reply::InjectedClose);
+    send_own(statement->parse_message, reply, std::move(noted));
 }
 
 bool Relay::transaction_over() const {
@@ -43,7 +213,9 @@ void Relay::fail(ServerCloseReason reason, SessionEnd end) {
     if (lease_) lease_->stream().socket().cancel(ignored);
 }
 
-awaitable<bool> Relay::forward(std::string_view bytes, const std::shared_ptr<void>& keep_alive) {
+awaitable<bool> Relay::forward(const std::shared_ptr<void>& keep_alive) {
+    // The batch stays put during the write: the session adds nothing before forward() returns.
+    std::string_view bytes = batch_copy_.empty() ? std::string_view(batch_begin_, batch_size_) : batch_copy_;
     // Busy before the pump starts, so that a pump that finds nothing to wait for does not give
     // the server back under this write.
     writing_ = true;
@@ -54,6 +226,9 @@ awaitable<bool> Relay::forward(std::string_view bytes, const std::shared_ptr<voi
     }
     auto [ec, n] = co_await lease_->stream().write_all(asio::buffer(bytes.data(), bytes.size()));
     writing_ = false;
+    batch_begin_ = nullptr;
+    batch_size_ = 0;
+    batch_copy_.clear();
     if (ec == asio::error::timed_out)
         fail(ServerCloseReason::WriteFailed,
              SessionEnd::because(EndReason::ServerLost, "the server stopped reading (timeouts.server_write)",
@@ -71,8 +246,9 @@ void Relay::pump_next() {
     auto& server = *lease_;  // the lease stays put while the pump runs: settle() waits for it
     // On the session's executor (its strand with several workers), never the server socket's:
     // the pump and the session must not run at once.
+    auto& buffer = server.read_buffer();
     server.stream().socket().async_read_some(
-        asio::buffer(server.read_buffer()),
+        asio::buffer(buffer.data() + held_, buffer.size() - held_),
         asio::bind_executor(client_.socket().get_executor(), [this](error_code ec, std::size_t n) { pump_read(ec, n); }));
 }
 
@@ -80,9 +256,10 @@ void Relay::pump_read(error_code ec, std::size_t n) {
     if (n > 0) {
         // Even when the client is leaving these bytes are its own: follow them, so the server's
         // state at the end is known.
-        std::string_view chunk(lease_->read_buffer().data(), n);
-        if (!follow(chunk)) return pump_done();
-        if (!client_gone_) {
+        if (!follow(std::string_view(lease_->read_buffer().data() + held_, n))) return pump_done();
+        std::string_view chunk = apply_edits(held_ + n);
+        settle_noted();
+        if (!client_gone_ && !chunk.empty()) {
             client_between_messages_ = false;
             error_code wec;
             std::size_t written = client_.write_now(chunk.data(), chunk.size(), wec);
@@ -163,9 +340,18 @@ void Relay::pump_done() {
 
 bool Relay::follow(std::string_view chunk) {
     auto& server = *lease_;
-    auto scanned = server.scanner().scan(chunk, [&](char tag, std::string_view body, std::size_t) {
+    auto scanned = server.scanner().scan(chunk, [&](char tag, std::string_view body, std::size_t end) {
         auto t = static_cast<p::BackendTag>(tag);
-        if (kTrackerTags.test(static_cast<unsigned char>(tag))) tracker_.on_server_message(t, body);
+        if (kTrackerTags.test(static_cast<unsigned char>(tag))) {
+            // The note of the message this answers, read before the tracker moves past it.
+            if (auto note = tracker_.front_note()) {
+                std::size_t abs_end = held_ + end;
+                std::size_t size = body.size() + 5;
+                // A message to edit always starts in the buffer (see the hold below).
+                on_noted_response(tag, body, note, abs_end >= size ? abs_end - size : std::string_view::npos, abs_end);
+            }
+            tracker_.on_server_message(t, body);
+        }
         if (t == p::BackendTag::ErrorResponse) {
             if (auto fields = p::ErrorFields::decode(body)) {
                 auto severity = fields->severity();
@@ -192,6 +378,23 @@ bool Relay::follow(std::string_view chunk) {
         fail(ServerCloseReason::ServerProtocolError, SessionEnd::because(EndReason::ServerLost, "the server sent malformed data"));
         return false;
     }
+    settle_noted();
+    // A response sluice must edit that this read ended inside: keep its bytes for the next read.
+    hold_ = 0;
+    char partial = server.scanner().partial_tag();
+    if (partial != '\0') {
+        auto reply = static_cast<Reply>(tracker_.front_note() & kReplyMask);
+        bool edited = (reply == Reply::InjectedParse && partial == '1') ||
+                      ((reply == Reply::InjectedClose || reply == Reply::CloseAsParse) && partial == '3') ||
+                      (reply == Reply::ReplaceError && partial == 'E');
+        if (edited) hold_ = server.scanner().partial_bytes();
+        // Such a response is a few bytes; more means the server is not what sluice took it for.
+        if (hold_ > server.read_buffer().size() / 2) {
+            fail(ServerCloseReason::ServerProtocolError,
+                 SessionEnd::because(EndReason::ServerLost, "the server sent malformed data"));
+            return false;
+        }
+    }
     if (tracker_.confused()) {
         spdlog::error("server S{} answered in a way sluice cannot follow: {}", server.id(), tracker_.confusion());
         fail(ServerCloseReason::StateUnknown,
@@ -199,6 +402,99 @@ bool Relay::follow(std::string_view chunk) {
                                  "Retry the transaction; report this to the sluice developers."));
     }
     return true;
+}
+
+void Relay::on_noted_response(char tag, std::string_view body, std::uint32_t note, std::size_t begin,
+                              std::size_t end) {
+    auto reply = static_cast<Reply>(note & kReplyMask);
+    Noted* noted = (note >> kReplyBits) != 0 ? &noted_[(note >> kReplyBits) - 1] : nullptr;
+    auto edit = [&](std::string_view replacement) {
+        if (begin == std::string_view::npos) {
+            fail(ServerCloseReason::StateUnknown,
+                 SessionEnd::because(EndReason::ServerLost, "sluice lost track of the server's responses",
+                                     "Retry the transaction; report this to the sluice developers."));
+            return;
+        }
+        edits_.push_back(Edit{begin, end, replacement});
+    };
+    auto& server = lease_->statements();
+    switch (reply) {
+    case Reply::Pass:
+        return;
+    case Reply::ClientParse:
+    case Reply::InjectedParse:
+        if (tag == static_cast<char>(p::BackendTag::ParseComplete)) {
+            noted->answered = true;
+            if (reply == Reply::InjectedParse) edit({});
+        } else if (tag == static_cast<char>(p::BackendTag::ErrorResponse)) {
+            // PostgreSQL's own error reaches the client where its message was (a re-Parse of a
+            // dropped table fails in place of the Bind that needed it).
+            noted->answered = true;
+            server.erase(noted->statement->name);
+            if (reply == Reply::ClientParse) statements_.erase(noted->client_name);
+        }
+        return;
+    case Reply::InjectedClose:
+        if (tag == static_cast<char>(p::BackendTag::CloseComplete)) edit({});
+        return;
+    case Reply::CloseAsParse:
+        if (tag == static_cast<char>(p::BackendTag::CloseComplete)) {
+            noted->answered = true;
+            if (begin == std::string_view::npos) return edit({});  // fails the relay
+            lease_->read_buffer()[begin] = static_cast<char>(p::BackendTag::ParseComplete);
+        }
+        return;
+    case Reply::ReplaceError:
+        if (tag == static_cast<char>(p::BackendTag::ErrorResponse)) {
+            noted->answered = true;
+            edit(noted->error);
+        }
+        return;
+    case Reply::TrackedBind:
+        if (tag == static_cast<char>(p::BackendTag::ErrorResponse)) {
+            auto fields = p::ErrorFields::decode(body);
+            // "cached plan must not change result type": DDL changed a table under the shared
+            // statement. Drop it from this server so the next use prepares it afresh.
+            if (fields && fields->get(p::ErrorField::Code) == p::sqlstate::kFeatureNotSupported) {
+                server.erase(noted->statement->name);
+                server.to_close.push_back(noted->statement->name);
+            }
+        }
+        return;
+    }
+}
+
+void Relay::settle_noted() {
+    if (noted_.empty() || tracker_.pending() != 0) return;
+    // Everything sent is answered or was skipped after an error: what was skipped never happened.
+    auto& server = lease_->statements();
+    for (auto& noted : noted_) {
+        if (noted.answered) continue;
+        if (noted.reply == Reply::ClientParse || noted.reply == Reply::InjectedParse) server.erase(noted.statement->name);
+        if (noted.reply == Reply::ClientParse || noted.reply == Reply::CloseAsParse) statements_.erase(noted.client_name);
+    }
+    noted_.clear();
+}
+
+std::string_view Relay::apply_edits(std::size_t total) {
+    auto& buffer = lease_->read_buffer();
+    std::size_t deliver = total - hold_;
+    if (edits_.empty() && hold_ == 0) {
+        held_ = 0;
+        return {buffer.data(), total};
+    }
+    edited_.clear();
+    std::size_t pos = 0;
+    for (const auto& e : edits_) {
+        edited_.append(buffer.data() + pos, e.begin - pos);
+        edited_.append(e.replacement);
+        pos = e.end;
+    }
+    edited_.append(buffer.data() + pos, deliver - pos);
+    edits_.clear();
+    std::memmove(buffer.data(), buffer.data() + deliver, hold_);
+    held_ = hold_;
+    return edited_;
 }
 
 void Relay::settle() {

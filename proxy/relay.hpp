@@ -1,8 +1,10 @@
 #pragma once
 // The relay between one client and the server lent to it, in both directions.
 //
-//   client -> server: the session forwards whole client messages (forward()), after counting
-//                     each one in the transaction tracker;
+//   client -> server: the session hands over whole client messages (add()), which the relay
+//                     counts in the transaction tracker and batches, then writes them (forward());
+//                     in transaction mode named prepared statements are renamed on the way (see
+//                     prepared_statements.hpp), and sluice may add messages of its own;
 //   server -> client: the pump, which runs while a response may come, streams the server's
 //                     bytes to the client and watches ReadyForQuery, ParameterStatus, errors
 //                     and COPY. It is a chain of plain completion handlers, not a coroutine: it
@@ -17,11 +19,14 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "protocol/frame_decoder.hpp"
 #include "proxy/asio.hpp"
 #include "proxy/cancel_registry.hpp"
+#include "proxy/prepared_statements.hpp"
 #include "proxy/server_lease.hpp"
 #include "proxy/session_end.hpp"
 #include "proxy/session_params.hpp"
@@ -38,7 +43,9 @@ enum class Lending {
 
 class Relay {
 public:
-    Relay(Stream& client, ClientSettings& settings, CancelSlot& cancel_slot, Lending lending);
+    // `max_prepared`: pool.max_prepared_statements (0: named statements pass through unchanged).
+    Relay(Stream& client, ClientSettings& settings, ClientStatements& statements, CancelSlot& cancel_slot,
+          Lending lending, std::size_t max_prepared);
     Relay(const Relay&) = delete;
     Relay& operator=(const Relay&) = delete;
 
@@ -48,14 +55,18 @@ public:
     [[nodiscard]] bool idle() const noexcept {
         return !lease_ || (!writing_ && client_between_messages_ && transaction_over());
     }
+    // Named prepared statements are renamed and kept per client (transaction mode).
+    [[nodiscard]] bool tracks_statements() const noexcept { return max_prepared_ > 0; }
     // A freshly lent server, in sync with the client's settings.
     void attach(Lease lease);
 
-    // Counts a client message about to be forwarded.
-    void on_client_message(const protocol::Frame& frame);
-    // Writes whole client messages to the server, starting the pump if needed. `keep_alive` owns
-    // the session (the pump holds it). False if the server is gone: end() says why.
-    awaitable<bool> forward(std::string_view bytes, const std::shared_ptr<void>& keep_alive);
+    // Adds a whole client message to the batch for the server (the frame's bytes must stay put
+    // until forward()).
+    void add(const protocol::Frame& frame);
+    [[nodiscard]] bool has_batch() const noexcept { return batch_size_ > 0 || !batch_copy_.empty(); }
+    // Writes the batch to the server, starting the pump if needed. `keep_alive` owns the session
+    // (the pump holds it). False if the server is gone: end() says why.
+    awaitable<bool> forward(const std::shared_ptr<void>& keep_alive);
 
     // Set once the server was lost mid-transaction or sent garbage: the session must end with it.
     [[nodiscard]] const std::optional<SessionEnd>& end() const noexcept { return end_; }
@@ -71,6 +82,39 @@ public:
     std::function<void()> on_idle;
 
 private:
+    // What the relay does with the response to one message it forwarded (its tracker note).
+    enum class Reply : std::uint32_t {
+        Pass = 0,
+        ClientParse,       // the client's Parse, renamed: on error the client's name is gone
+        InjectedParse,     // sluice's own re-Parse: its ParseComplete is dropped
+        InjectedClose,     // sluice's own Close (eviction): its CloseComplete is dropped
+        CloseAsParse,      // stands in for a Parse of a statement the server has: CloseComplete -> ParseComplete
+        ReplaceError,      // stands in for a Parse that fails in sluice: its error is replaced
+        TrackedBind,       // a Bind of a shared statement: 0A000 drops the statement from the server
+    };
+    // What sluice must remember about a noted message until its response arrives.
+    struct Noted {
+        Reply reply = Reply::Pass;
+        std::shared_ptr<const ServerStatement> statement{};
+        std::string client_name{};
+        std::string error{};  // ReplaceError: the ErrorResponse to send instead
+        bool answered = false;
+    };
+    // Batching (client -> server).
+    void pass(const protocol::Frame& frame, std::uint32_t note = 0);
+    void send_own(std::string_view message, Reply reply);
+    void send_own(std::string_view message, Reply reply, Noted noted);
+    std::string& batch_for_rewrite();
+    void add_parse(const protocol::Frame& frame);
+    void add_statement_use(const protocol::Frame& frame, std::string_view client_name, std::size_t name_offset,
+                           Reply reply);
+    void prepare_on_server(const std::shared_ptr<const ServerStatement>& statement, Reply reply, Noted noted);
+    void fail_parse(std::string_view client_name, std::string error);
+    // Response editing (server -> client).
+    void on_noted_response(char tag, std::string_view body, std::uint32_t note, std::size_t begin, std::size_t end);
+    void settle_noted();
+    std::string_view apply_edits(std::size_t total);
+
     // The pump's steps: read the server, follow what it said, hand it to the client, repeat.
     void pump_next();
     void pump_read(error_code ec, std::size_t n);
@@ -88,10 +132,27 @@ private:
 
     Stream& client_;
     ClientSettings& settings_;
+    ClientStatements& statements_;
     CancelSlot& cancel_slot_;
     Lending lending_;
+    std::size_t max_prepared_;  // 0: names pass through
     Lease lease_;
     TransactionTracker tracker_;
+    // The batch: a span of the client's bytes as they came, or a copy once sluice rewrote one.
+    const char* batch_begin_ = nullptr;
+    std::size_t batch_size_ = 0;
+    std::string batch_copy_;
+    std::vector<Noted> noted_;  // indexed by note >> 3, until nothing is outstanding
+    // Edits to the server's bytes before the client gets them.
+    struct Edit {
+        std::size_t begin;
+        std::size_t end;
+        std::string_view replacement;
+    };
+    std::vector<Edit> edits_;
+    std::size_t held_ = 0;  // bytes kept at the start of the read buffer: a message to edit, partly read
+    std::size_t hold_ = 0;  // of this read, what to keep for the next
+    std::string edited_;    // what the client gets when there are edits
     bool writing_ = false;       // client -> server write in progress
     bool pump_running_ = false;  // server -> client pump alive
     std::shared_ptr<void> pump_keep_alive_;  // the session, while the pump runs

@@ -13,6 +13,7 @@
 #include "protocol/error_fields.hpp"
 #include "protocol/frame_scanner.hpp"
 #include "proxy/asio.hpp"
+#include "proxy/prepared_statements.hpp"
 #include "proxy/session_params.hpp"
 #include "proxy/stream.hpp"
 
@@ -99,6 +100,9 @@ public:
         synced_to_ = 0;
     }
 
+    // The named statements sluice prepared on this server (transaction mode).
+    ServerStatements& statements() noexcept { return statements_; }
+
     // Where responses are read into, and the scanner that finds message boundaries in them.
     std::string& read_buffer() noexcept { return read_buffer_; }
     protocol::FrameScanner& scanner() noexcept { return scanner_; }
@@ -129,6 +133,7 @@ private:
     Clock::time_point last_used_;
     std::string read_buffer_;
     protocol::FrameScanner scanner_;
+    ServerStatements statements_;
 };
 
 // An upstream login error worth retrying (the server is restarting or briefly full), as opposed

@@ -59,8 +59,11 @@ namespace sluice::proxy {
 class TransactionTracker {
 public:
     // Before a client message is forwarded. `body` (after tag and length) matters only for
-    // Describe (statement or portal) and Flush (with a body it fails).
-    void on_client_message(protocol::FrontendTag tag, std::string_view body);
+    // Describe (statement or portal) and Flush (with a body it fails). `note` rides with the
+    // message's entry until its last response (front_note()): how the relay treats that response.
+    void on_client_message(protocol::FrontendTag tag, std::string_view body, std::uint32_t note = 0);
+    // The note of the oldest unanswered message: the one the next response belongs to (0 if none).
+    [[nodiscard]] std::uint32_t front_note() const noexcept { return queue_.empty() ? 0 : queue_.front_note(); }
     // A server message, in the order the server sent it. The relay must pass at least every
     // message whose tag is in server_tags(); NoticeResponse, NotificationResponse, ParameterStatus,
     // DataRow, CopyData, CopyDone and FunctionCallResponse may be passed too and change nothing.
@@ -121,18 +124,23 @@ private:
     };
     enum class Copy : std::uint8_t { None, In, Out };
 
+    struct Slot {
+        Entry entry;
+        std::uint32_t note;
+    };
     // A ring buffer of entries; allocates only to grow (never when empty, never in steady state).
     class Fifo {
     public:
         [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
         [[nodiscard]] std::size_t size() const noexcept { return size_; }
-        [[nodiscard]] Entry front() const noexcept { return buf_[head_]; }
-        [[nodiscard]] Entry back() const noexcept { return buf_[(head_ + size_ - 1) & mask_]; }
-        [[nodiscard]] Entry at(std::size_t i) const noexcept { return buf_[(head_ + i) & mask_]; }
-        void set_front(Entry e) noexcept { buf_[head_] = e; }
-        void push_back(Entry e) {
+        [[nodiscard]] Entry front() const noexcept { return buf_[head_].entry; }
+        [[nodiscard]] std::uint32_t front_note() const noexcept { return buf_[head_].note; }
+        [[nodiscard]] Entry back() const noexcept { return buf_[(head_ + size_ - 1) & mask_].entry; }
+        [[nodiscard]] Entry at(std::size_t i) const noexcept { return buf_[(head_ + i) & mask_].entry; }
+        void set_front(Entry e) noexcept { buf_[head_].entry = e; }
+        void push_back(Entry e, std::uint32_t note) {
             if (size_ == capacity_) grow();
-            buf_[(head_ + size_) & mask_] = e;
+            buf_[(head_ + size_) & mask_] = Slot{e, note};
             ++size_;
         }
         void pop_front() noexcept {
@@ -141,7 +149,7 @@ private:
         }
         // Removes entries [first, first + count); first >= 1 (the front stays). Rare paths only.
         void erase(std::size_t first, std::size_t count) noexcept {
-            for (std::size_t i = first; i + count < size_; ++i) buf_[(head_ + i) & mask_] = at(i + count);
+            for (std::size_t i = first; i + count < size_; ++i) buf_[(head_ + i) & mask_] = buf_[(head_ + i + count) & mask_];
             size_ -= count;
         }
         void clear() noexcept {
@@ -152,14 +160,14 @@ private:
     private:
         void grow() {
             std::size_t capacity = capacity_ == 0 ? 16 : capacity_ * 2;
-            auto buf = std::make_unique<Entry[]>(capacity);
-            for (std::size_t i = 0; i < size_; ++i) buf[i] = at(i);
+            auto buf = std::make_unique<Slot[]>(capacity);
+            for (std::size_t i = 0; i < size_; ++i) buf[i] = buf_[(head_ + i) & mask_];
             buf_ = std::move(buf);
             capacity_ = capacity;
             mask_ = capacity - 1;
             head_ = 0;
         }
-        std::unique_ptr<Entry[]> buf_;
+        std::unique_ptr<Slot[]> buf_;
         std::size_t capacity_ = 0;
         std::size_t mask_ = 0;
         std::size_t head_ = 0;
@@ -167,9 +175,9 @@ private:
     };
 
     void confuse(const char* why) noexcept { confused_ = why; }
-    void push(Entry e) {
+    void push(Entry e, std::uint32_t note = 0) {
         if (queue_.size() >= kMaxPending) return confuse("too many unanswered client messages");
-        queue_.push_back(e);
+        queue_.push_back(e, note);
     }
     // The front entry got its last response.
     void pop() noexcept {
@@ -188,7 +196,7 @@ private:
     [[nodiscard]] bool front_is(Entry a, Entry b) const noexcept {
         return !queue_.empty() && (queue_.front() == a || queue_.front() == b);
     }
-    void on_extended(Entry e);
+    void on_extended(Entry e, std::uint32_t note);
     void on_ready_for_query(std::string_view body) noexcept;
     void on_error(std::string_view body) noexcept;
     void on_command_complete() noexcept;
@@ -220,31 +228,32 @@ inline std::bitset<256> TransactionTracker::server_tags() noexcept {
     return tags;
 }
 
-inline void TransactionTracker::on_client_message(protocol::FrontendTag tag, std::string_view body) {
+inline void TransactionTracker::on_client_message(protocol::FrontendTag tag, std::string_view body,
+                                                  std::uint32_t note) {
     using protocol::FrontendTag;
     if (confused_) return;
     switch (tag) {
     case FrontendTag::Query:
-        return on_extended(Entry::Query);
+        return on_extended(Entry::Query, note);
     case FrontendTag::Parse:
-        return on_extended(Entry::Parse);
+        return on_extended(Entry::Parse, note);
     case FrontendTag::Bind:
-        return on_extended(Entry::Bind);
+        return on_extended(Entry::Bind, note);
     case FrontendTag::Execute:
-        return on_extended(Entry::Execute);
+        return on_extended(Entry::Execute, note);
     case FrontendTag::Describe:
         // An invalid subtype fails on the server like any extended message: any kind will do.
-        return on_extended(!body.empty() && body[0] == 'S' ? Entry::DescribeStatement : Entry::DescribePortal);
+        return on_extended(!body.empty() && body[0] == 'S' ? Entry::DescribeStatement : Entry::DescribePortal, note);
     case FrontendTag::Close:
-        return on_extended(Entry::Close);  // CloseComplete for a statement or a portal, existing or not
+        return on_extended(Entry::Close, note);  // CloseComplete for a statement or a portal, existing or not
     case FrontendTag::FunctionCall:
-        return on_extended(Entry::FunctionCall);
+        return on_extended(Entry::FunctionCall, note);
     case FrontendTag::Sync:
         // Read while skipping, it ends the skip and answers; read in a COPY window, it is ignored
         // (decided when the window closes); with a body it fails, then answers all the same.
         skip_ = false;
         unsynced_ = false;
-        return push(Entry::Sync);
+        return push(Entry::Sync, note);
     case FrontendTag::Flush:
         // Nothing to answer. With a body it would fail like an extended message.
         if (!body.empty() && !skip_) confuse("Flush with a body");
@@ -268,7 +277,7 @@ inline void TransactionTracker::on_client_message(protocol::FrontendTag tag, std
     }
 }
 
-inline void TransactionTracker::on_extended(Entry e) {
+inline void TransactionTracker::on_extended(Entry e, std::uint32_t note) {
     if (client_copy_) {
         // During copy-in the server fails the COPY on it and closes the connection.
         if (copy_ == Copy::In)
@@ -279,7 +288,7 @@ inline void TransactionTracker::on_extended(Entry e) {
     // Parse/Bind/Describe/Execute/Close start a transaction command that only a Sync finishes; a
     // Query or FunctionCall finishes it too (it runs in, and commits, the same implicit transaction).
     unsynced_ = e != Entry::Query && e != Entry::FunctionCall;
-    push(e);
+    push(e, note);
 }
 
 inline void TransactionTracker::on_server_message(protocol::BackendTag tag, std::string_view body) {

@@ -1,0 +1,92 @@
+#pragma once
+// Named prepared statements in transaction mode. A client's statements live on whichever server
+// it gets next, so sluice keeps them itself:
+//   * per client, the names the client gave (ClientStatements), each pointing at a
+//     ServerStatement: the same query text and parameter types under sluice's own name, so that
+//     every client preparing that query shares one statement per server;
+//   * per server, the statements sluice prepared there (ServerStatements), least recently used
+//     first, within pool.max_prepared_statements.
+// The relay rewrites names as messages pass, prepares a statement on a server that lacks it, and
+// edits the responses so that the client sees exactly what PostgreSQL would have sent it.
+// No I/O here.
+#include <cstddef>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "protocol/frontend.hpp"
+
+namespace sluice::proxy {
+
+// One statement as sluice prepares it on servers.
+struct ServerStatement {
+    std::string name;           // "sluice_" + 32 hex digits of SHA-256(query, parameter types)
+    std::string parse_message;  // the client's Parse under that name, framed, ready to send
+};
+// A collision-resistant digest: a client must not be able to make its statement stand in for
+// another client's query.
+std::shared_ptr<const ServerStatement> make_server_statement(const protocol::Parse& parse);
+
+// A name no server ever has (Close of it answers CloseComplete; Describe of it fails with 26000).
+inline constexpr std::string_view kAbsentStatement = "sluice_absent";
+
+struct TransparentHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+
+class ClientStatements {
+public:
+    // Memory a client may pin with its statements (PostgreSQL has no limit; a pooler needs one).
+    static constexpr std::size_t kMaxStatements = 10'000;
+    static constexpr std::size_t kMaxBytes = 64 * 1024 * 1024;
+
+    [[nodiscard]] std::shared_ptr<const ServerStatement> find(std::string_view name) const noexcept {
+        auto it = map_.find(name);
+        return it == map_.end() ? nullptr : it->second;
+    }
+    [[nodiscard]] bool full(const ServerStatement& adding) const noexcept {
+        return map_.size() >= kMaxStatements || bytes_ + adding.parse_message.size() > kMaxBytes;
+    }
+    void add(std::string_view name, std::shared_ptr<const ServerStatement> statement);
+    void erase(std::string_view name) noexcept;
+    void clear() noexcept {
+        map_.clear();
+        bytes_ = 0;
+    }
+    [[nodiscard]] std::size_t size() const noexcept { return map_.size(); }
+
+private:
+    std::unordered_map<std::string, std::shared_ptr<const ServerStatement>, TransparentHash, std::equal_to<>> map_;
+    std::size_t bytes_ = 0;
+};
+
+class ServerStatements {
+public:
+    // Whether the server has (or will have, once what was sent is answered) this statement; a
+    // hit makes it the most recently used.
+    bool use(std::string_view name);
+    // Records a statement about to be prepared. Returns the least recently used ones that must
+    // be closed first to stay within `limit`.
+    std::vector<std::string> add(std::string_view name, std::size_t limit);
+    void erase(std::string_view name) noexcept;
+    void clear() noexcept {
+        lru_.clear();
+        index_.clear();
+    }
+    [[nodiscard]] std::size_t size() const noexcept { return index_.size(); }
+
+    // Statements the server still has but sluice no longer wants (a plan made invalid by DDL):
+    // closed before the server's next use.
+    std::vector<std::string> to_close;
+
+private:
+    std::list<std::string> lru_;  // most recently used first
+    std::unordered_map<std::string_view, std::list<std::string>::iterator, TransparentHash, std::equal_to<>> index_;
+};
+
+}  // namespace sluice::proxy
