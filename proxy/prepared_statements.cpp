@@ -1,5 +1,7 @@
 #include "proxy/prepared_statements.hpp"
 
+#include <optional>
+
 #include "protocol/auth/crypto.hpp"
 
 namespace sluice::proxy {
@@ -28,6 +30,112 @@ std::shared_ptr<const ServerStatement> make_server_statement(const protocol::Par
     renamed.statement = st->name;
     renamed.encode(st->parse_message);
     return st;
+}
+
+namespace {
+
+char lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool contains_word(std::string_view sql, std::string_view lowercase_word) noexcept {
+    if (sql.size() < lowercase_word.size()) return false;
+    for (std::size_t i = 0; i + lowercase_word.size() <= sql.size(); ++i) {
+        std::size_t k = 0;
+        while (k < lowercase_word.size() && lower(sql[i + k]) == lowercase_word[k]) ++k;
+        if (k == lowercase_word.size()) return true;
+    }
+    return false;
+}
+
+// A tiny reader of the one statement shape that matters here; anything unexpected gives up.
+class Words {
+public:
+    explicit Words(std::string_view sql) : sql_(sql) {}
+    // Skips blanks and comments.
+    void skip() noexcept {
+        for (;;) {
+            while (pos_ < sql_.size() && (sql_[pos_] == ' ' || sql_[pos_] == '\t' || sql_[pos_] == '\n' ||
+                                          sql_[pos_] == '\r' || sql_[pos_] == '\f'))
+                ++pos_;
+            if (sql_.substr(pos_, 2) == "--") {
+                while (pos_ < sql_.size() && sql_[pos_] != '\n') ++pos_;
+            } else if (sql_.substr(pos_, 2) == "/*") {
+                auto end = sql_.find("*/", pos_ + 2);  // nested comments: not worth it, gives up below
+                if (end == std::string_view::npos || sql_.substr(pos_ + 2, end - pos_ - 2).find("/*") != std::string_view::npos) {
+                    broken_ = true;
+                    return;
+                }
+                pos_ = end + 2;
+            } else {
+                return;
+            }
+        }
+    }
+    // The next identifier or keyword as PostgreSQL reads it (unquoted: folded to lower case).
+    std::optional<std::string> word() {
+        skip();
+        if (broken_ || pos_ >= sql_.size()) return std::nullopt;
+        std::string out;
+        if (sql_[pos_] == '"') {
+            for (++pos_; pos_ < sql_.size(); ++pos_) {
+                if (sql_[pos_] == '"') {
+                    if (pos_ + 1 < sql_.size() && sql_[pos_ + 1] == '"') {
+                        out += '"';
+                        ++pos_;
+                        continue;
+                    }
+                    ++pos_;
+                    return out.empty() ? std::nullopt : std::optional(out);
+                }
+                out += sql_[pos_];
+            }
+            return std::nullopt;
+        }
+        auto ident = [](char c, bool first) {
+            auto u = static_cast<unsigned char>(c);
+            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || u >= 0x80 ||
+                   (!first && ((c >= '0' && c <= '9') || c == '$'));
+        };
+        if (!ident(sql_[pos_], true)) return std::nullopt;
+        while (pos_ < sql_.size() && ident(sql_[pos_], out.empty())) out += lower(sql_[pos_++]);
+        return out;
+    }
+    // Only a semicolon, blanks and comments are left.
+    bool at_end() noexcept {
+        skip();
+        if (!broken_ && pos_ < sql_.size() && sql_[pos_] == ';') {
+            ++pos_;
+            skip();
+        }
+        return !broken_ && pos_ == sql_.size();
+    }
+
+private:
+    std::string_view sql_;
+    std::size_t pos_ = 0;
+    bool broken_ = false;
+};
+
+}  // namespace
+
+Deallocation find_deallocation(std::string_view sql) {
+    if (!contains_word(sql, "dealloc") && !contains_word(sql, "discard")) return {};
+    Deallocation unknown{Deallocation::Kind::Unknown, {}};
+    Words words(sql);
+    auto first = words.word();
+    if (!first) return unknown;
+    if (*first == "discard") {
+        auto what = words.word();
+        if (what == "all" && words.at_end()) return {Deallocation::Kind::All, {}};
+        return unknown;
+    }
+    if (*first != "deallocate") return unknown;
+    auto name = words.word();
+    if (name == "prepare") name = words.word();
+    if (!name || !words.at_end()) return unknown;
+    // "DEALLOCATE ALL" (unquoted ALL is the keyword; a quoted "all" is a name, but that is rare
+    // enough to read as the keyword too: the effect on sluice is only a re-Parse).
+    if (*name == "all") return {Deallocation::Kind::All, {}};
+    return {Deallocation::Kind::One, std::move(*name)};
 }
 
 void ClientStatements::add(std::string_view name, std::shared_ptr<const ServerStatement> statement) {

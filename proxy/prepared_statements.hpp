@@ -39,6 +39,20 @@ struct TransparentHash {
     std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
 };
 
+// SQL that deallocates prepared statements, as sluice must know it: the server's statements are
+// sluice's, under other names.
+struct Deallocation {
+    enum class Kind {
+        None,     // the text cannot deallocate anything
+        One,      // exactly "DEALLOCATE [PREPARE] name": `name` as PostgreSQL folds it
+        All,      // exactly "DEALLOCATE [PREPARE] ALL" or "DISCARD ALL"
+        Unknown,  // mentions DEALLOCATE or DISCARD some other way (several statements, ...)
+    };
+    Kind kind = Kind::None;
+    std::string name;
+};
+Deallocation find_deallocation(std::string_view sql);
+
 class ClientStatements {
 public:
     // Memory a client may pin with its statements (PostgreSQL has no limit; a pooler needs one).
@@ -79,6 +93,12 @@ public:
         index_.clear();
     }
     [[nodiscard]] std::size_t size() const noexcept { return index_.size(); }
+    // The server may have dropped some or all of them (DEALLOCATE ALL, DISCARD ALL, ...): close
+    // each before it is prepared again (Close of a missing statement succeeds).
+    void forget_all() {
+        for (auto& name : lru_) to_close.push_back(std::move(name));
+        clear();
+    }
 
     // Statements the server still has but sluice no longer wants (a plan made invalid by DDL):
     // closed before the server's next use.

@@ -20,6 +20,9 @@ const std::bitset<256> kTrackerTags = TransactionTracker::server_tags();
 constexpr std::uint32_t kReplyBits = 3;
 constexpr std::uint32_t kReplyMask = (1u << kReplyBits) - 1;
 
+// CommandComplete "DEALLOCATE".
+constexpr std::string_view kDeallocateComplete{"C\0\0\0\x0f" "DEALLOCATE\0", 16};
+
 // A NUL-terminated string at `offset` of a message body; npos past its end when there is none.
 std::size_t cstring_end(std::string_view body, std::size_t offset) {
     return offset > body.size() ? std::string_view::npos : body.find('\0', offset);
@@ -62,6 +65,8 @@ void Relay::attach(Lease lease) {
     doom_.reset();
     noted_.clear();
     held_ = 0;
+    unnamed_deallocates_ = false;
+    unnamed_portal_deallocates_ = false;
     cancel_slot_.set(lease_->cancel_target());
 }
 
@@ -78,12 +83,24 @@ void Relay::add(const p::Frame& frame) {
         }
         const auto& body = frame.body;
         switch (tag) {
+        case p::FrontendTag::Query:
+            if (add_deallocation(frame, body.substr(0, body.find('\0')))) return;
+            break;
         case p::FrontendTag::Parse:
             if (!body.empty() && body[0] != '\0') return add_parse(frame);
+            unnamed_deallocates_ = false;
+            if (auto query_end = cstring_end(body, 1); query_end != std::string_view::npos &&
+                                                        add_deallocation(frame, body.substr(1, query_end - 1)))
+                return;
+            break;
+        case p::FrontendTag::Execute:
+            if (unnamed_portal_deallocates_ && !body.empty() && body[0] == '\0')
+                return pass(frame, static_cast<std::uint32_t>(Reply::EmptyAsDeallocate));
             break;
         case p::FrontendTag::Bind: {
             auto portal_end = cstring_end(body, 0);
             auto name_end = cstring_end(body, portal_end + 1);
+            if (portal_end == 0) unnamed_portal_deallocates_ = unnamed_deallocates_ && name_end == 1;
             if (name_end != std::string_view::npos && name_end > portal_end + 1)
                 return add_statement_use(frame, body.substr(portal_end + 1, name_end - portal_end - 1), portal_end + 1,
                                          Reply::TrackedBind);
@@ -170,6 +187,43 @@ void Relay::add_parse(const p::Frame& frame) {
         return send_own(statement_message('C', kAbsentStatement), Reply::CloseAsParse, std::move(noted));
     }
     prepare_on_server(statement, Reply::ClientParse, std::move(noted));
+}
+
+bool Relay::add_deallocation(const p::Frame& frame, std::string_view sql) {
+    auto found = find_deallocation(sql);
+    auto& server = lease_->statements();
+    switch (found.kind) {
+    case Deallocation::Kind::None:
+        return false;
+    case Deallocation::Kind::All:
+        statements_.clear();
+        server.forget_all();
+        return false;
+    case Deallocation::Kind::Unknown:
+        server.forget_all();
+        return false;
+    case Deallocation::Kind::One:
+        break;
+    }
+    // A name the client never prepared with sluice: the server answers 26000 in its own words.
+    if (!statements_.find(found.name)) return false;
+    // The server's statement is shared and stays; the client's name goes. An empty query stands
+    // in, and its EmptyQueryResponse is answered as DEALLOCATE's CommandComplete.
+    statements_.erase(found.name);
+    std::string body;
+    if (frame.tag == static_cast<char>(p::FrontendTag::Query)) {
+        body.push_back('\0');
+        send_own(frame_message(frame.tag, body), Reply::EmptyAsDeallocate);
+        return true;
+    }
+    // Parse "" "DEALLOCATE name": the same, the statement's Execute gets the stand-in answer.
+    auto query_end = cstring_end(frame.body, 1);
+    body.push_back('\0');
+    body.push_back('\0');
+    body.append(frame.body.substr(query_end + 1));  // parameter types, as they were
+    send_own(frame_message(frame.tag, body), Reply::Pass);
+    unnamed_deallocates_ = true;
+    return true;
 }
 
 void Relay::fail_parse(std::string_view client_name, std::string error) {
@@ -385,6 +439,7 @@ bool Relay::follow(std::string_view chunk) {
     if (partial != '\0') {
         auto reply = static_cast<Reply>(tracker_.front_note() & kReplyMask);
         bool edited = (reply == Reply::InjectedParse && partial == '1') ||
+                      (reply == Reply::EmptyAsDeallocate && partial == 'I') ||
                       ((reply == Reply::InjectedClose || reply == Reply::CloseAsParse) && partial == '3') ||
                       (reply == Reply::ReplaceError && partial == 'E');
         if (edited) hold_ = server.scanner().partial_bytes();
@@ -449,6 +504,9 @@ void Relay::on_noted_response(char tag, std::string_view body, std::uint32_t not
             noted->answered = true;
             edit(noted->error);
         }
+        return;
+    case Reply::EmptyAsDeallocate:
+        if (tag == static_cast<char>(p::BackendTag::EmptyQueryResponse)) edit(kDeallocateComplete);
         return;
     case Reply::TrackedBind:
         if (tag == static_cast<char>(p::BackendTag::ErrorResponse)) {

@@ -91,6 +91,7 @@ private:
         CloseAsParse,      // stands in for a Parse of a statement the server has: CloseComplete -> ParseComplete
         ReplaceError,      // stands in for a Parse that fails in sluice: its error is replaced
         TrackedBind,       // a Bind of a shared statement: 0A000 drops the statement from the server
+        EmptyAsDeallocate, // an empty query stands in for DEALLOCATE of a client's name
     };
     // What sluice must remember about a noted message until its response arrives.
     struct Noted {
@@ -110,6 +111,8 @@ private:
                            Reply reply);
     void prepare_on_server(const std::shared_ptr<const ServerStatement>& statement, Reply reply, Noted noted);
     void fail_parse(std::string_view client_name, std::string error);
+    // SQL DEALLOCATE / DISCARD in a Query or an unnamed Parse; true if the message was replaced.
+    bool add_deallocation(const protocol::Frame& frame, std::string_view sql);
     // Response editing (server -> client).
     void on_noted_response(char tag, std::string_view body, std::uint32_t note, std::size_t begin, std::size_t end);
     void settle_noted();
@@ -143,6 +146,9 @@ private:
     std::size_t batch_size_ = 0;
     std::string batch_copy_;
     std::vector<Noted> noted_;  // indexed by note >> 3, until nothing is outstanding
+    // The unnamed statement / portal stands in for a client's DEALLOCATE (an empty query).
+    bool unnamed_deallocates_ = false;
+    bool unnamed_portal_deallocates_ = false;
     // Edits to the server's bytes before the client gets them.
     struct Edit {
         std::size_t begin;
