@@ -10,7 +10,7 @@ FROM debian:bookworm AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       cmake ninja-build g++ pkg-config \
-      libboost1.81-dev libssl-dev libtomlplusplus-dev libspdlog-dev libfmt-dev \
+      libboost1.81-dev libssl-dev libtomlplusplus-dev libspdlog-dev libfmt-dev libpg-query-dev libprotobuf-c-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Only what the binary is built from (.dockerignore keeps the context to these too): a change to

@@ -36,7 +36,24 @@ void read_pool_mode(NodeReader& reader, const toml::node& node, const std::strin
     if (auto index = reader.choice(node, key, kPoolModes)) pool.mode = *index == 0 ? PoolMode::Transaction : PoolMode::Session;
 }
 
-constexpr std::array<KeySpec<PoolSettings>, 13> kPoolKeys{{
+constexpr std::array<std::string_view, 3> kSessionStatePolicies{"track", "pin", "reject"};
+
+template <auto Member>
+void read_session_state(NodeReader& reader, const toml::node& node, const std::string& key, SectionOf<Member>& target) {
+    if (auto index = reader.choice(node, key, kSessionStatePolicies)) {
+        constexpr std::array<SessionStatePolicy, 3> kPolicies{SessionStatePolicy::Track, SessionStatePolicy::Pin,
+                                                              SessionStatePolicy::Reject};
+        target.*Member = kPolicies[*index];
+    }
+}
+
+constexpr std::string_view kSessionStateDoc =
+    "What transaction mode does when a client changes session state (SET, LISTEN, advisory locks, temp tables, "
+    "WITH HOLD cursors, SQL PREPARE...): \"track\" replays plain SETs on the client's next server and pins the "
+    "server to the client for anything else; \"pin\" keeps the server with that client until it disconnects; "
+    "\"reject\" answers SQLSTATE 0A000.";
+
+constexpr std::array<KeySpec<PoolSettings>, 15> kPoolKeys{{
     {"mode", "string", "transaction",
      "\"transaction\": a server connection is lent for one transaction; \"session\": for the whole client session.",
      &read_pool_mode},
@@ -67,11 +84,17 @@ constexpr std::array<KeySpec<PoolSettings>, 13> kPoolKeys{{
      &read_duration<&PoolSettings::server_retry_delay>},
     {"server_retry_max", "duration", "2s", "Longest pause between server connection attempts.",
      &read_duration<&PoolSettings::server_retry_max>},
+    {"max_prepared_statements", "integer", "200",
+     "Named prepared statements sluice keeps on each server connection (least recently used are closed beyond "
+     "it). 0 to 100000. 0 = sluice does not track prepared statements: named statements pass through unchanged, "
+     "as in PgBouncer before 1.21.",
+     &read_integer<&PoolSettings::max_prepared_statements, 0, 100'000>},
+    {"session_state", "string", "track", kSessionStateDoc, &read_session_state<&PoolSettings::session_state>},
 }};
 
 // --- [auth] ----------------------------------------------------------------------------------------
 
-constexpr std::array<KeySpec<User>, 4> kUserKeys{{
+constexpr std::array<KeySpec<User>, 5> kUserKeys{{
     {"name", "string", "", "The user name clients log in with.", &read_name<&User::name>, true},
     {"password", "string", "",
      "Plain password, \"md5...\" secret or \"SCRAM-SHA-256$...\" secret (as in pg_authid.rolpassword). "
@@ -81,6 +104,10 @@ constexpr std::array<KeySpec<User>, 4> kUserKeys{{
      &read_integer<&User::pool_size, 1, kMaxConnections>},
     {"max_connections", "integer", "", "Server connections for this user over all databases.",
      &read_integer<&User::max_connections, 1, kMaxConnections>},
+    {"session_state", "string", "",
+     "This user's [pool] session_state in every database (\"track\", \"pin\" or \"reject\"), instead of the "
+     "database's.",
+     &read_session_state<&User::session_state>},
 }};
 
 void read_auth_query_text(NodeReader& reader, const toml::node& node, const std::string& key, AuthQuery& target) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -15,6 +16,11 @@ using Duration = std::chrono::milliseconds;  // zero means "no limit" wherever a
 enum class PoolMode { Transaction, Session };
 enum class AuthMethod { Trust, Md5, ScramSha256 };
 enum class SslMode { Disable, Allow, Prefer, Require, VerifyCa, VerifyFull };
+// What transaction mode does when a client changes session state (SET, LISTEN, advisory locks,
+// temp tables, WITH HOLD cursors, SQL PREPARE...): Track replays plain SETs on the client's next
+// server and pins the server to the client for anything else; Pin keeps the server with the client
+// until it disconnects; Reject answers 0A000.
+enum class SessionStatePolicy { Track, Pin, Reject };
 
 struct HostPort {
     std::string host;  // name, IPv4, IPv6 literal without brackets, or a unix socket directory
@@ -52,6 +58,7 @@ struct User {
     std::string password;
     std::optional<std::uint32_t> pool_size;        // per-user override
     std::optional<std::uint32_t> max_connections;  // server connections for this user, all databases
+    std::optional<SessionStatePolicy> session_state;  // overrides the database's pool value
 };
 
 struct AuthQuery {
@@ -85,8 +92,10 @@ struct PoolSettings {
     // First delay between failed connection attempts; doubles up to server_retry_max.
     Duration server_retry_delay = std::chrono::milliseconds(100);
     Duration server_retry_max = std::chrono::seconds(2);
-    // Named prepared statements sluice keeps per server connection (transaction mode); 0 = off.
+    // Named prepared statements kept on each server connection (least recently used closed beyond
+    // it); 0 = not tracked: named statements pass through unchanged.
     std::uint32_t max_prepared_statements = 200;
+    SessionStatePolicy session_state = SessionStatePolicy::Track;
 };
 
 struct Timeouts {
@@ -138,6 +147,12 @@ struct Config {
         for (const auto& u : auth.users)
             if (u.name == name) return &u;
         return nullptr;
+    }
+    // The policy for `user` in `database`: the user's own session_state wins over the database's
+    // pool value (which is [pool] session_state unless the database overrides it).
+    [[nodiscard]] SessionStatePolicy session_state_for(const Database& database, std::string_view user) const noexcept {
+        const User* u = find_user(user);
+        return u != nullptr && u->session_state ? *u->session_state : database.pool.session_state;
     }
 };
 

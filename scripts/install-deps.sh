@@ -10,7 +10,7 @@ packages=(
   # toolchain
   cmake ninja-build g++ clang libclang-rt-14-dev pkg-config git ca-certificates
   # libraries
-  libboost1.81-dev libssl-dev libpq-dev libtomlplusplus-dev libspdlog-dev libfmt-dev libpg-query-dev
+  libboost1.81-dev libssl-dev libpq-dev libtomlplusplus-dev libspdlog-dev libfmt-dev libpg-query-dev libprotobuf-c-dev
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   postgresql-15 postgresql-client-15 pgbouncer

@@ -98,6 +98,8 @@ TEST(ConfigCorpus, ExampleConfigSetsOnlyDefaultsOutsideItsComments) {
     EXPECT_EQ(p.server_connect_timeout, d.server_connect_timeout);
     EXPECT_EQ(p.server_retry_delay, d.server_retry_delay);
     EXPECT_EQ(p.server_retry_max, d.server_retry_max);
+    EXPECT_EQ(p.max_prepared_statements, d.max_prepared_statements);
+    EXPECT_EQ(p.session_state, d.session_state);
     EXPECT_EQ(c.timeouts.query_wait, defaults.timeouts.query_wait);
     EXPECT_EQ(c.timeouts.client_login, defaults.timeouts.client_login);
     EXPECT_EQ(c.logging.level, defaults.logging.level);

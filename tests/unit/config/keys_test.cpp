@@ -57,6 +57,8 @@ TEST(Keys, DocumentedDefaultsAreTheModelDefaults) {
     EXPECT_EQ(c.pool.server_connect_timeout, d.pool.server_connect_timeout);
     EXPECT_EQ(c.pool.server_retry_delay, d.pool.server_retry_delay);
     EXPECT_EQ(c.pool.server_retry_max, d.pool.server_retry_max);
+    EXPECT_EQ(c.pool.max_prepared_statements, d.pool.max_prepared_statements);
+    EXPECT_EQ(c.pool.session_state, d.pool.session_state);
     EXPECT_EQ(c.timeouts.query_wait, d.timeouts.query_wait);
     EXPECT_EQ(c.timeouts.client_login, d.timeouts.client_login);
     EXPECT_EQ(c.timeouts.client_write, d.timeouts.client_write);
@@ -82,10 +84,12 @@ TEST(Keys, TheKeyList) {
         "listen.address", "listen.port", "listen.workers", "listen.max_client_connections",
         "auth.method", "auth.users", "auth.users_file", "auth.auth_query",
         "auth.users.name", "auth.users.password", "auth.users.pool_size", "auth.users.max_connections",
+        "auth.users.session_state",
         "auth.auth_query.query", "auth.auth_query.user", "auth.auth_query.password", "auth.auth_query.cache_ttl",
         "pool.mode", "pool.size", "pool.min_size", "pool.reserve_size", "pool.reserve_timeout",
         "pool.max_db_connections", "pool.max_user_connections", "pool.server_idle_timeout", "pool.server_lifetime",
         "pool.server_check_delay", "pool.server_connect_timeout", "pool.server_retry_delay", "pool.server_retry_max",
+        "pool.max_prepared_statements", "pool.session_state",
         "timeouts.query_wait", "timeouts.client_login", "timeouts.client_write", "timeouts.server_write",
         "tcp.keepalive", "tcp.keepalive_idle", "tcp.keepalive_interval", "tcp.keepalive_count",
         "logging.level", "logging.log_connections",

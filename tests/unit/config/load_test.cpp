@@ -157,6 +157,8 @@ TEST(Load, DefaultsMatchTheModel) {
     EXPECT_FALSE(c.auth.auth_query);
     EXPECT_EQ(c.pool.mode, PoolMode::Transaction);
     EXPECT_EQ(c.pool.size, 20u);
+    EXPECT_EQ(c.pool.max_prepared_statements, 200u);
+    EXPECT_EQ(c.pool.session_state, SessionStatePolicy::Track);
     EXPECT_EQ(c.timeouts.query_wait, 30s);
     EXPECT_EQ(c.timeouts.client_login, 15s);
     EXPECT_EQ(c.logging.level, "info");
@@ -344,6 +346,70 @@ workers = -1
     EXPECT_EQ(errors[2].key, "logging.level");
     EXPECT_NE(errors[3].reason.find("expected a boolean"), std::string::npos);
     EXPECT_EQ(errors[4].key, "listen.workers");
+}
+
+TEST(Load, SessionStateAndPreparedStatements) {
+    // [pool] sets the default, a database overrides it, a user overrides both.
+    Config c = expect_config(load_string(R"toml([pool]
+session_state = "pin"
+max_prepared_statements = 0
+[auth]
+method = "trust"
+[[auth.users]]
+name = "strict"
+session_state = "reject"
+[[auth.users]]
+name = "plain"
+[[databases]]
+name = "a"
+url = "postgres://h/a"
+[[databases]]
+name = "b"
+url = "postgres://h/b"
+pool = { session_state = "track", max_prepared_statements = 100000 }
+)toml",
+                                         "s.toml", no_env()));
+    EXPECT_EQ(c.pool.session_state, SessionStatePolicy::Pin);
+    EXPECT_EQ(c.pool.max_prepared_statements, 0u);
+    ASSERT_EQ(c.databases.size(), 2u);
+    const Database& a = c.databases[0];
+    const Database& b = c.databases[1];
+    EXPECT_EQ(a.pool.session_state, SessionStatePolicy::Pin);
+    EXPECT_EQ(a.pool.max_prepared_statements, 0u);
+    EXPECT_EQ(b.pool.session_state, SessionStatePolicy::Track);
+    EXPECT_EQ(b.pool.max_prepared_statements, 100000u);
+    ASSERT_NE(c.find_user("strict"), nullptr);
+    EXPECT_EQ(c.find_user("strict")->session_state, SessionStatePolicy::Reject);
+    EXPECT_FALSE(c.find_user("plain")->session_state);
+    EXPECT_EQ(c.session_state_for(a, "strict"), SessionStatePolicy::Reject);  // the user wins
+    EXPECT_EQ(c.session_state_for(b, "strict"), SessionStatePolicy::Reject);
+    EXPECT_EQ(c.session_state_for(a, "plain"), SessionStatePolicy::Pin);      // no override: the database's
+    EXPECT_EQ(c.session_state_for(b, "plain"), SessionStatePolicy::Track);
+    EXPECT_EQ(c.session_state_for(b, "unknown"), SessionStatePolicy::Track);  // e.g. an auth_query user
+}
+
+TEST(LoadErrors, SessionStateAndPreparedStatements) {
+    test::expect_one_error(load_string(with_database("[pool]\nsession_state = \"share\"\n"), "s.toml", no_env()),
+                           "s.toml", 2, "pool.session_state",
+                           "invalid value \"share\" (expected \"track\", \"pin\" or \"reject\")");
+    test::expect_one_error(load_string(with_database("[pool]\nmax_prepared_statements = 100001\n"), "s.toml", no_env()),
+                           "s.toml", 2, "pool.max_prepared_statements", "100000");
+    test::expect_one_error(load_string(with_database("[pool]\nmax_prepared_statements = -1\n"), "s.toml", no_env()),
+                           "s.toml", 2, "pool.max_prepared_statements", "0");
+    test::expect_one_error(load_string(with_database("[pool]\nsession_state = true\n"), "s.toml", no_env()),
+                           "s.toml", 2, "pool.session_state", "expected a string");
+    test::expect_one_error(
+        load_string(with_database("[[auth.users]]\nname = \"u\"\npassword = \"p\"\nsession_state = \"Pin\"\n"),
+                    "s.toml", no_env()),
+        "s.toml", 4, "auth.users[0].session_state", "invalid value \"Pin\"");
+    auto errors = expect_errors(load_string(R"toml([[databases]]
+name = "a"
+url = "postgres://h/a"
+pool = { session_state = "off" }
+)toml",
+                                            "s.toml", no_env()));
+    ASSERT_EQ(errors.size(), 1u) << describe(errors);
+    EXPECT_EQ(errors[0].key, "databases[0].pool.session_state");
 }
 
 TEST(LoadErrors, CrossKeyValidation) {
