@@ -44,7 +44,10 @@ void direct_then_pooled(const std::function<void()>& reset, const std::vector<st
     SluiceProcess sluice(pool_config(pool_size));
     const auto pooled = Target::through(sluice);
     auto run = run_driver(pooled, argv, env, 300s, working_dir);
-    EXPECT_TRUE(run.ok()) << run.describe(pooled);
+    if (!run.ok()) {
+        ADD_FAILURE() << run.describe(pooled);
+        return;
+    }
     EXPECT_NE(run.output.find(ok_line), std::string::npos) << run.describe(pooled);
     std::cout << argv.back() << " through sluice (pool " << pool_size << "): " << run.output;
 }

@@ -47,6 +47,7 @@ TEST(PreparedPgbench, FiftyClientsOnPoolOfFive) {
     ASSERT_TRUE(std::regex_search(out, m, std::regex(R"(number of transactions actually processed: (\d+))"))) << out;
     const long long processed = std::stoll(m[1]);
     EXPECT_GT(processed, kClients) << out;
+    EXPECT_EQ(out.find("aborted"), std::string::npos) << "pgbench clients aborted:\n" << out;
 
     const auto history = pg().exec_superuser("SELECT count(*) FROM pgbench_history");
     EXPECT_EQ(std::stoll(history.at(0).at(0)), processed)
