@@ -106,9 +106,11 @@ for ((r = 1; r <= ROUNDS; r++)); do
     f=$OUT/$name-r$r.txt
     set +e
     pgbench -n -b "$SCRIPT" -M "$mode" -c "$CLIENTS" -j 2 -T "$DURATION" -h 127.0.0.1 -p "$port" -U bench "$BENCH_DB" >"$f" 2>&1
-    echo "exit=$?" >>"$f"
+    rc=$?
+    echo "exit=$rc" >>"$f"
     set -e
-    log "round $r $name: $(grep -Eo '^tps = [0-9.]+' "$f" || echo "failed ($(grep -m1 -E 'ERROR|aborted|error' "$f"))")"
+    if [ "$rc" = 0 ]; then log "round $r $name: $(grep -Eo '^tps = [0-9.]+' "$f")"
+    else log "round $r $name: failed (exit $rc: $(grep -m1 -E 'ERROR|aborted|error' "$f"))"; fi
   done
 done
 printf 'sluice=%s commit=%s rounds=%s duration=%s clients=%s script=%s workers=%s pool=%s scale=%s\n' \
@@ -140,7 +142,8 @@ for n in names:
     if n not in tps and n not in failed:
         continue
     runs = " · ".join(f"{x:,.0f}" for x in tps.get(n, [])) or "-"
-    print(f"| {n} | {med[n]:,.0f} |" if n in med else f"| {n} | - |", runs, "|", len(failed.get(n, [])), "|")
+    median = f"{med[n]:,.0f}" if n in med else "-"
+    print(f"| {n} | {median} | {runs} | {len(failed.get(n, []))} |")
 print()
 def ratio(a, b, target):
     if a in med and b in med and med[b]:
