@@ -29,6 +29,7 @@ struct Script {
     int clients = 1;
     std::string setup_sql;  // run by the superuser before each run (tables the script uses)
     std::function<void(Rig&, Transcript&)> run;
+    std::string pool_toml = {};  // more [pool] lines for sluice
 };
 
 // gtest names the parameter in failure lines: the script's name, not its bytes.
@@ -201,6 +202,25 @@ const std::vector<Script>& scripts() {
              r.switch_server();
              record(t, "rows", r.step(0, query("SELECT array_agg(id ORDER BY id) FROM proto_tx")));
          }},
+        {"MoreStatementsThanTheServerCap", 1, "",
+         [](Rig& r, Transcript& t) {
+             // max_prepared_statements = 3 per server: the servers keep evicting, the client never notices.
+             std::string prepare_all, run_all;
+             for (int i = 0; i < 10; ++i) {
+                 const std::string name = "cap" + std::to_string(i);
+                 prepare_all += parse(name, "SELECT $1::int + " + std::to_string(i) + " AS v" + std::to_string(i));
+                 run_all += bind(name, {std::to_string(100 * i)}) + execute();
+             }
+             record(t, "prepare 10", r.step(0, prepare_all + sync()));
+             for (int round = 0; round < 3; ++round) {
+                 r.switch_server();
+                 record(t, "run all 10, round " + std::to_string(round), r.step(0, run_all + sync()));
+                 for (int i = 9; i >= 0; i -= 3)
+                     record(t, "run one", r.step(0, run_statement("cap" + std::to_string(i), {"1"})));
+             }
+             record(t, "describe the first", r.step(0, describe_statement("cap0") + sync()));
+         },
+         "max_prepared_statements = 3\n"},
     };
     return all;
 }
@@ -234,7 +254,7 @@ TEST_P(PreparedProtocol, SameAnswersAsPostgres) {
     } catch (const std::exception& e) {
         FAIL() << "the script fails against PostgreSQL itself: " << e.what();
     }
-    SluiceProcess sluice(pool_config(2));
+    SluiceProcess sluice(pool_config(2, s.pool_toml));
     Transcript pooled;
     try {
         pooled = run_script(s, Target::through(sluice));

@@ -2,8 +2,9 @@
 //   SessionStateTrack  (default policy) plain SETs follow their client to whichever server it
 //                      gets next and never reach another client; SQL PREPARE/EXECUTE/DEALLOCATE
 //                      and DISCARD ALL behave as in a session of their own.
-//   SessionStatePin    [pool] session_state = "pin": LISTEN, session advisory locks and temp
-//                      tables keep their server with the client, invisible to the others.
+//   SessionStatePin    [pool] session_state = "pin" (or the user's own session_state): LISTEN,
+//                      session advisory locks and temp tables keep their server with the client,
+//                      invisible to the others, and none of it outlives the client.
 //   SessionStateReject [pool] session_state = "reject": those statements answer 0A000 with a
 //                      message that names the statement and suggests session mode.
 // Each scenario runs against PostgreSQL directly first (where every client is a session of its
@@ -304,6 +305,19 @@ TEST(SessionStatePin, ListenAdvisoryLockTempTable) {
     }
     if (HasFailure()) return;
     SluiceProcess sluice(pool_config(2, "session_state = \"pin\"\n"));
+    try {
+        pin_scenario(Target::through(sluice));
+    } catch (const std::exception& e) {
+        FAIL() << "through sluice: " << e.what();
+    }
+}
+
+TEST(SessionStatePin, PerUserSetting) {
+    ASSERT_TRUE(wait_no_backends(kRole.user));
+    // [pool] keeps the default (track); only this user's entry asks for pin.
+    auto config = pool_config(2);
+    config.user_toml[std::string(kRole.user)] = "session_state = \"pin\"\n";
+    SluiceProcess sluice(config);
     try {
         pin_scenario(Target::through(sluice));
     } catch (const std::exception& e) {
