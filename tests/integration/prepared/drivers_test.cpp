@@ -30,7 +30,7 @@ constexpr const char* kPython = "/usr/bin/python3";  // Debian's python3-asyncpg
 void direct_then_pooled(const std::function<void()>& reset, const std::vector<std::string>& argv,
                         std::uint32_t pool_size, const std::string& ok_line,
                         const std::vector<std::pair<std::string, std::string>>& env = {},
-                        const fs::path& working_dir = {}) {
+                        const fs::path& working_dir = {}, const std::string& pool_toml = {}) {
     reset();
     ASSERT_TRUE(wait_no_backends(kRole.user));
     const auto direct = Target::direct();
@@ -41,7 +41,7 @@ void direct_then_pooled(const std::function<void()>& reset, const std::vector<st
 
     reset();
     ASSERT_TRUE(wait_no_backends(kRole.user));
-    SluiceProcess sluice(pool_config(pool_size));
+    SluiceProcess sluice(pool_config(pool_size, pool_toml));
     const auto pooled = Target::through(sluice);
     auto run = run_driver(pooled, argv, env, 300s, working_dir);
     if (!run.ok()) {
@@ -156,8 +156,12 @@ TEST_F(PreparedNode, PostgresJsTransactionsUnderChurn) {
         create_table("prep_pgjs_counters", "owner int PRIMARY KEY, total int NOT NULL");
         create_table("prep_pgjs_churn", "id int PRIMARY KEY");
     };
+    // Churn on both sides: every round brings new client connections (whose statement names
+    // collide with the last round's on the shared servers), and servers live 300 ms, so sluice
+    // keeps preparing on fresh servers (COMMIT included) mid-run.
     direct_then_pooled(reset, node("postgres_js.mjs", {"churn"}), 3, "OK postgres.js case=churn",
-                       {{"CONNS", "20"}, {"ROUNDS", "5"}, {"CHURN", "100"}}, node_drivers().dir);
+                       {{"CONNS", "20"}, {"ROUNDS", "5"}, {"CHURN", "100"}}, node_drivers().dir,
+                       "server_lifetime = \"300ms\"\n");
 }
 
 TEST_F(PreparedNode, DrizzleOnPostgresJs) {
