@@ -65,7 +65,7 @@ rm -rf "$WORK"; mkdir_owned "$WORK"
 export PGPASSWORD=$BENCH_PASSWORD  # sluice asks the bench role for md5 (see sluice-bench.toml.in)
 
 log() { echo "$(date +%T) $*" >&2; }
-S_PID= PGB_UP=0 PG_UP=0
+S_PID='' PGB_UP=0 PG_UP=0
 cleanup() {
   set +e
   if [ -n "$S_PID" ]; then kill "$S_PID" 2>/dev/null; wait_pid_gone "$S_PID" 20; fi

@@ -168,9 +168,12 @@ inline std::string run_statement(std::string_view statement, std::vector<protoco
 // open transaction between steps, so a step always runs on the one server left free, and
 // switch() moves the next step to the other server (the free one is taken by the idle holder,
 // then the busy holder commits). Against PostgreSQL directly the holders are harmless.
+// A client that sluice pins to its server (policy "pin") leaves the idle holder no server: the
+// rig then notices (the holder waits in vain), stops holding and placing, and says so in
+// pinned(); only a rig made with `may_pin` accepts that, for any other it is a placement error.
 class Rig {
 public:
-    Rig(Target target, int clients) : target_(std::move(target)) {
+    Rig(Target target, int clients, bool may_pin = false) : target_(std::move(target)), may_pin_(may_pin) {
         for (int i = 0; i < clients; ++i) clients_.push_back(connect());
         idle_.assign(static_cast<std::size_t>(clients), true);
         holders_.push_back(connect());
@@ -216,12 +219,22 @@ public:
     }
     // Moves the next steps (of every client) to the other server.
     void switch_server() {
-        switched_ = true;
+        if (pinned_) return;
         const int busy = busy_;
-        hold(1 - busy);
+        if (!try_hold(1 - busy)) {
+            // Every server is taken: one client of this rig is pinned. The waiting holder is
+            // mid-query: replace it, and let go of the other server for everyone else.
+            pinned_ = true;
+            holders_[static_cast<std::size_t>(1 - busy)] = connect();
+            if (!may_pin_) placement_errors_.push_back("no server free for the idle holder: a client is pinned");
+        } else {
+            switched_ = true;
+        }
         auto r = holders_[static_cast<std::size_t>(busy)].simple_query("COMMIT");
         if (!r.ok()) throw std::runtime_error("holder COMMIT failed: " + std::string(r.sqlstate()));
     }
+    // True once the rig found a pinned client and stopped placing steps.
+    [[nodiscard]] bool pinned() const noexcept { return pinned_; }
     BlockingClient& client(int i) { return clients_.at(static_cast<std::size_t>(i)); }
     [[nodiscard]] const Target& target() const { return target_; }
 
@@ -229,7 +242,7 @@ private:
     void note_server(int client) {
         const std::string pid = backend_pid(client);
         pids_seen_.insert(pid);
-        if (!last_pid_.empty()) {
+        if (!last_pid_.empty() && !pinned_) {
             if (switched_ && pid == last_pid_)
                 placement_errors_.push_back("step after switch_server() ran on the same backend " + pid);
             if (!switched_ && pid != last_pid_)
@@ -243,13 +256,30 @@ private:
         return BlockingClient::connect(o);
     }
     void hold(int holder) {
-        auto r = holders_[static_cast<std::size_t>(holder)].simple_query("BEGIN; SELECT 1");
+        if (!try_hold(holder)) throw std::runtime_error("holder got no server");
+    }
+    // False when no server came within kPinnedWait (all taken).
+    bool try_hold(int holder) {
+        auto& h = holders_[static_cast<std::size_t>(holder)];
+        QueryResult r;
+        h.set_timeout(kPinnedWait);
+        try {
+            r = h.simple_query("BEGIN; SELECT 1");
+        } catch (const ClientError&) {
+            return false;
+        }
+        h.set_timeout(std::chrono::seconds(10));
         if (!r.ok() || r.tx_status != protocol::TxStatus::InTransaction)
             throw std::runtime_error("holder could not open a transaction: " + std::string(r.sqlstate()));
         busy_ = holder;
+        return true;
     }
 
+    static constexpr std::chrono::milliseconds kPinnedWait{3000};
+
     Target target_;
+    bool may_pin_ = false;
+    bool pinned_ = false;
     std::vector<BlockingClient> clients_;
     std::vector<BlockingClient> holders_;
     int busy_ = 0;
