@@ -15,6 +15,7 @@ packages=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   postgresql-15 postgresql-client-15 pgbouncer
   python3 python3-asyncpg python3-psycopg python3-psycopg2
+  nodejs npm  # the prepared-statement driver tests install pg, postgres, drizzle-orm from npm
   procps util-linux valgrind
 )
 

@@ -89,6 +89,7 @@ std::string SluiceConfig::to_toml(std::uint16_t listen_port, const PgCluster& cl
     for (const auto& u : users) {
         t += "\n[[auth.users]]\nname = " + toml_string(u.name) + "\n";
         if (!u.password.empty()) t += "password = " + toml_string(u.password) + "\n";
+        if (auto more = user_toml.find(u.name); more != user_toml.end()) t += more->second;
     }
     t += "\n[pool]\nmode = " + toml_string(pool_mode) + "\nsize = " + std::to_string(pool_size) + "\n" + pool_toml;
     if (!server_connect_timeout.empty()) t += "server_connect_timeout = " + toml_string(server_connect_timeout) + "\n";

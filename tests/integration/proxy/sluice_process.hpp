@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,6 +48,8 @@ struct SluiceConfig {
     std::string pool_toml;      // more [pool] lines ("min_size = 2\n")
     std::string timeouts_toml;  // more [timeouts] lines ("client_login = \"500ms\"\n")
     std::string extra_toml;     // appended verbatim (more sections)
+    // More lines for one user's [[auth.users]] entry, by name ({"u", "session_state = \"pin\"\n"}).
+    std::map<std::string, std::string> user_toml;
 
     static std::vector<SluiceUser> default_users();
     // auth.method "trust" with the default users plus sluice_trust: for tests that open many
