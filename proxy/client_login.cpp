@@ -101,6 +101,15 @@ awaitable<std::optional<SessionEnd>> ClientSession::log_in() {
     relay_.emplace(client_, settings_, statements_, *cancel_slot_,
                    pool_->settings().mode == config::PoolMode::Session ? Lending::Session : Lending::Transaction,
                    pool_->settings().max_prepared_statements);
+    if (pool_->settings().mode == config::PoolMode::Transaction) {
+        auto policy = config_->session_state_for(*database, user_);
+        relay_->watch_session_state(ctx_.analyses, policy, [this, policy](std::string_view why) {
+            ++ctx_.pins;
+            spdlog::info("C{} keeps its server until it disconnects ({}): {}", id_,
+                         policy == config::SessionStatePolicy::Pin ? "session_state = \"pin\"" : "state that cannot be replayed",
+                         why);
+        });
+    }
     relay_->on_idle = [this] {
         // A session told to stop while in a transaction stops once it is over.
         if (stopping()) {

@@ -26,6 +26,11 @@ namespace sluice::proxy {
 struct ServerStatement {
     std::string name;           // "sluice_" + 32 hex digits of SHA-256(query, parameter types)
     std::string parse_message;  // the client's Parse under that name, framed, ready to send
+    // Its text, within parse_message.
+    [[nodiscard]] std::string_view query() const noexcept {
+        std::string_view rest = std::string_view(parse_message).substr(5 + name.size() + 1);
+        return rest.substr(0, rest.find('\0'));
+    }
 };
 // A collision-resistant digest: a client must not be able to make its statement stand in for
 // another client's query.

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "config/model.hpp"
+#include "protocol/sql/session_state.hpp"
 #include "proxy/auth_query.hpp"
 #include "proxy/cancel_registry.hpp"
 #include "proxy/router.hpp"
@@ -16,6 +17,9 @@ struct ProxyContext {
     CancelRegistry& cancels;
     AuthQueryCache* auth_query = nullptr;  // set when [auth.auth_query] is configured
     std::atomic<bool> shutting_down{false};
+    // One parse per distinct SQL text that may change session state, shared by every session.
+    sql::AnalysisCache analyses{4096, 8 * 1024 * 1024};
+    std::atomic<std::uint64_t> pins{0};  // clients whose server was pinned to them (session_state)
 };
 
 }  // namespace sluice::proxy

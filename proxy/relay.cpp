@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "protocol/backend.hpp"
@@ -74,6 +75,17 @@ void Relay::attach(Lease lease) {
 
 void Relay::add(const p::Frame& frame) {
     auto tag = static_cast<p::FrontendTag>(frame.tag);
+    if (analyses_ && lending_ == Lending::Transaction) {
+        if (tag == p::FrontendTag::Query) {
+            if (check_session_state(frame, frame.body.substr(0, frame.body.find('\0')))) return;
+        } else if (tag == p::FrontendTag::Parse) {
+            auto query_end = cstring_end(frame.body, cstring_end(frame.body, 0) + 1);
+            auto name_end = cstring_end(frame.body, 0);
+            if (query_end != std::string_view::npos &&
+                check_session_state(frame, frame.body.substr(name_end + 1, query_end - name_end - 1)))
+                return;
+        }
+    }
     if (max_prepared_ > 0) {
         auto& server = lease_->statements();
         // Statements a failed plan left behind go first, before anything may prepare them again.
@@ -189,6 +201,79 @@ void Relay::add_parse(const p::Frame& frame) {
     prepare_on_server(statement, Reply::ClientParse, std::move(noted));
 }
 
+bool Relay::check_session_state(const p::Frame& frame, std::string_view sql) {
+    if (!sql::may_change_session(sql)) return false;
+    auto analysis = analyses_->get(sql);
+    for (const auto& change : analysis->changes) {
+        using sql::Effect;
+        switch (change.effect) {
+        case Effect::SetGuc:
+            // A role carries privileges: it stays with its server, never replayed elsewhere.
+            if (change.name == "role" || change.name == "session_authorization") break;
+            [[fallthrough]];
+        case Effect::ResetAll:
+        case Effect::DiscardAll:
+            if (policy_ == config::SessionStatePolicy::Pin) break;
+            if (change.effect == Effect::SetGuc) {
+                if (std::find(learn_.begin(), learn_.end(), change.name) == learn_.end()) learn_.push_back(change.name);
+            } else {
+                // Every setting the client has may be back to a default.
+                for (const auto& [name, value] : settings_.params)
+                    if (std::find(learn_.begin(), learn_.end(), name) == learn_.end()) learn_.push_back(name);
+            }
+            continue;
+        case Effect::Unlisten:
+        case Effect::AdvisoryUnlockAll:
+        case Effect::CloseCursor:
+        case Effect::Deallocate:
+        case Effect::DeallocateAll:
+        case Effect::DiscardTemp:
+        case Effect::DiscardPlans:
+        case Effect::DiscardSequences:
+            continue;  // they only take state away
+        case Effect::Listen:
+        case Effect::AdvisoryLock:
+        case Effect::TempObject:
+        case Effect::HoldCursor:
+        case Effect::Prepare:
+        case Effect::LoadLibrary:
+        case Effect::Unreplayable:
+            break;
+        }
+        if (policy_ == config::SessionStatePolicy::Reject) {
+            reject(frame, change);
+            return true;
+        }
+        pin(change);
+        return false;  // pinned: nothing more to watch
+    }
+    return false;
+}
+
+void Relay::reject(const p::Frame& frame, const sql::SessionChange& change) {
+    std::string error;
+    p::append_error(error, p::Severity::Error, p::sqlstate::kFeatureNotSupported,
+                    "\"" + change.statement + "\" would leave session state (" + std::string(sql::to_string(change.effect)) +
+                        ") on a pooled server connection, and this pool runs in transaction mode with "
+                        "session_state = \"reject\"",
+                    {},
+                    "Use a session-mode pool (pool.mode = \"session\") for this client, or session_state = \"pin\".");
+    // A statement that fails on the server stands in, so that the server is where PostgreSQL
+    // would be after the error (a transaction block aborted, the rest of a pipeline skipped).
+    if (frame.tag == static_cast<char>(p::FrontendTag::Query)) {
+        std::string body = "DEALLOCATE " + std::string(kAbsentStatement);
+        body.push_back('\0');
+        send_own(frame_message(frame.tag, body), Reply::ReplaceError, Noted{.error = std::move(error)});
+    } else {
+        send_own(statement_message('D', kAbsentStatement), Reply::ReplaceError, Noted{.error = std::move(error)});
+    }
+}
+
+void Relay::pin(const sql::SessionChange& change) {
+    lending_ = Lending::Session;
+    if (on_pin_) on_pin_(change.statement);
+}
+
 bool Relay::add_deallocation(const p::Frame& frame, std::string_view sql) {
     auto found = find_deallocation(sql);
     auto& server = lease_->statements();
@@ -238,6 +323,10 @@ void Relay::add_statement_use(const p::Frame& frame, std::string_view client_nam
     auto known = statements_.find(client_name);
     // Unknown: the server does not know the name either, and says so (26000) in its own words.
     if (!known) return pass(frame);
+    // Each execution of a statement that changes session state changes it again.
+    if (reply == Reply::TrackedBind && analyses_ && lending_ == Lending::Transaction &&
+        check_session_state(frame, known->query()))
+        return;
     if (!lease_->statements().use(known->name)) prepare_on_server(known, Reply::InjectedParse, Noted{.statement = known});
     std::string body;
     body.reserve(frame.body.size() + known->name.size());
@@ -268,6 +357,9 @@ void Relay::fail(ServerCloseReason reason, SessionEnd end) {
 }
 
 awaitable<bool> Relay::forward(const std::shared_ptr<void>& keep_alive) {
+    session_ = keep_alive;
+    co_await wait_for_learning();
+    if (end_) co_return false;
     // The batch stays put during the write: the session adds nothing before forward() returns.
     std::string_view bytes = batch_copy_.empty() ? std::string_view(batch_begin_, batch_size_) : batch_copy_;
     // Busy before the pump starts, so that a pump that finds nothing to wait for does not give
@@ -556,19 +648,87 @@ std::string_view Relay::apply_edits(std::size_t total) {
 }
 
 void Relay::settle() {
-    if (!lease_ || writing_ || pump_running_ || letting_go_) return;
+    if (!lease_ || writing_ || pump_running_ || letting_go_ || learning_) return;
     if (doom_) {
         cancel_slot_.clear();
         lease_.close(*doom_);
         return;
     }
     if (lending_ == Lending::Session || !transaction_over()) return;
+    if (!learn_.empty()) return learn_settings();
+    // The client already sent its next transaction (while sluice read its settings): it goes to
+    // this same server.
+    if (has_batch()) return;
     cancel_slot_.clear();
     lease_.give_back();
     if (on_idle) on_idle();
 }
 
+void Relay::learn_settings() {
+    auto session = session_.lock();
+    if (!session) return;
+    learning_ = true;
+    std::string sql = "SELECT ";
+    for (std::size_t i = 0; i < learn_.size(); ++i) {
+        if (i > 0) sql += ", ";
+        // missing_ok: a custom setting may be gone again (RESET app.x).
+        sql += "pg_catalog.current_setting(" + quote_literal(learn_[i]) + ", true)";
+    }
+    asio::co_spawn(
+        client_.socket().get_executor(),
+        [this, session, sql = std::move(sql)]() -> awaitable<void> {
+            auto result = co_await lease_->run_quietly(sql);
+            learning_ = false;
+            if (!result.ok || result.error || result.first_row.size() != learn_.size()) {
+                spdlog::warn("server S{}: could not read the session settings a client changed{}", lease_->id(),
+                             result.error ? ": " + std::string(result.error->message()) : std::string());
+                fail(ServerCloseReason::StateUnknown,
+                     SessionEnd::because(EndReason::ServerLost, "sluice could not read the settings this session changed",
+                                         "Retry; report this to the sluice developers if it persists."));
+            } else {
+                auto& server = *lease_;
+                for (std::size_t i = 0; i < learn_.size(); ++i) {
+                    const auto& value = result.first_row[i];
+                    if (value) {
+                        settings_.params.insert_or_assign(learn_[i], *value);
+                        server.params().insert_or_assign(learn_[i], *value);
+                    } else {
+                        settings_.params.erase(learn_[i]);
+                        server.params().erase(learn_[i]);
+                    }
+                }
+                settings_.refresh();
+                server.set_synced_to(settings_.fingerprint);
+            }
+            learn_.clear();
+            if (learned_) learned_->cancel();
+            settle();
+            if (end_) {
+                error_code ignored;
+                client_.socket().cancel(ignored);
+            }
+        },
+        [](std::exception_ptr e) {
+            if (!e) return;
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                spdlog::error("reading session settings failed: {}", ex.what());
+            }
+        });
+}
+
+awaitable<void> Relay::wait_for_learning() {
+    while (learning_) {
+        if (!learned_) learned_.emplace(client_.socket().get_executor());
+        learned_->expires_at(Clock::time_point::max());
+        co_await learned_->async_wait(use_tuple);
+    }
+}
+
 awaitable<void> Relay::let_go() {
+    if (!lease_) co_return;
+    co_await wait_for_learning();
     if (!lease_) co_return;
     letting_go_ = true;
     if (pump_running_) {
@@ -585,6 +745,7 @@ awaitable<void> Relay::let_go() {
         if (clean) {
             lease_->reset_params(lease_.pool().defaults());
             lease_->set_role_may_have_changed(false);
+            lease_->statements().clear();  // DEALLOCATE ALL is part of it
         }
     }
     letting_go_ = false;

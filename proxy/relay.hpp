@@ -24,6 +24,8 @@
 #include <vector>
 
 #include "protocol/frame_decoder.hpp"
+#include "config/model.hpp"
+#include "protocol/sql/session_state.hpp"
 #include "proxy/asio.hpp"
 #include "proxy/cancel_registry.hpp"
 #include "proxy/prepared_statements.hpp"
@@ -54,6 +56,15 @@ public:
     // server between transactions (session mode). A session may be ended here (shutdown).
     [[nodiscard]] bool idle() const noexcept {
         return !lease_ || (!writing_ && client_between_messages_ && transaction_over());
+    }
+    // In transaction mode, SQL that changes session state is found with `analyses` and handled by
+    // `policy`: plain SETs learnt and replayed (Track), the server pinned to the client (Pin), or
+    // 0A000 (Reject). `on_pin` is told why, once, when the server is pinned.
+    void watch_session_state(sql::AnalysisCache& analyses, config::SessionStatePolicy policy,
+                             std::function<void(std::string_view why)> on_pin) {
+        analyses_ = &analyses;
+        policy_ = policy;
+        on_pin_ = std::move(on_pin);
     }
     // Named prepared statements are renamed and kept per client (transaction mode).
     [[nodiscard]] bool tracks_statements() const noexcept { return max_prepared_ > 0; }
@@ -111,6 +122,14 @@ private:
                            Reply reply);
     void prepare_on_server(const std::shared_ptr<const ServerStatement>& statement, Reply reply, Noted noted);
     void fail_parse(std::string_view client_name, std::string error);
+    // Session state in a Query or Parse text; true if the message was replaced (rejected).
+    bool check_session_state(const protocol::Frame& frame, std::string_view sql);
+    void reject(const protocol::Frame& frame, const sql::SessionChange& change);
+    void pin(const sql::SessionChange& change);
+    // Before the server goes back: read the settings the transaction changed (learn_), so that
+    // the client's next server gets them too.
+    void learn_settings();
+    awaitable<void> wait_for_learning();
     // SQL DEALLOCATE / DISCARD in a Query or an unnamed Parse; true if the message was replaced.
     bool add_deallocation(const protocol::Frame& frame, std::string_view sql);
     // Response editing (server -> client).
@@ -163,6 +182,14 @@ private:
     bool pump_running_ = false;  // server -> client pump alive
     std::shared_ptr<void> pump_keep_alive_;  // the session, while the pump runs
     bool letting_go_ = false;    // let_go() decides the server's fate
+    // Session state.
+    sql::AnalysisCache* analyses_ = nullptr;
+    config::SessionStatePolicy policy_ = config::SessionStatePolicy::Track;
+    std::function<void(std::string_view)> on_pin_;
+    std::vector<std::string> learn_;  // settings to read before the server goes back
+    bool learning_ = false;
+    std::optional<asio::steady_timer> learned_;  // cancelled when learning ends
+    std::weak_ptr<void> session_;  // the session, for the learning coroutine
     bool client_gone_ = false;
     bool server_said_fatal_ = false;
     bool client_between_messages_ = true;
