@@ -1,5 +1,6 @@
 // may_change_session(): the cheap test run on every client SQL string before any parse. It must
 // never say false for a text analyze() reports a change for; anything it is unsure of is true.
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <string_view>
@@ -31,7 +32,7 @@ bool equals_ci(std::string_view word, std::string_view keyword) noexcept {
 bool contains_ci(std::string_view word, std::string_view needle) noexcept {
     if (word.size() < needle.size()) return false;
     for (std::size_t i = 0; i + needle.size() <= word.size(); ++i)
-        if (equals_ci(word.substr(i, needle.size()), needle)) return true;
+        if (ascii_lower(word[i]) == needle[0] && equals_ci(word.substr(i, needle.size()), needle)) return true;
     return false;
 }
 
@@ -42,6 +43,9 @@ constexpr std::array<std::string_view, 11> kWords{
 };
 // Parts of longer names: pg_advisory_lock..., pg_try_advisory_lock..., pg_temp, pg_temp_3.
 constexpr std::array<std::string_view, 3> kNameParts{"advisory", "set_config", "pg_temp"};
+constexpr std::size_t kShortestNamePart = 7;
+static_assert(std::all_of(kNameParts.begin(), kNameParts.end(),
+                          [](std::string_view part) { return part.size() >= kShortestNamePart; }));
 
 }  // namespace
 
@@ -87,10 +91,13 @@ bool may_change_session(std::string_view sql) noexcept {
         if (equals_ci(word, "set") &&
             (in_comment || !(is_ident_char(static_cast<unsigned char>(last_significant)) || last_significant == '"')))
             return true;
+        // Most words are shorter than every name part: skip those scans.
         for (std::string_view keyword : kWords)
             if (equals_ci(word, keyword)) return true;
-        for (std::string_view part : kNameParts)
-            if (contains_ci(word, part)) return true;
+        if (word.size() >= kShortestNamePart) {
+            for (std::string_view part : kNameParts)
+                if (contains_ci(word, part)) return true;
+        }
         if (!in_comment) last_significant = sql[end - 1];
         i = end;
     }

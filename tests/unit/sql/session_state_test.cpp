@@ -33,6 +33,8 @@ struct Case {
     V expected;
 };
 
+void PrintTo(const Case& c, std::ostream* out) { *out << c.sql; }  // failures name the SQL
+
 class Classifies : public ::testing::TestWithParam<Case> {};
 
 TEST_P(Classifies, AsExpected) {

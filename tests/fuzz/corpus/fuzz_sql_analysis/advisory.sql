@@ -1,0 +1,1 @@
+SELECT pg_advisory_lock(1), pg_try_advisory_xact_lock(2) FROM t WHERE pg_try_advisory_lock_shared(id)

@@ -1,0 +1,1 @@
+DO $$BEGIN PERFORM set_config('a.b', '1', false); END$$

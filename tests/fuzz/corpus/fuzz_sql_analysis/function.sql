@@ -1,0 +1,1 @@
+CREATE FUNCTION f() RETURNS void LANGUAGE sql SET search_path = x AS $$SELECT pg_advisory_lock(1)$$

@@ -1,0 +1,1 @@
+select set_config('app.tenant', '7', false), set_config('a.b', $1, true)

@@ -1,0 +1,1 @@
+CREATE TEMP TABLE t (a int); SELECT 1 INTO TEMP u; CREATE TABLE pg_temp.x()

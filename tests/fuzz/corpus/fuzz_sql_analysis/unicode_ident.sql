@@ -1,0 +1,1 @@
+SELECT U&"pg_\0061dvisory_lock"(1)
