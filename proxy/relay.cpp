@@ -524,7 +524,6 @@ bool Relay::follow(std::string_view chunk) {
         fail(ServerCloseReason::ServerProtocolError, SessionEnd::because(EndReason::ServerLost, "the server sent malformed data"));
         return false;
     }
-    settle_noted();
     // A response sluice must edit that this read ended inside: keep its bytes for the next read.
     hold_ = 0;
     char partial = server.scanner().partial_tag();

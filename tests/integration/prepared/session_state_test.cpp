@@ -275,7 +275,9 @@ void pin_scenario(const Target& target) {
 
     // A session advisory lock blocks the others until it is released.
     EXPECT_EQ(value(a, "SELECT pg_advisory_lock(4242)::text", who), "");
-    others_run(others, "SELECT pg_try_advisory_lock(4242)", "f", who);
+    // The others probe with the transaction-level try-lock: a session-level one would be session
+    // state of their own (and pin them too).
+    others_run(others, "SELECT pg_try_advisory_xact_lock(4242)", "f", who);
     EXPECT_EQ(value(a, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()", who),
               "1");
 
@@ -286,14 +288,15 @@ void pin_scenario(const Target& target) {
         rows(a, "BEGIN; INSERT INTO pin_tmp VALUES (" + std::to_string(i) + "); COMMIT", who);
         EXPECT_EQ(value(a, "SELECT sum(x) FROM pin_tmp", who), std::to_string(i * (i + 1) / 2)) << who;
     }
-    others_run(others, "SELECT pg_try_advisory_lock(4242)", "f", who);
+    others_run(others, "SELECT pg_try_advisory_xact_lock(4242)", "f", who);
     EXPECT_EQ(value(a, "SELECT pg_advisory_unlock(4242)", who), "t");
-    EXPECT_EQ(value(others[1], "SELECT pg_try_advisory_lock(4242)", who), "t");
-    EXPECT_EQ(value(others[1], "SELECT pg_advisory_unlock(4242)", who), "t");
+    EXPECT_EQ(value(others[1], "SELECT pg_try_advisory_xact_lock(4242)", who), "t");
 
     // The pinned client leaves holding all three: none of it reaches the others.
     EXPECT_EQ(value(a, "SELECT pg_advisory_lock(4243)::text", who), "");
     a.terminate();
+    // others[0] takes it with the session-level try-lock, which pins it in turn (a's server is
+    // free again for the rest).
     EXPECT_TRUE(wait_until([&] { return value(others[0], "SELECT pg_try_advisory_lock(4243)", who) == "t"; }, 10s))
         << who << ": the lock of a client that left is still held";
     EXPECT_EQ(value(others[0], "SELECT pg_advisory_unlock(4243)", who), "t");
@@ -360,8 +363,8 @@ TEST(SessionStateReject, SessionStatementsAnswer0A000) {
             EXPECT_EQ(value(other, "SELECT count(*) FROM pg_listening_channels()", c.sql), "0");
             EXPECT_EQ(value(other, "SELECT to_regclass('pg_temp.reject_tmp') IS NULL", c.sql), "t");
         }
-        EXPECT_EQ(value(clients[1], "SELECT pg_try_advisory_lock(4244)", c.sql), "t");
-        EXPECT_EQ(value(clients[1], "SELECT pg_advisory_unlock(4244)", c.sql), "t");
+        // (The transaction-level try-lock: the session-level one is rejected here too.)
+        EXPECT_EQ(value(clients[1], "SELECT pg_try_advisory_xact_lock(4244)", c.sql), "t");
     }
     // Plain SETs are still tracked, not rejected.
     EXPECT_EQ(value(clients[2], "SET app.tenant = 'r'", "SET"), "<no row>");
