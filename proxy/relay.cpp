@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "protocol/backend.hpp"
+#include "protocol/byte_reader.hpp"
 #include "protocol/error_fields.hpp"
 #include "protocol/sqlstate.hpp"
 #include "proxy/pool.hpp"
@@ -18,7 +19,7 @@ namespace {
 const std::bitset<256> kTrackerTags = TransactionTracker::server_tags();
 
 // A tracker note: the Reply in the low bits, and (index + 1) of the Noted record above them.
-constexpr std::uint32_t kReplyBits = 3;
+constexpr std::uint32_t kReplyBits = 4;
 constexpr std::uint32_t kReplyMask = (1u << kReplyBits) - 1;
 
 // CommandComplete "DEALLOCATE".
@@ -49,6 +50,8 @@ std::string statement_message(char tag, std::string_view name) {
 }
 
 }  // namespace
+
+static_assert(static_cast<std::uint32_t>(Relay::reply_count()) <= (1u << kReplyBits));
 
 Relay::Relay(Stream& client, ClientSettings& settings, ClientStatements& statements, CancelSlot& cancel_slot,
              Lending lending, std::size_t max_prepared)
@@ -334,7 +337,33 @@ void Relay::add_statement_use(const p::Frame& frame, std::string_view client_nam
     body.append(known->name);
     body.append(frame.body.substr(name_offset + client_name.size()));
     auto message = frame_message(frame.tag, body);
-    send_own(message, reply, Noted{.statement = std::move(known)});
+    Noted noted{.statement = std::move(known)};
+    // Outside a transaction block with nothing before it in flight, the Bind can be sent again
+    // if DDL changes the statement's result under it (see retry()).
+    bool retryable = reply == Reply::TrackedBind && tracker_.pending() == 0 && tracker_.status() == p::TxStatus::Idle;
+    if (retryable) noted.batch_offset = batch_for_rewrite().size();
+    send_own(message, reply, std::move(noted));
+    if (retryable) replay_candidates_.push_back(noted_.size() - 1);
+}
+
+void Relay::keep_replays() {
+    for (auto index : replay_candidates_) {
+        auto& noted = noted_[index];
+        // The messages from the Bind to the first Sync, if that Sync ends the batch (nothing after
+        // it may run before a retry).
+        std::size_t pos = noted.batch_offset;
+        while (pos + 5 <= batch_copy_.size()) {
+            p::ByteReader r(std::string_view(batch_copy_).substr(pos + 1, 4));
+            std::size_t end = pos + 1 + static_cast<std::uint32_t>(r.i32());
+            if (end > batch_copy_.size()) break;
+            if (batch_copy_[pos] == static_cast<char>(p::FrontendTag::Sync)) {
+                if (end == batch_copy_.size()) noted.replay.assign(batch_copy_, noted.batch_offset, end - noted.batch_offset);
+                break;
+            }
+            pos = end;
+        }
+    }
+    replay_candidates_.clear();
 }
 
 void Relay::prepare_on_server(const std::shared_ptr<const ServerStatement>& statement, Reply reply, Noted noted) {
@@ -361,6 +390,7 @@ awaitable<bool> Relay::forward(const std::shared_ptr<void>& keep_alive) {
     co_await wait_for_learning();
     if (end_) co_return false;
     // The batch stays put during the write: the session adds nothing before forward() returns.
+    if (!replay_candidates_.empty()) keep_replays();
     std::string_view bytes = batch_copy_.empty() ? std::string_view(batch_begin_, batch_size_) : batch_copy_;
     // Busy before the pump starts, so that a pump that finds nothing to wait for does not give
     // the server back under this write.
@@ -497,6 +527,21 @@ bool Relay::follow(std::string_view chunk) {
                 on_noted_response(tag, body, note, abs_end >= size ? abs_end - size : std::string_view::npos, abs_end);
             }
             tracker_.on_server_message(t, body);
+            if (retry_candidate_) {
+                retry_candidate_ = false;
+                if (tracker_.pending() == 1 && !writing_ && !has_batch()) {
+                    // Only the Sync is left: the client sees neither the error nor that Sync's
+                    // ReadyForQuery, but the retry's answers.
+                    edits_.push_back(Edit{retry_begin_, retry_end_, {}});
+                    tracker_.set_front_note((retry_note_ & ~kReplyMask) | static_cast<std::uint32_t>(Reply::RetryAfterSync));
+                } else {
+                    lease_->statements().to_close.push_back(noted_[(retry_note_ >> kReplyBits) - 1].statement->name);
+                }
+            }
+            if (retry_now_ != 0) {
+                retry(retry_now_);
+                retry_now_ = 0;
+            }
         }
         if (t == p::BackendTag::ErrorResponse) {
             if (auto fields = p::ErrorFields::decode(body)) {
@@ -533,7 +578,10 @@ bool Relay::follow(std::string_view chunk) {
                       (reply == Reply::EmptyAsDeallocate && partial == 'I') ||
                       ((reply == Reply::InjectedClose || reply == Reply::CloseAsParse) && partial == '3') ||
                       (reply == Reply::ReplaceError && partial == 'E');
-        if (edited) hold_ = server.scanner().partial_bytes();
+        // A 0A000 that may be retried, and the ReadyForQuery after it: kept while they are small
+        // (a big error is not one that is retried).
+        bool may_edit = (reply == Reply::TrackedBind && partial == 'E') || (reply == Reply::RetryAfterSync && partial == 'Z');
+        if (edited || (may_edit && server.scanner().partial_bytes() <= 4096)) hold_ = server.scanner().partial_bytes();
         // Such a response is a few bytes; more means the server is not what sluice took it for.
         if (hold_ > server.read_buffer().size() / 2) {
             fail(ServerCloseReason::ServerProtocolError,
@@ -566,6 +614,7 @@ void Relay::on_noted_response(char tag, std::string_view body, std::uint32_t not
     auto& server = lease_->statements();
     switch (reply) {
     case Reply::Pass:
+    case Reply::Count:
         return;
     case Reply::ClientParse:
     case Reply::InjectedParse:
@@ -606,11 +655,90 @@ void Relay::on_noted_response(char tag, std::string_view body, std::uint32_t not
             // statement. Drop it from this server so the next use prepares it afresh.
             if (fields && fields->get(p::ErrorField::Code) == p::sqlstate::kFeatureNotSupported) {
                 server.erase(noted->statement->name);
+                if (!noted->replay.empty() && begin != std::string_view::npos) {
+                    // Decided once the tracker has followed the error (follow()).
+                    retry_candidate_ = true;
+                    retry_begin_ = begin;
+                    retry_end_ = end;
+                    retry_note_ = note;
+                    noted->error.assign(lease_->read_buffer(), begin, end - begin);
+                } else {
+                    server.to_close.push_back(noted->statement->name);
+                }
+            }
+        }
+        return;
+    case Reply::RetryAfterSync:
+        if (tag == static_cast<char>(p::BackendTag::ReadyForQuery)) {
+            noted->answered = true;
+            if (!writing_ && !has_batch() && begin != std::string_view::npos) {
+                edit({});
+                retry_now_ = note;  // once the tracker has followed this ReadyForQuery
+            } else {
+                // The client sent more meanwhile: no retry after all; its error comes back.
+                edits_.push_back(Edit{begin == std::string_view::npos ? end : begin, begin == std::string_view::npos ? end : begin, noted->error});
                 server.to_close.push_back(noted->statement->name);
             }
         }
         return;
     }
+}
+
+void Relay::retry(std::uint32_t note) {
+    // Copies first: noted_ grows below.
+    Noted& failed = noted_[(note >> kReplyBits) - 1];
+    auto statement = failed.statement;
+    std::string replay = std::move(failed.replay);
+    auto& server = lease_->statements();
+    std::string out;
+    auto queue = [&](std::string_view message, Reply reply, Noted noted) {
+        auto n = static_cast<std::uint32_t>(reply);
+        if (reply != Reply::Pass && reply != Reply::InjectedClose) {
+            noted.reply = reply;
+            noted_.push_back(std::move(noted));
+            n |= static_cast<std::uint32_t>(noted_.size()) << kReplyBits;
+        }
+        tracker_.on_client_message(static_cast<p::FrontendTag>(message[0]), message.substr(5), n);
+        out += message;
+    };
+    // The server still has the stale statement: close it, prepare it afresh, run the client's messages.
+    queue(statement_message('C', statement->name), Reply::InjectedClose, {});
+    for (auto& evicted : server.add(statement->name, max_prepared_))
+        queue(statement_message('C', evicted), Reply::InjectedClose, {});
+    queue(statement->parse_message, Reply::InjectedParse, Noted{.statement = statement});
+    std::size_t pos = 0;
+    while (pos + 5 <= replay.size()) {
+        p::ByteReader r(std::string_view(replay).substr(pos + 1, 4));
+        std::size_t end = pos + 1 + static_cast<std::uint32_t>(r.i32());
+        auto message = std::string_view(replay).substr(pos, end - pos);
+        // Once only: the Bind is no longer retryable.
+        queue(message, message[0] == static_cast<char>(p::FrontendTag::Bind) ? Reply::TrackedBind : Reply::Pass,
+              Noted{.statement = statement});
+        pos = end;
+    }
+    auto session = session_.lock();
+    if (!session) return;
+    replaying_ = true;
+    asio::co_spawn(
+        client_.socket().get_executor(),
+        [this, session, out = std::move(out)]() -> awaitable<void> {
+            auto [ec, n] = co_await lease_->stream().write_all(asio::buffer(out));
+            replaying_ = false;
+            if (ec)
+                fail(ServerCloseReason::WriteFailed,
+                     SessionEnd::because(EndReason::ServerLost, "could not send to the server: " + ec.message(),
+                                         "Retry the transaction."));
+            if (learned_) learned_->cancel();
+            settle();
+        },
+        [](std::exception_ptr e) {
+            if (!e) return;
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                spdlog::error("retrying a statement failed: {}", ex.what());
+            }
+        });
 }
 
 void Relay::settle_noted() {
@@ -647,7 +775,7 @@ std::string_view Relay::apply_edits(std::size_t total) {
 }
 
 void Relay::settle() {
-    if (!lease_ || writing_ || pump_running_ || letting_go_ || learning_) return;
+    if (!lease_ || writing_ || pump_running_ || letting_go_ || learning_ || replaying_) return;
     if (doom_) {
         cancel_slot_.clear();
         lease_.close(*doom_);
@@ -718,7 +846,7 @@ void Relay::learn_settings() {
 }
 
 awaitable<void> Relay::wait_for_learning() {
-    while (learning_) {
+    while (learning_ || replaying_) {
         if (!learned_) learned_.emplace(client_.socket().get_executor());
         learned_->expires_at(Clock::time_point::max());
         co_await learned_->async_wait(use_tuple);

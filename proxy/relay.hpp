@@ -66,6 +66,8 @@ public:
         policy_ = policy;
         on_pin_ = std::move(on_pin);
     }
+    // How many kinds of Reply there are (the note's low bits must hold them).
+    static constexpr std::uint32_t reply_count() noexcept { return static_cast<std::uint32_t>(Reply::Count); }
     // Named prepared statements are renamed and kept per client (transaction mode).
     [[nodiscard]] bool tracks_statements() const noexcept { return max_prepared_ > 0; }
     // A freshly lent server, in sync with the client's settings.
@@ -103,13 +105,20 @@ private:
         ReplaceError,      // stands in for a Parse that fails in sluice: its error is replaced
         TrackedBind,       // a Bind of a shared statement: 0A000 drops the statement from the server
         EmptyAsDeallocate, // an empty query stands in for DEALLOCATE of a client's name
+        RetryAfterSync,    // the Sync after a Bind that failed 0A000: its ReadyForQuery is dropped, and the Bind retried
+        Count,             // must fit the note's low bits (relay.cpp)
     };
     // What sluice must remember about a noted message until its response arrives.
     struct Noted {
         Reply reply = Reply::Pass;
         std::shared_ptr<const ServerStatement> statement{};
         std::string client_name{};
-        std::string error{};  // ReplaceError: the ErrorResponse to send instead
+        std::string error{};  // ReplaceError: the ErrorResponse to send instead; RetryAfterSync: the one dropped
+        // TrackedBind outside a transaction block: its messages up to and including the Sync,
+        // to send again if a table changed under the statement (0A000), and where they start in
+        // the batch until it is written.
+        std::string replay{};
+        std::size_t batch_offset = 0;
         bool answered = false;
     };
     // Batching (client -> server).
@@ -135,6 +144,10 @@ private:
     // Response editing (server -> client).
     void on_noted_response(char tag, std::string_view body, std::uint32_t note, std::size_t begin, std::size_t end);
     void settle_noted();
+    // A Bind outside a transaction failed because DDL changed the statement's result: once the
+    // server is past the Sync, prepare the statement afresh and send the client's messages again.
+    void retry(std::uint32_t note);
+    void keep_replays();
     std::string_view apply_edits(std::size_t total);
 
     // The pump's steps: read the server, follow what it said, hand it to the client, repeat.
@@ -188,6 +201,12 @@ private:
     std::function<void(std::string_view)> on_pin_;
     std::vector<std::string> learn_;  // settings to read before the server goes back
     bool learning_ = false;
+    bool replaying_ = false;  // the relay writes a retry to the server
+    bool retry_candidate_ = false;  // the answer being followed is a 0A000 that may be retried
+    std::size_t retry_begin_ = 0, retry_end_ = 0;
+    std::uint32_t retry_note_ = 0;
+    std::uint32_t retry_now_ = 0;  // the note of a retry to send once the tracker is past its Sync
+    std::vector<std::size_t> replay_candidates_;  // noted_ indexes of this batch's retryable Binds
     std::optional<asio::steady_timer> learned_;  // cancelled when learning ends
     std::weak_ptr<void> session_;  // the session, for the learning coroutine
     bool client_gone_ = false;

@@ -64,6 +64,10 @@ public:
     void on_client_message(protocol::FrontendTag tag, std::string_view body, std::uint32_t note = 0);
     // The note of the oldest unanswered message: the one the next response belongs to (0 if none).
     [[nodiscard]] std::uint32_t front_note() const noexcept { return queue_.empty() ? 0 : queue_.front_note(); }
+    // Changes the oldest unanswered message's note (e.g. to act on its answer after an error).
+    void set_front_note(std::uint32_t note) noexcept {
+        if (!queue_.empty()) queue_.set_front_note(note);
+    }
     // A server message, in the order the server sent it. The relay must pass at least every
     // message whose tag is in server_tags(); NoticeResponse, NotificationResponse, ParameterStatus,
     // DataRow, CopyData, CopyDone and FunctionCallResponse may be passed too and change nothing.
@@ -138,6 +142,7 @@ private:
         [[nodiscard]] Entry back() const noexcept { return buf_[(head_ + size_ - 1) & mask_].entry; }
         [[nodiscard]] Entry at(std::size_t i) const noexcept { return buf_[(head_ + i) & mask_].entry; }
         void set_front(Entry e) noexcept { buf_[head_].entry = e; }
+        void set_front_note(std::uint32_t note) noexcept { buf_[head_].note = note; }
         void push_back(Entry e, std::uint32_t note) {
             if (size_ == capacity_) grow();
             buf_[(head_ + size_) & mask_] = Slot{e, note};
