@@ -9,6 +9,7 @@
 #include "protocol/byte_reader.hpp"
 #include "protocol/error_fields.hpp"
 #include "protocol/sqlstate.hpp"
+#include "proxy/log_exception.hpp"
 #include "proxy/pool.hpp"
 
 namespace sluice::proxy {
@@ -164,14 +165,17 @@ std::string& Relay::batch_for_rewrite() {
 void Relay::send_own(std::string_view message, Reply reply) { send_own(message, reply, Noted{}); }
 
 void Relay::send_own(std::string_view message, Reply reply, Noted noted) {
-    auto note = static_cast<std::uint32_t>(reply);
-    if (reply != Reply::Pass && reply != Reply::InjectedClose) {
-        noted.reply = reply;
-        noted_.push_back(std::move(noted));
-        note |= static_cast<std::uint32_t>(noted_.size()) << kReplyBits;
-    }
-    tracker_.on_client_message(static_cast<p::FrontendTag>(message[0]), message.substr(5), note);
+    tracker_.on_client_message(static_cast<p::FrontendTag>(message[0]), message.substr(5),
+                               note_for(reply, std::move(noted)));
     batch_for_rewrite() += message;
+}
+
+std::uint32_t Relay::note_for(Reply reply, Noted noted) {
+    auto note = static_cast<std::uint32_t>(reply);
+    if (reply == Reply::Pass || reply == Reply::InjectedClose) return note;  // nothing to remember
+    noted.reply = reply;
+    noted_.push_back(std::move(noted));
+    return note | static_cast<std::uint32_t>(noted_.size()) << kReplyBits;
 }
 
 void Relay::add_parse(const p::Frame& frame) {
@@ -211,8 +215,9 @@ bool Relay::check_session_state(const p::Frame& frame, std::string_view sql) {
         using sql::Effect;
         switch (change.effect) {
         case Effect::SetGuc:
-            // A role carries privileges: it stays with its server, never replayed elsewhere.
-            if (change.name == "role" || change.name == "session_authorization") break;
+            // Settings the server owns (session_authorization, ...) are never replayed: the server
+            // is reset before anyone else gets it, and the client goes on as its login role.
+            if (is_server_owned_param(change.name)) continue;
             [[fallthrough]];
         case Effect::ResetAll:
         case Effect::DiscardAll:
@@ -476,14 +481,7 @@ void Relay::deliver_slowly(std::string_view rest, error_code read_ec) {
             }
             pump_continue(read_ec);
         },
-        [](std::exception_ptr e) {
-            if (!e) return;
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& ex) {
-                spdlog::error("relay pump failed: {}", ex.what());
-            }
-        });
+        log_exception("relay pump"));
 }
 
 void Relay::delivered(error_code ec) {
@@ -692,13 +690,8 @@ void Relay::retry(std::uint32_t note) {
     auto& server = lease_->statements();
     std::string out;
     auto queue = [&](std::string_view message, Reply reply, Noted noted) {
-        auto n = static_cast<std::uint32_t>(reply);
-        if (reply != Reply::Pass && reply != Reply::InjectedClose) {
-            noted.reply = reply;
-            noted_.push_back(std::move(noted));
-            n |= static_cast<std::uint32_t>(noted_.size()) << kReplyBits;
-        }
-        tracker_.on_client_message(static_cast<p::FrontendTag>(message[0]), message.substr(5), n);
+        tracker_.on_client_message(static_cast<p::FrontendTag>(message[0]), message.substr(5),
+                                   note_for(reply, std::move(noted)));
         out += message;
     };
     // The server still has the stale statement: close it, prepare it afresh, run the client's messages.
@@ -731,14 +724,7 @@ void Relay::retry(std::uint32_t note) {
             if (learned_) learned_->cancel();
             settle();
         },
-        [](std::exception_ptr e) {
-            if (!e) return;
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& ex) {
-                spdlog::error("retrying a statement failed: {}", ex.what());
-            }
-        });
+        log_exception("retrying a statement"));
 }
 
 void Relay::settle_noted() {
@@ -835,14 +821,7 @@ void Relay::learn_settings() {
                 client_.socket().cancel(ignored);
             }
         },
-        [](std::exception_ptr e) {
-            if (!e) return;
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& ex) {
-                spdlog::error("reading session settings failed: {}", ex.what());
-            }
-        });
+        log_exception("reading session settings"));
 }
 
 awaitable<void> Relay::wait_for_learning() {

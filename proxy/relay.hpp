@@ -125,6 +125,8 @@ private:
     void pass(const protocol::Frame& frame, std::uint32_t note = 0);
     void send_own(std::string_view message, Reply reply);
     void send_own(std::string_view message, Reply reply, Noted noted);
+    // The tracker note for a message sluice sends, remembering `noted` until its answer.
+    std::uint32_t note_for(Reply reply, Noted noted);
     std::string& batch_for_rewrite();
     void add_parse(const protocol::Frame& frame);
     void add_statement_use(const protocol::Frame& frame, std::string_view client_name, std::size_t name_offset,

@@ -1,5 +1,7 @@
 #include "proxy/server.hpp"
 
+#include "proxy/log_exception.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <thread>
@@ -13,18 +15,6 @@ namespace {
 // Sockets past max_client_connections answered 53300 at once (each for at most a second); more
 // than that is a flood, and those are closed unread so that it costs no more descriptors.
 constexpr std::uint32_t kRefusalsAtOnce = 64;
-
-// Session and background coroutines log their escaping exceptions instead of vanishing.
-auto log_exception(std::string what) {
-    return [what = std::move(what)](std::exception_ptr e) {
-        if (!e) return;
-        try {
-            std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-            spdlog::error("{} failed: {}", what, ex.what());
-        }
-    };
-}
 
 }  // namespace
 
