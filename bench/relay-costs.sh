@@ -19,6 +19,8 @@
 #   --rounds R        repetitions of each figure (ROUNDS, 2)
 #   --out DIR         keep the raw outputs here (OUT, default $BENCH_TMP/relay-costs-<date>-<time>)
 #   --skip-idle --skip-callgrind --skip-syscalls   (SKIP_IDLE=1 ...)
+#   --modes "M ..."   pgbench -M modes for (a) and (b) (MODES, "simple extended"; add prepared for
+#                     issue 8's figures: PgBouncer 1.18 is skipped there, it cannot run it)
 #   --no-pgbouncer    sluice only (NO_PGBOUNCER=1)
 #   --summarize DIR   only print the table of an earlier run's DIR
 # Environment:
@@ -46,6 +48,7 @@ SYSCALL_TX=${SYSCALL_TX:-2000}
 ROUNDS=${ROUNDS:-2}
 OUT=${OUT:-}
 SKIP_IDLE=${SKIP_IDLE:-0} SKIP_CALLGRIND=${SKIP_CALLGRIND:-0} SKIP_SYSCALLS=${SKIP_SYSCALLS:-0}
+MODES=${MODES:-simple extended}
 NO_PGBOUNCER=${NO_PGBOUNCER:-0}
 IDLE_STEPS=1000,5000,10000
 POOL=20 CLIENTS=4
@@ -58,6 +61,7 @@ while [ $# -gt 0 ]; do
     --rounds) ROUNDS=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --skip-idle) SKIP_IDLE=1; shift ;;
+    --modes) MODES=$2; shift 2 ;;
     --skip-callgrind) SKIP_CALLGRIND=1; shift ;;
     --skip-syscalls) SKIP_SYSCALLS=1; shift ;;
     --no-pgbouncer) NO_PGBOUNCER=1; shift ;;
@@ -170,11 +174,11 @@ def row(name, vals, nd, gkey=None, gfmt=None, ratio_ok=True):
 
 mt = re.search(r"^tx=(\d+) syscall_tx=(\d+) clients=(\d+)", meta, re.M)
 tx, stx, cl = (mt.groups() if mt else ("?", "?", "?"))
-for m in ("simple", "extended"):
+for m in ("simple", "extended", "prepared"):
     v = {t: callgrind(t, m) for t, _ in TARGETS}
     if any(v.values()):
         row(f"**Ir/tx**, pgbench -S -M {m}, {cl} clients × {tx} tx", v, 0, "ir", lambda x: f"{x:,}")
-for m in ("simple", "extended"):
+for m in ("simple", "extended", "prepared"):
     v = {t: syscalls(t, m) for t, _ in TARGETS}
     if not any(v.values()):
         continue
@@ -327,7 +331,7 @@ CALLERS_OF = re.compile(r"^(pthread_mutex_lock|malloc|memalign|aligned_alloc|ope
 
 
 for t, tname in cols:
-    for m in ("simple", "extended"):
+    for m in ("simple", "extended", "prepared"):
         base_s, full_s = f"{d}/cg-{t}-{m}/annotate.base1.self.txt", f"{d}/cg-{t}-{m}/annotate.full1.self.txt"
         base_i, full_i = f"{d}/cg-{t}-{m}/annotate.base1.incl.txt", f"{d}/cg-{t}-{m}/annotate.full1.incl.txt"
         txt = read(f"{d}/callgrind-{t}-{m}.txt") or ""
@@ -523,8 +527,9 @@ if [ "$SKIP_SYSCALLS" != 1 ]; then
   warm_up "$S_PORT"
   if [ "$NO_PGBOUNCER" != 1 ]; then start_pgbouncer "$PGB_PORT"; warm_up "$PGB_PORT"; fi
   for r in $(seq "$ROUNDS"); do
-    for m in simple extended; do
+    for m in $MODES; do
       for t in "${TARGETS[@]}"; do
+        [ "$m" = prepared ] && [ "$t" = pgbouncer ] && continue  # PgBouncer 1.18: no prepared statements in transaction mode
         if [ "$t" = sluice ]; then port=$S_PORT pid=${SPID[sluice]}; else port=$PGB_PORT pid=$PGB_PID; fi
         log "syscalls $t $m round $r"
         f=$OUT/syscalls-$t-$m-r$r.txt
@@ -560,8 +565,9 @@ fi
 # --- (a) user-space instructions per transaction: callgrind, 4 clients ------------------------------
 if [ "$SKIP_CALLGRIND" != 1 ]; then
   render_config "$CG_PORT" >"$WORK/callgrind.toml"
-  for m in simple extended; do
+  for m in $MODES; do
     for t in "${TARGETS[@]}"; do
+      [ "$m" = prepared ] && [ "$t" = pgbouncer ] && continue  # PgBouncer 1.18: no prepared statements in transaction mode
       log "callgrind $t $m ($ROUNDS rounds x $CLIENTS clients x $TX tx)"
       if [ "$t" = sluice ]; then cmd=("$SLUICE" --config "$WORK/callgrind.toml")
       else PGB_UP+=("$CG_PORT"); read -r -a cmd <<<"$("$SHARED/proxy-pgbouncer.sh" cmd "$CG_PORT" "$PG_PORT" "$POOL")"; fi

@@ -760,3 +760,59 @@ TEST(TransactionTracker, ServerTagsCoverWhatTheModelNeedsAndNoBulkData) {
 
 }  // namespace
 }  // namespace sluice::proxy
+
+namespace sluice::proxy {
+namespace {
+
+// ---- notes: what the relay must do with a message's answer rides with its entry --------------
+
+TEST(TransactionTrackerNotes, EachAnswerSeesTheNoteOfTheMessageItAnswers) {
+    TransactionTracker t;
+    t.on_client_message(FrontendTag::Parse, {}, 11);
+    t.on_client_message(FrontendTag::Bind, {}, 12);
+    t.on_client_message(FrontendTag::Execute, {});
+    t.on_client_message(FrontendTag::Sync, {}, 14);
+    EXPECT_EQ(t.front_note(), 11u);
+    server(t, "1");
+    EXPECT_EQ(t.front_note(), 12u);
+    server(t, "2");
+    EXPECT_EQ(t.front_note(), 0u);  // the Execute has none; its DataRows and CommandComplete see 0
+    server(t, "C");
+    EXPECT_EQ(t.front_note(), 14u);
+    server(t, "Z");
+    EXPECT_EQ(t.front_note(), 0u);
+    EXPECT_TRUE(t.idle());
+}
+
+TEST(TransactionTrackerNotes, AnErrorSkipsTheNotesOfSkippedMessages) {
+    TransactionTracker t;
+    t.on_client_message(FrontendTag::Bind, {}, 21);
+    t.on_client_message(FrontendTag::Parse, {}, 22);  // skipped by the server after the Bind fails
+    t.on_client_message(FrontendTag::Sync, {}, 23);
+    t.on_client_message(FrontendTag::Parse, {}, 24);
+    t.on_client_message(FrontendTag::Sync, {});
+    EXPECT_EQ(t.front_note(), 21u);
+    server(t, "E");
+    EXPECT_EQ(t.front_note(), 23u);  // straight to the Sync
+    t.set_front_note(99);            // the relay may re-mark it (a retry after that Sync)
+    EXPECT_EQ(t.front_note(), 99u);
+    server(t, "Z");
+    EXPECT_EQ(t.front_note(), 24u);
+    server(t, "1 Z");
+    EXPECT_TRUE(t.idle());
+}
+
+TEST(TransactionTrackerNotes, NotesSurviveTheFifoGrowing) {
+    TransactionTracker t;
+    for (std::uint32_t i = 1; i <= 100; ++i) t.on_client_message(FrontendTag::Parse, {}, i);
+    t.on_client_message(FrontendTag::Sync, {});
+    for (std::uint32_t i = 1; i <= 100; ++i) {
+        ASSERT_EQ(t.front_note(), i);
+        server(t, "1");
+    }
+    server(t, "Z");
+    EXPECT_TRUE(t.idle());
+}
+
+}  // namespace
+}  // namespace sluice::proxy
