@@ -225,6 +225,9 @@ awaitable<Pool::Acquired> Pool::acquire(Clock::time_point deadline) {
                 continue;
             }
             lease->set_role_may_have_changed(false);
+            // A client whose SET ROLE sluice replays gets it again from sync_statement.
+            lease->params().erase("role");
+            lease->set_synced_to(0);
         }
         if (settings_.server_check_delay.count() > 0 && now - lease->last_used() >= settings_.server_check_delay) {
             auto check = co_await lease->run_quietly("");

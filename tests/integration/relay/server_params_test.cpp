@@ -55,9 +55,12 @@ TEST(RelayFaults, SetRoleDoesNotCarryOverToNextClient) {
     // B gets the same server (pool size 1), and must run as itself.
     EXPECT_EQ(current_users(b), "sluice_trust/sluice_trust") << "A's SET ROLE carried over to B";
 
-    // A goes on without an error (which role it runs as is up to the fix; an error is not).
+    // A goes on as the role it took (session_state "track" replays it), and B never sees it.
     auto next = try_query(a, "BEGIN; SELECT current_user; COMMIT");
     EXPECT_TRUE(next.ok()) << "A's next transaction after SET ROLE: " << next.describe();
+    EXPECT_EQ(current_users(a), std::string(kMemberRole) + "/sluice_trust") << "A lost its SET ROLE";
+    EXPECT_EQ(current_users(b), "sluice_trust/sluice_trust");
+    EXPECT_EQ(current_users(a), std::string(kMemberRole) + "/sluice_trust");
     EXPECT_EQ(current_users(b), "sluice_trust/sluice_trust");
     expect_pool_sound(pg(), sluice, kTrustRole, 1);
 }
