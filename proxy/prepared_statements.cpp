@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "protocol/auth/crypto.hpp"
+#include "protocol/sql/session_state.hpp"
 
 namespace sluice::proxy {
 
@@ -29,6 +30,7 @@ std::shared_ptr<const ServerStatement> make_server_statement(const protocol::Par
     protocol::Parse renamed = parse;
     renamed.statement = st->name;
     renamed.encode(st->parse_message);
+    st->may_change_session = sql::may_change_session(parse.query);
     return st;
 }
 

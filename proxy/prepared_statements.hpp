@@ -26,6 +26,7 @@ namespace sluice::proxy {
 struct ServerStatement {
     std::string name;           // "sluice_" + 32 hex digits of SHA-256(query, parameter types)
     std::string parse_message;  // the client's Parse under that name, framed, ready to send
+    bool may_change_session = false;  // sql::may_change_session() of its text: each Bind looks again
     // Its text, within parse_message.
     [[nodiscard]] std::string_view query() const noexcept {
         std::string_view rest = std::string_view(parse_message).substr(5 + name.size() + 1);

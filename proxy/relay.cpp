@@ -79,16 +79,20 @@ void Relay::attach(Lease lease) {
 
 void Relay::add(const p::Frame& frame) {
     auto tag = static_cast<p::FrontendTag>(frame.tag);
-    if (analyses_ && lending_ == Lending::Transaction) {
+    // SQL text that may touch session state or prepared statements (one cheap scan per text,
+    // before anything parses it).
+    bool flagged = false;
+    if ((lending_ == Lending::Transaction || max_prepared_ > 0) &&
+        (tag == p::FrontendTag::Query || tag == p::FrontendTag::Parse)) {
+        std::string_view text;
         if (tag == p::FrontendTag::Query) {
-            if (check_session_state(frame, frame.body.substr(0, frame.body.find('\0')))) return;
-        } else if (tag == p::FrontendTag::Parse) {
-            auto query_end = cstring_end(frame.body, cstring_end(frame.body, 0) + 1);
-            auto name_end = cstring_end(frame.body, 0);
-            if (query_end != std::string_view::npos &&
-                check_session_state(frame, frame.body.substr(name_end + 1, query_end - name_end - 1)))
-                return;
+            text = frame.body.substr(0, frame.body.find('\0'));
+        } else if (auto name_end = cstring_end(frame.body, 0); name_end != std::string_view::npos) {
+            auto query_end = cstring_end(frame.body, name_end + 1);
+            if (query_end != std::string_view::npos) text = frame.body.substr(name_end + 1, query_end - name_end - 1);
         }
+        flagged = sql::may_change_session(text);
+        if (flagged && analyses_ && lending_ == Lending::Transaction && check_session_state(frame, text)) return;
     }
     if (max_prepared_ > 0) {
         auto& server = lease_->statements();
@@ -100,13 +104,13 @@ void Relay::add(const p::Frame& frame) {
         const auto& body = frame.body;
         switch (tag) {
         case p::FrontendTag::Query:
-            if (add_deallocation(frame, body.substr(0, body.find('\0')))) return;
+            if (flagged && add_deallocation(frame, body.substr(0, body.find('\0')))) return;
             break;
         case p::FrontendTag::Parse:
             if (!body.empty() && body[0] != '\0') return add_parse(frame);
             unnamed_deallocates_ = false;
-            if (auto query_end = cstring_end(body, 1); query_end != std::string_view::npos &&
-                                                        add_deallocation(frame, body.substr(1, query_end - 1)))
+            if (auto query_end = cstring_end(body, 1);
+                flagged && query_end != std::string_view::npos && add_deallocation(frame, body.substr(1, query_end - 1)))
                 return;
             break;
         case p::FrontendTag::Execute:
@@ -209,7 +213,6 @@ void Relay::add_parse(const p::Frame& frame) {
 }
 
 bool Relay::check_session_state(const p::Frame& frame, std::string_view sql) {
-    if (!sql::may_change_session(sql)) return false;
     auto analysis = analyses_->get(sql);
     for (const auto& change : analysis->changes) {
         using sql::Effect;
@@ -332,7 +335,7 @@ void Relay::add_statement_use(const p::Frame& frame, std::string_view client_nam
     // Unknown: the server does not know the name either, and says so (26000) in its own words.
     if (!known) return pass(frame);
     // Each execution of a statement that changes session state changes it again.
-    if (reply == Reply::TrackedBind && analyses_ && lending_ == Lending::Transaction &&
+    if (reply == Reply::TrackedBind && known->may_change_session && analyses_ && lending_ == Lending::Transaction &&
         check_session_state(frame, known->query()))
         return;
     if (!lease_->statements().use(known->name)) prepare_on_server(known, Reply::InjectedParse, Noted{.statement = known});

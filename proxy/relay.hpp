@@ -133,7 +133,8 @@ private:
                            Reply reply);
     void prepare_on_server(const std::shared_ptr<const ServerStatement>& statement, Reply reply, Noted noted);
     void fail_parse(std::string_view client_name, std::string error);
-    // Session state in a Query or Parse text; true if the message was replaced (rejected).
+    // Session state in a Query or Parse text that sql::may_change_session() flagged; true if the
+    // message was replaced (rejected).
     bool check_session_state(const protocol::Frame& frame, std::string_view sql);
     void reject(const protocol::Frame& frame, const sql::SessionChange& change);
     void pin(const sql::SessionChange& change);

@@ -1,7 +1,5 @@
 // may_change_session(): the cheap test run on every client SQL string before any parse. It must
 // never say false for a text analyze() reports a change for; anything it is unsure of is true.
-#include <algorithm>
-#include <array>
 #include <cstddef>
 #include <string_view>
 
@@ -36,16 +34,41 @@ bool contains_ci(std::string_view word, std::string_view needle) noexcept {
     return false;
 }
 
-// Keywords that start (or, for TEMP/HOLD, appear in) a statement with a session effect.
-// (DECLARE alone changes nothing: only WITH HOLD outlives the transaction.)
-constexpr std::array<std::string_view, 11> kWords{
-    "reset", "listen", "unlisten", "temp", "temporary", "hold", "close", "prepare", "deallocate", "discard", "load",
-};
-// Parts of longer names: pg_advisory_lock..., pg_try_advisory_lock..., pg_temp, pg_temp_3.
-constexpr std::array<std::string_view, 3> kNameParts{"advisory", "set_config", "pg_temp"};
-constexpr std::size_t kShortestNamePart = 7;
-static_assert(std::all_of(kNameParts.begin(), kNameParts.end(),
-                          [](std::string_view part) { return part.size() >= kShortestNamePart; }));
+bool starts_with_ci(std::string_view word, std::string_view prefix) noexcept {
+    return word.size() >= prefix.size() && equals_ci(word.substr(0, prefix.size()), prefix);
+}
+
+// Whether one word (a whole run of identifier characters) may belong to a statement with a
+// session effect. Dispatched on the length first: this runs for every word of every query, and
+// most words are no keyword at all. (DECLARE alone changes nothing: only WITH HOLD outlives the
+// transaction, so HOLD is the word.)
+bool is_session_word(std::string_view word) noexcept {
+    switch (word.size()) {
+    case 4:
+        return equals_ci(word, "temp") || equals_ci(word, "hold") || equals_ci(word, "load");
+    case 5:
+        return equals_ci(word, "reset") || equals_ci(word, "close");
+    case 6:
+        return equals_ci(word, "listen");  // (shorter than any "pg_" name below)
+    case 7:
+        if (equals_ci(word, "prepare") || equals_ci(word, "discard")) return true;
+        break;
+    case 8:
+        if (equals_ci(word, "unlisten")) return true;
+        break;
+    case 9:
+        if (equals_ci(word, "temporary")) return true;
+        break;
+    case 10:
+        if (equals_ci(word, "deallocate") || equals_ci(word, "set_config")) return true;
+        break;
+    default:
+        break;
+    }
+    // The functions and the schema the analysis names all start with "pg_": pg_advisory_lock...,
+    // pg_try_advisory_lock..., pg_advisory_unlock_all, pg_temp, pg_temp_3.
+    return word.size() >= 7 && starts_with_ci(word, "pg_") && (starts_with_ci(word, "pg_temp") || contains_ci(word, "advisory"));
+}
 
 }  // namespace
 
@@ -91,13 +114,7 @@ bool may_change_session(std::string_view sql) noexcept {
         if (equals_ci(word, "set") &&
             (in_comment || !(is_ident_char(static_cast<unsigned char>(last_significant)) || last_significant == '"')))
             return true;
-        // Most words are shorter than every name part: skip those scans.
-        for (std::string_view keyword : kWords)
-            if (equals_ci(word, keyword)) return true;
-        if (word.size() >= kShortestNamePart) {
-            for (std::string_view part : kNameParts)
-                if (contains_ci(word, part)) return true;
-        }
+        if (is_session_word(word)) return true;
         if (!in_comment) last_significant = sql[end - 1];
         i = end;
     }
