@@ -19,8 +19,19 @@ packages=(
   procps util-linux valgrind
 )
 
+# A package whose command is already on the PATH from elsewhere counts as present: NodeSource's
+# nodejs ships npm itself and conflicts with Debian's npm package.
+provided_by_command() {
+  case $1 in
+    npm) command -v npm >/dev/null ;;
+    nodejs) command -v node >/dev/null ;;
+    *) return 1 ;;
+  esac
+}
+
 missing=()
 for p in "${packages[@]}"; do
+  provided_by_command "$p" && continue
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
   [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
