@@ -1,5 +1,6 @@
 // may_change_session(): the cheap test run on every client SQL string before any parse. It must
 // never say false for a text analyze() reports a change for; anything it is unsure of is true.
+#include <array>
 #include <cstddef>
 #include <string_view>
 
@@ -70,6 +71,22 @@ bool is_session_word(std::string_view word) noexcept {
     return word.size() >= 7 && starts_with_ci(word, "pg_") && (starts_with_ci(word, "pg_temp") || contains_ci(word, "advisory"));
 }
 
+// What a byte is to the scan: one table lookup per byte, since this runs on every query.
+enum class Byte : unsigned char { Other, Ident, Space, Newline, Marker /* '/', '*', '-' */ };
+
+constexpr std::array<Byte, 256> kBytes = [] {
+    std::array<Byte, 256> t{};
+    for (unsigned c = 0; c < 256; ++c) {
+        if (is_ident_char(static_cast<unsigned char>(c))) t[c] = Byte::Ident;
+        else if (c == '\n' || c == '\r') t[c] = Byte::Newline;
+        else if (is_space(static_cast<char>(c))) t[c] = Byte::Space;
+        else if (c == '/' || c == '*' || c == '-') t[c] = Byte::Marker;
+    }
+    return t;
+}();
+
+Byte byte_class(char c) noexcept { return kBytes[static_cast<unsigned char>(c)]; }
+
 }  // namespace
 
 bool may_change_session(std::string_view sql) noexcept {
@@ -78,42 +95,59 @@ bool may_change_session(std::string_view sql) noexcept {
     std::size_t comment_depth = 0;
     bool line_comment = false;
     char last_significant = '\0';  // last character outside whitespace and comments ('\0': none yet)
+    const std::size_t n = sql.size();
     std::size_t i = 0;
-    while (i < sql.size()) {
+    while (i < n) {
         const char c = sql[i];
-        const char next = i + 1 < sql.size() ? sql[i + 1] : '\0';
-        if (line_comment) {
-            if (c == '\n' || c == '\r') line_comment = false;
-        } else if (c == '/' && next == '*') {
-            ++comment_depth;
-            i += 2;
-            continue;
-        } else if (comment_depth > 0 && c == '*' && next == '/') {
-            --comment_depth;
-            i += 2;
-            continue;
-        } else if (comment_depth == 0 && c == '-' && next == '-') {
-            line_comment = true;
-            i += 2;
-            continue;
-        }
-        const bool in_comment = line_comment || comment_depth > 0;
-        if (!is_ident_char(static_cast<unsigned char>(c))) {
-            if (!in_comment && !is_space(c)) last_significant = c;
+        switch (byte_class(c)) {
+        case Byte::Space:
             ++i;
             continue;
+        case Byte::Newline:
+            line_comment = false;
+            ++i;
+            continue;
+        case Byte::Marker:
+            if (!line_comment && i + 1 < n) {
+                const char next = sql[i + 1];
+                if (c == '/' && next == '*') {
+                    ++comment_depth;
+                    i += 2;
+                    continue;
+                }
+                if (comment_depth > 0 && c == '*' && next == '/') {
+                    --comment_depth;
+                    i += 2;
+                    continue;
+                }
+                if (comment_depth == 0 && c == '-' && next == '-') {
+                    line_comment = true;
+                    i += 2;
+                    continue;
+                }
+            }
+            [[fallthrough]];
+        case Byte::Other:
+            if (!line_comment && comment_depth == 0) last_significant = c;
+            ++i;
+            continue;
+        case Byte::Ident:
+            break;
         }
         // A whole word (PostgreSQL identifier or keyword).
-        std::size_t end = i;
-        while (end < sql.size() && is_ident_char(static_cast<unsigned char>(sql[end]))) ++end;
+        const bool in_comment = line_comment || comment_depth > 0;
+        std::size_t end = i + 1;
+        while (end < n && byte_class(sql[end]) == Byte::Ident) ++end;
         const std::string_view word = sql.substr(i, end - i);
-        // U&"..." spells an identifier (e.g. a function name) in escapes no search can see through.
-        if (equals_ci(word, "u") && end < sql.size() && sql[end] == '&') return true;
-        // SET starts its statement; after a name it is UPDATE t SET / ALTER ... SET / DO UPDATE SET.
-        // Inside what looks like a comment it may be a string: counted.
-        if (equals_ci(word, "set") &&
-            (in_comment || !(is_ident_char(static_cast<unsigned char>(last_significant)) || last_significant == '"')))
-            return true;
+        if (word.size() <= 10) {
+            // U&"..." spells an identifier (e.g. a function name) in escapes no search can see through.
+            if (equals_ci(word, "u") && end < n && sql[end] == '&') return true;
+            // SET starts its statement; after a name it is UPDATE t SET / ALTER ... SET / DO UPDATE
+            // SET. Inside what looks like a comment it may be a string: counted.
+            if (equals_ci(word, "set") &&
+                (in_comment || !(is_ident_char(static_cast<unsigned char>(last_significant)) || last_significant == '"')))
+                return true;
+        }
         if (is_session_word(word)) return true;
         if (!in_comment) last_significant = sql[end - 1];
         i = end;
