@@ -196,7 +196,100 @@ constexpr std::array<KeySpec<Listen>, 4> kListenKeys{{
      &read_integer<&Listen::max_client_connections, 1, kMaxConnections>},
 }};
 
-constexpr std::array<KeySpec<Timeouts>, 6> kTimeoutKeys{{
+// A zero grace would close every server the moment its statement is cancelled, before it could
+// answer the cancel: the cancel would be pointless, so refuse it.
+void read_cancel_grace(NodeReader& reader, const toml::node& node, const std::string& key, Timeouts& timeouts) {
+    auto value = reader.duration(node, key);
+    if (!value) return;
+    if (value->count() == 0) {
+        reader.error(node, key,
+                     "must be more than 0: it is how long a server has to answer the cancel of a timed-out "
+                     "statement before sluice closes it, and with 0 it could never answer");
+    } else {
+        timeouts.cancel_grace = *value;
+    }
+}
+
+constexpr std::string_view kStatementDoc =
+    "Longest one query may run on the server (a simple Query, or the extended-protocol messages up to a Sync); "
+    "then it is cancelled and the client gets SQLSTATE 57014. A client's own lower statement_timeout still "
+    "applies. 0 = no limit.";
+constexpr std::string_view kTransactionDoc =
+    "Longest one transaction may hold a server; then the client gets FATAL 25P04, like PostgreSQL 17's "
+    "transaction_timeout. 0 = no limit.";
+constexpr std::string_view kIdleInTransactionDoc =
+    "Longest a client may stay silent inside a transaction; then it gets FATAL 25P03, the transaction is rolled "
+    "back and the server goes back to the pool. 0 = no limit.";
+constexpr std::string_view kClientIdleDoc =
+    "Longest a client may stay silent outside any transaction; then it gets FATAL 57P05, like PostgreSQL's "
+    "idle_session_timeout. 0 = no limit.";
+
+constexpr std::array<KeySpec<TimeoutOverride>, 8> kTimeoutOverrideKeys{{
+    {"database", "string", "", "Matches clients that connect to this database.",
+     &read_name<&TimeoutOverride::database>},
+    {"user", "string", "", "Matches clients that log in as this user.", &read_name<&TimeoutOverride::user>},
+    {"application_name", "string", "",
+     "Matches clients that sent this application_name at startup (a later SET does not count).",
+     &read_string<&TimeoutOverride::application_name>},
+    {"statement", "duration", "", "[timeouts] statement for the clients matched.",
+     &read_duration<&TimeoutOverride::statement>},
+    {"transaction", "duration", "", "[timeouts] transaction for the clients matched.",
+     &read_duration<&TimeoutOverride::transaction>},
+    {"idle_in_transaction", "duration", "", "[timeouts] idle_in_transaction for the clients matched.",
+     &read_duration<&TimeoutOverride::idle_in_transaction>},
+    {"client_idle", "duration", "", "[timeouts] client_idle for the clients matched.",
+     &read_duration<&TimeoutOverride::client_idle>},
+    {"query_wait", "duration", "", "[timeouts] query_wait for the clients matched.",
+     &read_duration<&TimeoutOverride::query_wait>},
+}};
+
+bool same_clients(const TimeoutOverride& a, const TimeoutOverride& b) {
+    return a.database == b.database && a.user == b.user && a.application_name == b.application_name;
+}
+
+// Checks one override that read without errors; false when it cannot be used.
+bool check_override(NodeReader& reader, const toml::table& table, std::string_view parent, const std::string& key,
+                    const TimeoutOverride& o, const std::vector<TimeoutOverride>& earlier,
+                    const std::vector<std::size_t>& earlier_index) {
+    if (!o.database && !o.user && !o.application_name) {
+        reader.error(table, key,
+                     "needs at least one of 'database', 'user' or 'application_name' (to change the limits of "
+                     "every client, set them in [timeouts] itself)");
+        return false;
+    }
+    if (!o.statement && !o.transaction && !o.idle_in_transaction && !o.client_idle && !o.query_wait) {
+        reader.error(table, key,
+                     "sets no limit (give at least one of 'statement', 'transaction', 'idle_in_transaction', "
+                     "'client_idle' or 'query_wait')");
+        return false;
+    }
+    for (std::size_t i = 0; i < earlier.size(); ++i) {
+        if (!same_clients(o, earlier[i])) continue;
+        const std::string first = index_key(parent, earlier_index[i]);
+        reader.error(table, key, key + " matches the same clients as " + first + "; merge them");
+        return false;
+    }
+    return true;
+}
+
+void read_timeout_overrides(NodeReader& reader, const toml::node& node, const std::string& key, Timeouts& timeouts) {
+    const toml::array* array = reader.array_of_tables(node, key);
+    if (array == nullptr) return;
+    std::vector<std::size_t> indexes;  // each entry's position in the file, for error messages
+    for (std::size_t i = 0; i < array->size(); ++i) {
+        const toml::table& table = *array->get(i)->as_table();
+        const std::string entry_key = index_key(key, i);
+        const std::size_t errors_before = reader.error_count();
+        TimeoutOverride entry;
+        read_section<TimeoutOverride>(reader, table, entry_key, kTimeoutOverrideKeys, entry);
+        if (reader.error_count() != errors_before) continue;  // reported; a half-read entry would mislead the checks
+        if (!check_override(reader, table, key, entry_key, entry, timeouts.overrides, indexes)) continue;
+        timeouts.overrides.push_back(std::move(entry));
+        indexes.push_back(i);
+    }
+}
+
+constexpr std::array<KeySpec<Timeouts>, 10> kTimeoutKeys{{
     {"query_wait", "duration", "30s", "Longest wait for a free server connection; 0 = no limit.",
      &read_duration<&Timeouts::query_wait>},
     {"client_login", "duration", "15s", "Limit for a client's startup and authentication; 0 = no limit.",
@@ -209,8 +302,18 @@ constexpr std::array<KeySpec<Timeouts>, 6> kTimeoutKeys{{
      "Longest a write to a server may make no progress; then the server is closed and its client's "
      "session ended. 0 = no limit.",
      &read_duration<&Timeouts::server_write>},
-    {"statement", "", "", "", nullptr},
-    {"idle_in_transaction", "", "", "", nullptr},
+    {"statement", "duration", "0", kStatementDoc, &read_duration<&Timeouts::statement>},
+    {"transaction", "duration", "0", kTransactionDoc, &read_duration<&Timeouts::transaction>},
+    {"idle_in_transaction", "duration", "0", kIdleInTransactionDoc, &read_duration<&Timeouts::idle_in_transaction>},
+    {"client_idle", "duration", "0", kClientIdleDoc, &read_duration<&Timeouts::client_idle>},
+    {"cancel_grace", "duration", "5s",
+     "After a statement timeout's cancel, how long the server has to answer before sluice closes it (the "
+     "client then gets 57014 as FATAL). Must be more than 0.",
+     &read_cancel_grace},
+    {"override", "array of tables", "",
+     "[[timeouts.override]] entries: statement, transaction, idle_in_transaction, client_idle and query_wait "
+     "for the clients of one database, user and/or application_name.",
+     &read_timeout_overrides},
 }};
 
 // The kernel takes keepalive times in whole seconds, at most 32767 (MAX_TCP_KEEPIDLE/KEEPINTVL).
@@ -368,6 +471,7 @@ std::vector<KeyInfo> known_keys() {
     append_infos(out, "auth.auth_query", kAuthQueryKeys);
     append_infos(out, "pool", kPoolKeys);
     append_infos(out, "timeouts", kTimeoutKeys);
+    append_infos(out, "timeouts.override", kTimeoutOverrideKeys);
     append_infos(out, "tcp", kTcpKeys);
     append_infos(out, "logging", kLoggingKeys);
     append_infos(out, "databases", kDatabaseKeys);

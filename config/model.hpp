@@ -98,6 +98,23 @@ struct PoolSettings {
     SessionStatePolicy session_state = SessionStatePolicy::Track;
 };
 
+// The limits that may differ per database, user and application_name (zero: no limit).
+struct SessionTimeouts {
+    Duration statement{0};            // one query on the server: a simple Query, or the messages up to a Sync
+    Duration transaction{0};          // one transaction holding a server
+    Duration idle_in_transaction{0};  // the client silent inside a transaction
+    Duration client_idle{0};          // the client silent outside any transaction
+    Duration query_wait = std::chrono::seconds(30);  // waiting for a server connection
+};
+
+// [[timeouts.override]]: the keys it sets replace the [timeouts] values for the clients it matches.
+struct TimeoutOverride {
+    std::optional<std::string> database;          // each given field must equal the client's
+    std::optional<std::string> user;
+    std::optional<std::string> application_name;  // as sent at startup
+    std::optional<Duration> statement, transaction, idle_in_transaction, client_idle, query_wait;
+};
+
 struct Timeouts {
     Duration query_wait = std::chrono::seconds(30);   // waiting for a server connection
     Duration client_login = std::chrono::seconds(15); // startup + authentication
@@ -105,6 +122,13 @@ struct Timeouts {
     // reading (its server is closed), a server that stops reading (the session ends).
     Duration client_write = std::chrono::seconds(30);
     Duration server_write = std::chrono::seconds(60);
+    Duration statement{0};
+    Duration transaction{0};
+    Duration idle_in_transaction{0};
+    Duration client_idle{0};
+    // After a statement timeout's CancelRequest: how long the server has to answer before it is closed.
+    Duration cancel_grace = std::chrono::seconds(5);
+    std::vector<TimeoutOverride> overrides;
 };
 
 struct Database {
@@ -148,6 +172,9 @@ struct Config {
             if (u.name == name) return &u;
         return nullptr;
     }
+    // The limits for one client: per key, the most specific matching override that sets it, else [timeouts].
+    [[nodiscard]] SessionTimeouts timeouts_for(std::string_view database, std::string_view user,
+                                               std::string_view application_name) const;
     // The policy for `user` in `database`: the user's own session_state wins over the database's
     // pool value (which is [pool] session_state unless the database overrides it).
     [[nodiscard]] SessionStatePolicy session_state_for(const Database& database, std::string_view user) const noexcept {

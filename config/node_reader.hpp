@@ -24,6 +24,9 @@ public:
         : file_(std::move(file)), env_(env), errors_(errors) {}
 
     [[nodiscard]] const std::string& file() const noexcept { return file_; }
+    // Errors recorded so far (by every reader sharing the list): lets a caller tell whether a
+    // section read cleanly before checking it as a whole.
+    [[nodiscard]] std::size_t error_count() const noexcept { return errors_.size(); }
 
     void error(const toml::source_region& where, std::string key, std::string reason);
     void error(const toml::node& node, std::string key, std::string reason) {

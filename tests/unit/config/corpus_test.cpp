@@ -102,6 +102,12 @@ TEST(ConfigCorpus, ExampleConfigSetsOnlyDefaultsOutsideItsComments) {
     EXPECT_EQ(p.session_state, d.session_state);
     EXPECT_EQ(c.timeouts.query_wait, defaults.timeouts.query_wait);
     EXPECT_EQ(c.timeouts.client_login, defaults.timeouts.client_login);
+    EXPECT_EQ(c.timeouts.statement, defaults.timeouts.statement);
+    EXPECT_EQ(c.timeouts.transaction, defaults.timeouts.transaction);
+    EXPECT_EQ(c.timeouts.idle_in_transaction, defaults.timeouts.idle_in_transaction);
+    EXPECT_EQ(c.timeouts.client_idle, defaults.timeouts.client_idle);
+    EXPECT_EQ(c.timeouts.cancel_grace, defaults.timeouts.cancel_grace);
+    EXPECT_TRUE(c.timeouts.overrides.empty());
     EXPECT_EQ(c.logging.level, defaults.logging.level);
     EXPECT_EQ(c.logging.log_connections, defaults.logging.log_connections);
 }

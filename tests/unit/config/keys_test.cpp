@@ -63,6 +63,12 @@ TEST(Keys, DocumentedDefaultsAreTheModelDefaults) {
     EXPECT_EQ(c.timeouts.client_login, d.timeouts.client_login);
     EXPECT_EQ(c.timeouts.client_write, d.timeouts.client_write);
     EXPECT_EQ(c.timeouts.server_write, d.timeouts.server_write);
+    EXPECT_EQ(c.timeouts.statement, d.timeouts.statement);
+    EXPECT_EQ(c.timeouts.transaction, d.timeouts.transaction);
+    EXPECT_EQ(c.timeouts.idle_in_transaction, d.timeouts.idle_in_transaction);
+    EXPECT_EQ(c.timeouts.client_idle, d.timeouts.client_idle);
+    EXPECT_EQ(c.timeouts.cancel_grace, d.timeouts.cancel_grace);
+    EXPECT_TRUE(c.timeouts.overrides.empty());
     EXPECT_EQ(c.tcp.keepalive, d.tcp.keepalive);
     EXPECT_EQ(c.tcp.keepalive_idle, d.tcp.keepalive_idle);
     EXPECT_EQ(c.tcp.keepalive_interval, d.tcp.keepalive_interval);
@@ -91,6 +97,11 @@ TEST(Keys, TheKeyList) {
         "pool.server_check_delay", "pool.server_connect_timeout", "pool.server_retry_delay", "pool.server_retry_max",
         "pool.max_prepared_statements", "pool.session_state",
         "timeouts.query_wait", "timeouts.client_login", "timeouts.client_write", "timeouts.server_write",
+        "timeouts.statement", "timeouts.transaction", "timeouts.idle_in_transaction", "timeouts.client_idle",
+        "timeouts.cancel_grace", "timeouts.override",
+        "timeouts.override.database", "timeouts.override.user", "timeouts.override.application_name",
+        "timeouts.override.statement", "timeouts.override.transaction", "timeouts.override.idle_in_transaction",
+        "timeouts.override.client_idle", "timeouts.override.query_wait",
         "tcp.keepalive", "tcp.keepalive_idle", "tcp.keepalive_interval", "tcp.keepalive_count",
         "logging.level", "logging.log_connections",
         "databases.name", "databases.url", "databases.pool",

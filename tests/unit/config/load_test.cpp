@@ -305,12 +305,6 @@ TEST(LoadErrors, LaterFeaturesAreNotSupportedYet) {
         expect_one_error(result, "s.toml", 1, std::string(section),
                          "section [" + std::string(section) + "] is not supported yet by this version");
     }
-    auto result = load_string(with_database("[timeouts]\nstatement = \"5s\"\nidle_in_transaction = \"1m\"\n"), "s.toml",
-                              no_env());
-    std::vector<ConfigError> errors = expect_errors(result);
-    ASSERT_EQ(errors.size(), 2u) << describe(errors);
-    EXPECT_EQ(errors[0].to_string(), "s.toml:2:1: timeouts.statement: key 'timeouts.statement' is not supported yet by this version");
-    EXPECT_EQ(errors[1].key, "timeouts.idle_in_transaction");
 }
 
 TEST(LoadErrors, UnknownSectionSuggestsTheKnownOne) {
