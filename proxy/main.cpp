@@ -35,13 +35,19 @@ Without --config, the upstream comes from the URL argument or DATABASE_URL.
 )";
 
 void log_summary(const sluice::config::Config& c) {
-    spdlog::info("config from {}: listen {}:{}, auth {}, pool mode {} size {}, query_wait {}", c.source,
+    spdlog::info("config from {}: listen {}:{}, auth {}, pool mode {} size {}, query_wait {}, statement {}, "
+                 "transaction {}, idle_in_transaction {}, client_idle {}, {} timeout overrides",
+                 c.source,
                  c.listen.address, c.listen.port,
                  c.auth.method == sluice::config::AuthMethod::Trust ? "trust"
                  : c.auth.method == sluice::config::AuthMethod::Md5 ? "md5"
                                                                     : "scram-sha-256",
                  c.pool.mode == sluice::config::PoolMode::Transaction ? "transaction" : "session", c.pool.size,
-                 sluice::config::format_duration(c.timeouts.query_wait));
+                 sluice::config::format_duration(c.timeouts.query_wait),
+                 sluice::config::format_duration(c.timeouts.statement),
+                 sluice::config::format_duration(c.timeouts.transaction),
+                 sluice::config::format_duration(c.timeouts.idle_in_transaction),
+                 sluice::config::format_duration(c.timeouts.client_idle), c.timeouts.overrides.size());
     for (const auto& d : c.databases) {
         std::string hosts;
         for (const auto& h : d.upstream.hosts) hosts += (hosts.empty() ? "" : ",") + h.host + ":" + std::to_string(h.port);
