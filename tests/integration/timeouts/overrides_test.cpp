@@ -33,9 +33,7 @@ std::string run(const SluiceProcess& sluice, const Case& k) {
         if (k.limit.empty()) {
             if (!e.sqlstate.empty()) why += "should succeed; ";
         } else {
-            if (e.sqlstate != "57014" || e.severity != "ERROR") why += "not ERROR 57014; ";
-            if (!contains(e.message, "timeouts.statement") || !contains(e.message, k.limit))
-                why += "does not name timeouts.statement " + k.limit + "; ";
+            why += statement_timeout_problems(e, k.limit);
         }
         if (e.ms < k.min_ms || e.ms >= k.max_ms)
             why += "took " + std::to_string(e.ms) + " ms, not in [" + std::to_string(k.min_ms) + ", " +

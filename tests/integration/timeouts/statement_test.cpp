@@ -22,7 +22,7 @@ TEST(StatementTimeout, SimpleQueryIsCancelledAndTheServerReused) {
 
     Stopwatch clock;
     auto e = timed_query(c, "SELECT pg_sleep(5)", clock);
-    expect_statement_timeout(e, "500ms");
+    EXPECT_EQ(statement_timeout_problems(e, "500ms"), "");
     EXPECT_FALSE(e.closed) << "a statement timeout must not end the session: " << e.describe();
     EXPECT_GE(e.ms, kMinMs);
     EXPECT_LT(e.ms, kMaxMs);
@@ -43,7 +43,7 @@ TEST(StatementTimeout, InsideATransactionTheTransactionFails) {
 
     Stopwatch clock;
     auto e = timed_query(c, "SELECT pg_sleep(5)", clock);
-    expect_statement_timeout(e, "500ms");
+    EXPECT_EQ(statement_timeout_problems(e, "500ms"), "");
     EXPECT_LT(e.ms, kMaxMs);
 
     // As after PostgreSQL's own statement_timeout: the block is aborted until ROLLBACK.
@@ -72,7 +72,7 @@ TEST(StatementTimeout, ExtendedProtocolIsCancelledToo) {
         },
         10s);
     auto e = seen(r, clock);
-    expect_statement_timeout(e, "500ms");
+    EXPECT_EQ(statement_timeout_problems(e, "500ms"), "");
     EXPECT_GE(e.ms, kMinMs);
     EXPECT_LT(e.ms, kMaxMs);
     EXPECT_EQ(query_value(conn.get(), "SELECT 'after params'"), "after params");
@@ -92,7 +92,7 @@ TEST(StatementTimeout, ExtendedProtocolIsCancelledToo) {
     clock.restart();
     auto slow = run_prepared("5");
     auto pe = seen(slow, clock);
-    expect_statement_timeout(pe, "500ms");
+    EXPECT_EQ(statement_timeout_problems(pe, "500ms"), "");
     EXPECT_GE(pe.ms, kMinMs);
     EXPECT_LT(pe.ms, kMaxMs);
     auto quick = run_prepared("0.01");
@@ -123,7 +123,7 @@ TEST(StatementTimeout, ClientsOwnLongerStatementTimeoutIsCapped) {
 
     Stopwatch clock;
     auto e = timed_query(c, "SELECT pg_sleep(5)", clock);
-    expect_statement_timeout(e, "500ms");
+    EXPECT_EQ(statement_timeout_problems(e, "500ms"), "");
     EXPECT_GE(e.ms, kMinMs);
     EXPECT_LT(e.ms, kMaxMs);
     EXPECT_TRUE(try_query(c, "SELECT 1").ok());
