@@ -43,7 +43,8 @@ void parse(Raw& r) {
     std::size_t at = 0;
     while (r.in.size() - at >= 5) {
         const auto* p = reinterpret_cast<const unsigned char*>(r.in.data() + at + 1);
-        const std::uint32_t len = (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) | (std::uint32_t(p[2]) << 8) | p[3];
+        const std::uint32_t len =
+            (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) | (std::uint32_t(p[2]) << 8) | p[3];
         if (len < 4 || r.in.size() - at < 1 + len) break;
         const char tag = r.in[at];
         if (tag == 'Z') r.ready = true;

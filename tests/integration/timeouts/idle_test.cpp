@@ -133,7 +133,8 @@ TEST(IdleTimeouts, ClientIdleDisconnectsOnlyTheSilentClient) {
         Stopwatch own;
         for (int i = 0; own.ms() < 1800; ++i) {
             auto r = try_query(busy, "SELECT " + std::to_string(i));
-            if (!r.ok()) return "query " + std::to_string(i) + " at " + std::to_string(own.ms()) + " ms: " + r.describe();
+            if (!r.ok())
+                return "query " + std::to_string(i) + " at " + std::to_string(own.ms()) + " ms: " + r.describe();
             std::this_thread::sleep_for(300ms);
         }
         return {};

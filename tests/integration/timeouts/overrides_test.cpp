@@ -66,7 +66,8 @@ TEST(TimeoutOverrides, MostSpecificMatchSetsTheStatementLimit) {
          1900},
     };
     std::vector<std::future<std::string>> runs;
-    for (const auto& k : cases) runs.push_back(std::async(std::launch::async, [&sluice, &k] { return run(sluice, k); }));
+    for (const auto& k : cases)
+        runs.push_back(std::async(std::launch::async, [&sluice, &k] { return run(sluice, k); }));
     for (auto& r : runs) EXPECT_EQ(r.get(), "");
 }
 

@@ -38,6 +38,10 @@ private:
     std::chrono::steady_clock::time_point start_;
 };
 
+inline bool contains(std::string_view haystack, std::string_view needle) {
+    return haystack.find(needle) != std::string_view::npos;
+}
+
 // Trust auth (cheap logins) with `timeouts` as more [timeouts] lines.
 inline SluiceConfig trust_config(std::uint32_t pool_size, std::string timeouts) {
     auto c = SluiceConfig::trust();
@@ -87,9 +91,10 @@ inline SeenError timed_query(BlockingClient& c, std::string_view sql, Stopwatch&
     return seen(try_query(c, sql), clock);
 }
 
-// Reads `c` until it closes or `timeout` passes: the first ErrorResponse among what arrived, and
-// when the first message arrived (for a client that is silent while sluice acts on its own).
-inline SeenError wait_for_error_and_close(BlockingClient& c, std::chrono::milliseconds timeout, const Stopwatch& clock) {
+// Reads `c` until it closes or nothing arrives for `timeout`: the first ErrorResponse and when it
+// arrived (for a client that is silent while sluice acts on its own).
+inline SeenError wait_for_error_and_close(BlockingClient& c, std::chrono::milliseconds timeout,
+                                          const Stopwatch& clock) {
     SeenError e;
     auto saved = c.timeout();
     c.set_timeout(timeout);
@@ -109,8 +114,7 @@ inline SeenError wait_for_error_and_close(BlockingClient& c, std::chrono::millis
         }
     } catch (const ClientError& err) {
         // A reset counts as a close; a read timeout leaves `closed` false.
-        e.closed = std::string_view(err.what()).find("timed out") == std::string_view::npos &&
-                   std::string_view(err.what()).find("timeout") == std::string_view::npos;
+        e.closed = !contains(err.what(), "timed out");
     }
     c.set_timeout(saved);
     if (e.ms < 0) e.ms = clock.ms();
@@ -121,10 +125,6 @@ inline SeenError wait_for_error_and_close(BlockingClient& c, std::chrono::millis
 inline bool nothing_arrives(const BlockingClient& c, std::chrono::milliseconds quiet) {
     pollfd p{c.native_handle(), POLLIN, 0};
     return ::poll(&p, 1, static_cast<int>(quiet.count())) == 0;
-}
-
-inline bool contains(std::string_view haystack, std::string_view needle) {
-    return haystack.find(needle) != std::string_view::npos;
 }
 
 // What differs from sluice's statement timeout as the client must see it (ERROR 57014 naming the
