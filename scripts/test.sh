@@ -32,12 +32,13 @@ FUZZ_DIR=${SLUICE_FUZZ_BUILD_DIR:-build-fuzz}
 ASAN_CXX=${SLUICE_ASAN_CXX:-g++}
 TSAN_CXX=${SLUICE_TSAN_CXX:-g++}
 
-# The load cases (a 20,000-connection burst, 1,000 slowloris clients: integration/limits) and the
-# long driver runs of issue 8 (30 s of pgbench -M prepared, the Node drivers with their npm install)
+# The load cases (a 20,000-connection burst, 1,000 slowloris clients: integration/limits; 10,000
+# clients waiting out query_wait: integration/timeouts) and the long driver runs of issue 8 (30 s
+# of pgbench -M prepared, the Node drivers with their npm install)
 # run in the main build only: under a sanitizer they measure the sanitizer, and CI has 60 minutes.
 # The sanitizers still see prepared statements through the raw-protocol scripts, the DDL retry,
 # session state and the Python drivers.
-SANITIZER_EXCLUDE='^integration_(limits\.HeavyLimits|prepared\.Prepared(Pgbench|Node))$'
+SANITIZER_EXCLUDE='^integration_(limits\.HeavyLimits|prepared\.Prepared(Pgbench|Node)|timeouts\.HeavyTimeouts)$'
 
 passed=0
 failed=0
