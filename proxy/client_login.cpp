@@ -110,6 +110,9 @@ awaitable<std::optional<SessionEnd>> ClientSession::log_in() {
                          why);
         });
     }
+    auto application_name = startup_.get("application_name");
+    limits_ = config_->timeouts_for(database_, user_, application_name ? *application_name : std::string_view{});
+    relay_->enforce(limits_, config_->timeouts.cancel_grace, weak_from_this());
     relay_->on_idle = [this] {
         // A session told to stop while in a transaction stops once it is over.
         if (stopping()) {

@@ -154,7 +154,10 @@ awaitable<SessionEnd> ClientSession::serve() {
         if (!relay.attached() && decoder_.capacity() > kIdleBufferLimit) decoder_.release_memory();
         // Told to stop while busy (the cancel in on_idle found no read to interrupt).
         if (stopping() && relay.idle()) co_return shutting_down();
-        if (!co_await read_more(client_, decoder_, error)) {
+        relay.waiting_for_client(true);
+        bool got_more = co_await read_more(client_, decoder_, error);
+        relay.waiting_for_client(false);
+        if (!got_more) {
             if (relay.end()) co_return *relay.end();
             // Interrupted while idle (shutdown): the client is still there, and finish() tells it
             // why (57P01). Otherwise it is gone: a pump still writing to it stops at once.

@@ -81,6 +81,7 @@ private:
     std::string user_;
     std::string database_;
     std::shared_ptr<Pool> pool_;
+    config::SessionTimeouts limits_;  // for this database, user and application_name
     ClientSettings settings_;  // what the client believes its session settings are
     ClientStatements statements_;  // its named prepared statements (transaction mode)
     ParamMap startup_settings_;  // the GUCs of its StartupMessage, until login completes

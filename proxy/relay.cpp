@@ -72,6 +72,7 @@ void Relay::attach(Lease lease) {
     held_ = 0;
     unnamed_deallocates_ = false;
     unnamed_portal_deallocates_ = false;
+    statement_started_ = transaction_started_ = cancel_sent_ = kNever;
     cancel_slot_.set(lease_->cancel_target());
 }
 
@@ -79,6 +80,7 @@ void Relay::attach(Lease lease) {
 
 void Relay::add(const p::Frame& frame) {
     auto tag = static_cast<p::FrontendTag>(frame.tag);
+    if (!has_batch()) idle_before_batch_ = tracker_.pending() == 0;
     // SQL text that may touch session state or prepared statements (one cheap scan per text,
     // before anything parses it).
     bool flagged = false;
@@ -395,8 +397,15 @@ void Relay::fail(ServerCloseReason reason, SessionEnd end) {
 
 awaitable<bool> Relay::forward(const std::shared_ptr<void>& keep_alive) {
     session_ = keep_alive;
-    co_await wait_for_learning();
+    // Also after sluice's own cancel: it must not reach the server once the next statement runs.
+    while (learning_ || replaying_ || (cancelling_ && !end_)) co_await until_woken();
     if (end_) co_return false;
+    if (limits_on_) {
+        auto now = Clock::now();
+        if (idle_before_batch_ || statement_started_ == kNever) statement_started_ = now;
+        if (transaction_started_ == kNever) transaction_started_ = now;
+        watch_limits();
+    }
     // The batch stays put during the write: the session adds nothing before forward() returns.
     if (!replay_candidates_.empty()) keep_replays();
     std::string_view bytes = batch_copy_.empty() ? std::string_view(batch_begin_, batch_size_) : batch_copy_;
@@ -528,6 +537,7 @@ bool Relay::follow(std::string_view chunk) {
                 on_noted_response(tag, body, note, abs_end >= size ? abs_end - size : std::string_view::npos, abs_end);
             }
             tracker_.on_server_message(t, body);
+            if (t == p::BackendTag::ReadyForQuery) on_ready_for_query();
             if (retry_candidate_) {
                 retry_candidate_ = false;
                 if (tracker_.pending() == 1 && !writing_ && !has_batch()) {
@@ -548,6 +558,13 @@ bool Relay::follow(std::string_view chunk) {
             if (auto fields = p::ErrorFields::decode(body)) {
                 auto severity = fields->severity();
                 server_said_fatal_ |= severity == "FATAL" || severity == "PANIC";
+                // The cancel sluice sent for a statement timeout: the client learns which limit fired.
+                if (cancel_sent_ != kNever && fields->get(p::ErrorField::Code) == p::sqlstate::kQueryCanceled) {
+                    std::size_t abs_end = held_ + end;
+                    std::size_t size = body.size() + 5;
+                    if (abs_end >= size && (edits_.empty() || edits_.back().end <= abs_end - size))
+                        edits_.push_back(Edit{abs_end - size, abs_end, timeout_error_});
+                }
             }
         } else if (t == p::BackendTag::ParameterStatus) {
             if (auto ps = p::ParameterStatus::decode(body)) {
@@ -581,7 +598,8 @@ bool Relay::follow(std::string_view chunk) {
                       (reply == Reply::ReplaceError && partial == 'E');
         // A 0A000 that may be retried, and the ReadyForQuery after it: kept while they are small
         // (a big error is not one that is retried).
-        bool may_edit = (reply == Reply::TrackedBind && partial == 'E') || (reply == Reply::RetryAfterSync && partial == 'Z');
+        bool may_edit = (reply == Reply::TrackedBind && partial == 'E') || (reply == Reply::RetryAfterSync && partial == 'Z') ||
+                        (cancel_sent_ != kNever && partial == 'E');
         if (edited || (may_edit && server.scanner().partial_bytes() <= 4096)) hold_ = server.scanner().partial_bytes();
         // Such a response is a few bytes; more means the server is not what sluice took it for.
         if (hold_ > server.read_buffer().size() / 2) {
@@ -714,6 +732,7 @@ void Relay::retry(std::uint32_t note) {
     }
     auto session = session_.lock();
     if (!session) return;
+    if (limits_on_ && statement_started_ == kNever) statement_started_ = Clock::now();
     replaying_ = true;
     asio::co_spawn(
         client_.socket().get_executor(),
@@ -765,6 +784,8 @@ std::string_view Relay::apply_edits(std::size_t total) {
 
 void Relay::settle() {
     if (!lease_ || writing_ || pump_running_ || letting_go_ || learning_ || replaying_) return;
+    // sluice's own cancel still on its way could hit the server's next client.
+    if (cancelling_ && !doom_) return;
     if (doom_) {
         cancel_slot_.clear();
         lease_.close(*doom_);
@@ -828,14 +849,21 @@ void Relay::learn_settings() {
 }
 
 awaitable<void> Relay::wait_for_learning() {
-    while (learning_ || replaying_) {
-        if (!learned_) learned_.emplace(client_.socket().get_executor());
-        learned_->expires_at(Clock::time_point::max());
-        co_await learned_->async_wait(use_tuple);
-    }
+    while (learning_ || replaying_) co_await until_woken();
+}
+
+awaitable<void> Relay::until_woken() {
+    if (!learned_) learned_.emplace(client_.socket().get_executor());
+    learned_->expires_at(Clock::time_point::max());
+    co_await learned_->async_wait(use_tuple);
 }
 
 awaitable<void> Relay::let_go() {
+    // The session is ending: no limit fires any more.
+    limits_on_ = false;
+    limits_ = {};
+    cancel_sent_ = kNever;
+    if (limit_timer_) limit_timer_->cancel();
     if (!lease_) co_return;
     co_await wait_for_learning();
     if (!lease_) co_return;
@@ -847,7 +875,13 @@ awaitable<void> Relay::let_go() {
         pump_stopped_->expires_at(Clock::time_point::max());
         co_await pump_stopped_->async_wait(use_tuple);
     }
-    bool clean = !doom_ && !tracker_.confused() && transaction_over() && lease_->stream().is_open();
+    bool sound = !doom_ && !tracker_.confused() && lease_->stream().is_open();
+    bool clean = sound && transaction_over();
+    // A transaction a timeout ended, idle with nothing in flight: rolled back, the server stays.
+    if (sound && !clean && rolls_back_ && tracker_.pending() == 0 && lease_->scanner().at_boundary()) {
+        auto rollback = co_await lease_->run_quietly("ROLLBACK");
+        clean = rollback.ok && !rollback.error;
+    }
     if (clean && lending_ == Lending::Session) {
         auto reset = co_await lease_->run_quietly("DISCARD ALL");
         clean = reset.ok && !reset.error;

@@ -90,6 +90,13 @@ public:
     // server back if it is idle and clean (after DISCARD ALL when lent for the session), or close it.
     awaitable<void> let_go();
 
+    // Timeouts (relay_timeouts.cpp): from now on the relay enforces `limits` (all but query_wait,
+    // which the session applies while it waits for a server). `owner`: the session, which the
+    // relay's timer never keeps alive.
+    void enforce(const config::SessionTimeouts& limits, config::Duration cancel_grace, std::weak_ptr<void> owner);
+    // The session waits for the client to send something (the idle limits count from here on).
+    void waiting_for_client(bool waiting);
+
     // Called whenever the client is between transactions again (in transaction mode, once its
     // server went back to the pool), e.g. to end a session told to stop.
     std::function<void()> on_idle;
@@ -142,6 +149,9 @@ private:
     // the client's next server gets them too.
     void learn_settings();
     awaitable<void> wait_for_learning();
+    // Until learned_ is cancelled: when sluice's own work on the server (learning, a retry, a
+    // cancel) ends.
+    awaitable<void> until_woken();
     // SQL DEALLOCATE / DISCARD in a Query or an unnamed Parse; true if the message was replaced.
     bool add_deallocation(const protocol::Frame& frame, std::string_view sql);
     // Response editing (server -> client).
@@ -152,6 +162,25 @@ private:
     void retry(std::uint32_t note);
     void keep_replays();
     std::string_view apply_edits(std::size_t total);
+
+    // Timeouts (relay_timeouts.cpp).
+    enum class Limit { Statement, CancelGrace, Transaction, IdleInTransaction, ClientIdle };
+    struct Due {
+        Limit limit;
+        Clock::time_point at;
+    };
+    [[nodiscard]] std::optional<Due> next_due() const;
+    [[nodiscard]] bool statement_running() const noexcept { return statement_started_ != kNever && tracker_.pending() > 0; }
+    // Arms the timer for the next limit due, unless it is armed for that moment or earlier.
+    void watch_limits();
+    void on_limit_timer();
+    void on_ready_for_query();
+    // A statement ran past timeouts.statement: a CancelRequest to its server, and PostgreSQL's
+    // 57014 reworded to say which limit fired.
+    void cancel_statement();
+    // A limit that ends the session but leaves the server sound (rolled back in let_go()).
+    void end_session(SessionEnd end);
+    [[nodiscard]] std::string timeout_message(std::string_view what, std::string_view key, config::Duration value) const;
 
     // The pump's steps: read the server, follow what it said, hand it to the client, repeat.
     void pump_next();
@@ -218,6 +247,23 @@ private:
     std::optional<ServerCloseReason> doom_;  // the server must be closed, for this reason
     std::optional<SessionEnd> end_;
     std::optional<asio::steady_timer> pump_stopped_;  // cancelled when the pump exits
+    // Timeouts: when each running span began (kNever: not running).
+    static constexpr Clock::time_point kNever = Clock::time_point::max();
+    config::SessionTimeouts limits_{};
+    config::Duration cancel_grace_{};
+    bool limits_on_ = false;       // any of them set
+    bool idle_limits_on_ = false;  // idle_in_transaction or client_idle set
+    bool waiting_for_client_ = false;
+    bool idle_before_batch_ = true;  // the server had nothing in flight when this batch began
+    Clock::time_point statement_started_ = kNever;    // the server works on the client's messages
+    Clock::time_point transaction_started_ = kNever;  // a transaction holds the server
+    Clock::time_point idle_since_ = kNever;           // the client's turn to speak since
+    Clock::time_point cancel_sent_ = kNever;          // sluice cancelled the running statement
+    Clock::time_point timer_at_ = kNever;             // what the timer is armed for
+    std::optional<asio::steady_timer> limit_timer_;
+    bool cancelling_ = false;     // sluice's own CancelRequest is on its way: the server stays until it is
+    bool rolls_back_ = false;     // let_go() rolls back an idle transaction instead of closing the server
+    std::string timeout_error_;   // the 57014 the client gets instead of PostgreSQL's
 };
 
 }  // namespace sluice::proxy

@@ -23,8 +23,10 @@ std::string_view describe(ServerCloseReason reason) noexcept {
         "shutting down",                                 // ShuttingDown
         "lease abandoned (cancelled or failed while holding the server)",  // Abandoned
         "idle, closed to make room for another pool (max_db_connections/max_user_connections)",  // MadeRoom
+        "did not answer a statement timeout's cancel within timeouts.cancel_grace",  // CancelIgnored
+        "busy when its client's timeouts.transaction ran out",  // TransactionTimeout
     });
-    static_assert(table.size() == static_cast<std::size_t>(ServerCloseReason::MadeRoom) + 1, "one text per reason");
+    static_assert(table.size() == static_cast<std::size_t>(ServerCloseReason::TransactionTimeout) + 1, "one text per reason");
     return table[static_cast<std::size_t>(reason)];
 }
 

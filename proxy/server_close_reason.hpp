@@ -23,6 +23,8 @@ enum class ServerCloseReason {
     ShuttingDown,              // sluice is stopping
     Abandoned,                 // a lease went out of scope unreturned (cancelled await, error)
     MadeRoom,                  // idle, closed for a pool whose clients wait on a shared budget
+    CancelIgnored,             // it did not answer a statement timeout's cancel within timeouts.cancel_grace
+    TransactionTimeout,        // busy when its client's timeouts.transaction ran out
 };
 
 std::string_view describe(ServerCloseReason reason) noexcept;

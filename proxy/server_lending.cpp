@@ -12,7 +12,7 @@ Clock::time_point deadline_after(config::Duration d) {
 }  // namespace
 
 awaitable<ClientSession::Lent> ClientSession::lend_server(Lease taken) {
-    const auto deadline = deadline_after(config_->timeouts.query_wait);
+    const auto deadline = deadline_after(limits_.query_wait);
     for (;;) {
         Lease lease = std::move(taken);
         if (!lease) {

@@ -9,7 +9,7 @@ namespace sluice::proxy {
 namespace ss = protocol::sqlstate;
 
 const EndReasonInfo& info(EndReason reason) noexcept {
-    static const std::array<EndReasonInfo, 16> table = {{
+    static const std::array<EndReasonInfo, 20> table = {{
         {"", "client closed the connection"},                           // ClientClosed
         {"", "cancel request handled"},                                 // CancelRequest
         {ss::kProtocolViolation, "client protocol violation"},          // ProtocolViolation
@@ -26,6 +26,10 @@ const EndReasonInfo& info(EndReason reason) noexcept {
         {"", "client stopped reading"},                                 // ClientStalled
         {ss::kAdminShutdown, "shutting down"},                          // ShuttingDown
         {ss::kInternalError, "internal error"},                         // InternalError
+        {ss::kQueryCanceled, "statement timeout"},                      // StatementTimeout
+        {ss::kTransactionTimeout, "transaction timeout"},               // TransactionTimeout
+        {ss::kIdleInTransactionSessionTimeout, "idle-in-transaction timeout"},  // IdleInTransactionTimeout
+        {ss::kIdleSessionTimeout, "client idle timeout"},               // ClientIdleTimeout
     }};
     return table[static_cast<std::size_t>(reason)];
 }

@@ -26,6 +26,10 @@ enum class EndReason {
     ClientStalled,            // the client stopped reading (timeouts.client_write): nothing to tell
     ShuttingDown,             // 57P01
     InternalError,            // XX000
+    StatementTimeout,         // 57014 timeouts.statement, the server did not answer the cancel
+    TransactionTimeout,       // 25P04 timeouts.transaction
+    IdleInTransactionTimeout, // 25P03 timeouts.idle_in_transaction
+    ClientIdleTimeout,        // 57P05 timeouts.client_idle
 };
 
 struct EndReasonInfo {
