@@ -27,6 +27,8 @@
 #   SLUICE         sluice binary (default $REPO/../build-bench/proxy/sluice). To measure exactly one
 #                  commit while the tree changes: git archive COMMIT | tar -x -C DIR, build DIR.
 #   SLUICE_COMMIT  label for the table (default: none)
+#   SLUICE_EXTRA_TOML  appended to sluice's configuration (e.g. a [timeouts] section: the cost of
+#                  the timers, issue 9)
 #   SHARED_BENCH   harness dir (../shared/bench); PG_PORT (25490); BASE_PORT (26490, uses +0..+9);
 #                  SCALE (pgbench scale, 10); plus the knobs of ../shared/bench/lib.sh.
 #   Ports stay below the ephemeral range (32768-60999), which 10,000 idle clients would crowd.
@@ -458,7 +460,7 @@ render_config() {   # PORT: sluice's configuration from the template, secrets fr
   text=${text//@PASSWORD@/"$BENCH_PASSWORD"}
   text=${text//@MD5_SECRET@/"$MD5_SECRET"}
   text=${text//@SCRAM_SECRET@/"$SCRAM_SECRET"}
-  printf '%s\n' "$text"
+  printf '%s\n%s\n' "$text" "${SLUICE_EXTRA_TOML:-}"
 }
 
 start_sluice() {    # NAME PORT

@@ -68,11 +68,11 @@ std::string TimedResult::describe() const {
     return s;
 }
 
-TimedResult exec_with_deadline(PGconn* c, const std::string& sql, std::chrono::milliseconds timeout) {
+TimedResult collect_with_deadline(PGconn* c, const std::function<int(PGconn*)>& send, std::chrono::milliseconds timeout) {
     using Clock = std::chrono::steady_clock;
     TimedResult out;
     const auto deadline = Clock::now() + timeout;
-    if (!PQsendQuery(c, sql.c_str())) {
+    if (!send(c)) {
         out.connection_lost = true;
         out.error = conn_error(c);
         return out;
@@ -117,6 +117,10 @@ TimedResult exec_with_deadline(PGconn* c, const std::string& sql, std::chrono::m
             return out;
         }
     }
+}
+
+TimedResult exec_with_deadline(PGconn* c, const std::string& sql, std::chrono::milliseconds timeout) {
+    return collect_with_deadline(c, [&](PGconn* conn) { return PQsendQuery(conn, sql.c_str()); }, timeout);
 }
 
 }  // namespace sluice::testing

@@ -4,6 +4,7 @@
 #include <libpq-fe.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -52,5 +53,8 @@ struct TimedResult {
 // PQsendQuery, then polls the socket until every result arrived or `timeout` passed. Never
 // blocks longer than `timeout` (plus scheduling noise).
 TimedResult exec_with_deadline(PGconn* c, const std::string& sql, std::chrono::milliseconds timeout);
+// The same for any way of sending (PQsendQueryParams, PQsendQueryPrepared...): `send` returns
+// what the PQsend* call returned.
+TimedResult collect_with_deadline(PGconn* c, const std::function<int(PGconn*)>& send, std::chrono::milliseconds timeout);
 
 }  // namespace sluice::testing

@@ -162,52 +162,6 @@ inline std::string update_directly(const std::string& table, int id, const PgClu
 
 // ---- libpq with a deadline, for the extended protocol ------------------------------------------
 
-// Sends with `send` (PQsendQueryParams, PQsendQueryPrepared...), then reads every result until
-// `timeout`, as exec_with_deadline does for PQsendQuery.
-inline TimedResult collect_with_deadline(PGconn* c, const std::function<int(PGconn*)>& send,
-                                         std::chrono::milliseconds timeout) {
-    using Clock = std::chrono::steady_clock;
-    TimedResult out;
-    const auto deadline = Clock::now() + timeout;
-    if (!send(c)) {
-        out.connection_lost = true;
-        out.error = conn_error(c);
-        return out;
-    }
-    for (;;) {
-        while (!PQisBusy(c)) {
-            PgResult r(PQgetResult(c));
-            if (!r) {
-                if (PQstatus(c) == CONNECTION_BAD) {
-                    out.connection_lost = true;
-                    out.error = conn_error(c);
-                }
-                return out;
-            }
-            if (!out.result || succeeded(out.result.get())) out.result = std::move(r);
-        }
-        auto now = Clock::now();
-        if (now >= deadline) {
-            out.timed_out = true;
-            return out;
-        }
-        int flushed = PQflush(c);
-        pollfd p{PQsocket(c), static_cast<short>(POLLIN | (flushed == 1 ? POLLOUT : 0)), 0};
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count();
-        ::poll(&p, 1, static_cast<int>(std::max<long long>(left, 1)));
-        if (!PQconsumeInput(c)) {
-            out.connection_lost = true;
-            out.error = conn_error(c);
-            while (!PQisBusy(c)) {
-                PgResult r(PQgetResult(c));
-                if (!r) break;
-                if (!out.result || succeeded(out.result.get())) out.result = std::move(r);
-            }
-            return out;
-        }
-    }
-}
-
 inline SeenError seen(const TimedResult& r, const Stopwatch& clock) {
     SeenError e;
     e.ms = clock.ms();
