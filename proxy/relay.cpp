@@ -404,7 +404,7 @@ awaitable<bool> Relay::forward(const std::shared_ptr<void>& keep_alive) {
         auto now = Clock::now();
         if (idle_before_batch_ || statement_started_ == kNever) statement_started_ = now;
         if (transaction_started_ == kNever) transaction_started_ = now;
-        watch_limits();
+        watch_limits(now);
     }
     // The batch stays put during the write: the session adds nothing before forward() returns.
     if (!replay_candidates_.empty()) keep_replays();

@@ -173,6 +173,8 @@ private:
     [[nodiscard]] bool statement_running() const noexcept { return statement_started_ != kNever && tracker_.pending() > 0; }
     // Arms the timer for the next limit due, unless it is armed for that moment or earlier.
     void watch_limits();
+    // The same after a span began at `now`, skipped when the timer already fires soon enough.
+    void watch_limits(Clock::time_point now);
     void on_limit_timer();
     void on_ready_for_query();
     // A statement ran past timeouts.statement: a CancelRequest to its server, and PostgreSQL's
@@ -252,6 +254,7 @@ private:
     config::SessionTimeouts limits_{};
     config::Duration cancel_grace_{};
     bool limits_on_ = false;       // any of them set
+    config::Duration shortest_limit_{};
     bool idle_limits_on_ = false;  // idle_in_transaction or client_idle set
     bool waiting_for_client_ = false;
     bool idle_before_batch_ = true;  // the server had nothing in flight when this batch began

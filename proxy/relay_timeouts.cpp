@@ -23,15 +23,19 @@ void Relay::enforce(const config::SessionTimeouts& limits, config::Duration canc
     session_ = std::move(owner);
     idle_limits_on_ = limits.idle_in_transaction.count() > 0 || limits.client_idle.count() > 0;
     limits_on_ = idle_limits_on_ || limits.statement.count() > 0 || limits.transaction.count() > 0;
+    shortest_limit_ = config::Duration::max();
+    for (auto d : {limits.statement, limits.transaction, limits.idle_in_transaction, limits.client_idle})
+        if (d.count() > 0) shortest_limit_ = std::min(shortest_limit_, d);
     idle_since_ = Clock::now();
 }
 
 void Relay::waiting_for_client(bool waiting) {
     waiting_for_client_ = waiting;
-    if (waiting && idle_limits_on_) {
-        // Whichever came last, the server's ReadyForQuery or this read, starts the client's silence.
+    // Whichever comes last, the server's ReadyForQuery or this read, starts the client's silence
+    // (while a statement runs, its ReadyForQuery will).
+    if (waiting && idle_limits_on_ && !statement_running()) {
         idle_since_ = Clock::now();
-        watch_limits();
+        watch_limits(idle_since_);
     }
 }
 
@@ -50,6 +54,13 @@ std::optional<Relay::Due> Relay::next_due() const {
         else consider(Limit::ClientIdle, idle_since_, limits_.client_idle);
     }
     return next;
+}
+
+void Relay::watch_limits(Clock::time_point now) {
+    // A span that began at `now` ends no sooner than the shortest limit: the timer armed for that
+    // or earlier will see it when it fires (the common case: no work per query).
+    if (timer_at_ != kNever && timer_at_ - now <= shortest_limit_) return;
+    watch_limits();
 }
 
 void Relay::watch_limits() {
@@ -133,7 +144,7 @@ void Relay::on_ready_for_query() {
     if (!more) {
         idle_since_ = now;
         // The session may have started its read before this answer came: its silence counts now.
-        if (idle_limits_on_ && waiting_for_client_) watch_limits();
+        if (idle_limits_on_ && waiting_for_client_) watch_limits(now);
     }
 }
 
