@@ -220,6 +220,9 @@ const Case kEvasion[] = {
     {"SELECT * FROM (WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d) s", {kDelete}},
     {"WITH d AS (DELETE FROM t WHERE id = 1 RETURNING *) SELECT * FROM d", kAllowed},
     {"WITH x AS (SELECT 1) UPDATE t SET a = 1 FROM x", {kUpdate}},
+    {"CREATE TABLE x AS WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d", {kDelete}},
+    {"SELECT * FROM t WHERE id IN (WITH d AS (DELETE FROM t RETURNING id) SELECT id FROM d)", {kDelete}},
+    {"UPDATE t SET a = (SELECT b FROM u WHERE u.id = t.id)", {kUpdate}},  // a correlated SET is no WHERE
     // PREPARE: the body is classified
     {"PREPARE p AS DELETE FROM t", {kDelete}},
     {"PREPARE p(int) AS UPDATE t SET a = $1", {kUpdate}},
@@ -236,6 +239,8 @@ const Case kEvasion[] = {
     {"EXPLAIN (ANALYZE false, ANALYZE) DELETE FROM t", {kDelete, kExplain}},
     {"explain analyze verbose update t set a = 1", {kUpdate, kExplain}},
     {"EXPLAIN ANALYZE WITH d AS (DELETE FROM t RETURNING 1) SELECT 1", {kDelete, kExplain}},
+    {"EXPLAIN (ANALYZE, FORMAT JSON) MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN DELETE",
+     {kDelete, kExplain}},
     {"EXPLAIN (ANALYZE off) DELETE FROM t", kAllowed},
     {"EXPLAIN (ANALYZE, ANALYZE 'off') DELETE FROM t", kAllowed},
     {"EXPLAIN DELETE FROM t", kAllowed},
@@ -260,6 +265,8 @@ const Case kEvasion[] = {
     {"MERGE INTO t a USING s b ON a.id = b.id WHEN MATCHED AND b.gone THEN DELETE WHEN MATCHED THEN UPDATE SET x = 1",
      {kUpdate}},
     {"WITH s AS (SELECT 1 AS id) MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN DELETE", {kDelete}},
+    {"MERGE INTO t USING s ON true WHEN MATCHED THEN DELETE", {kDelete}},
+    {"MERGE INTO t USING s ON t.id = s.id WHEN MATCHED AND (SELECT true) THEN DELETE", {kDelete}},
     {"MERGE INTO t USING s ON t.id = s.id WHEN MATCHED AND t.a > 0 THEN DELETE", kAllowed},
     {"MERGE INTO t USING s ON t.id = s.id WHEN NOT MATCHED THEN INSERT VALUES (s.id)", kAllowed},
     {"MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN DO NOTHING", kAllowed},
