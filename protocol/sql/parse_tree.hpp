@@ -1,7 +1,7 @@
 #pragma once
 // One SQL string parsed by libpg_query (PostgreSQL 15's own grammar), as an owned tree. The one
-// place that calls pg_query_*: session-state classification (session_state.hpp) and, later, the
-// query guard read the same tree. Pure: no I/O, no logging.
+// place that calls pg_query_*: session-state classification (session_state.hpp) and the query
+// guard (guard.hpp) read the same tree. Pure: no I/O, no logging.
 //
 // Thread safety: libpg_query keeps its memory context per thread, so parse() may run on several
 // threads at once. Each call frees everything it allocated (the ParseTree owns the unpacked tree).

@@ -8,6 +8,7 @@
 #include <optional>
 #include <utility>
 
+#include "protocol/sql/node_walk.hpp"
 #include "protocol/sql/parse_tree.hpp"
 
 namespace sluice::sql {
@@ -186,53 +187,21 @@ private:
         }
     }
 
-    // Every message below `root`, depth first in field order (statement order for what the
-    // client sees), with an explicit stack: expression trees can be thousands of levels deep.
+    // Every message below `root` (node_walk.hpp).
     void walk(const ProtobufCMessage* root) {
-        std::vector<const ProtobufCMessage*> stack{root};
-        while (!stack.empty()) {
-            const ProtobufCMessage* message = stack.back();
-            stack.pop_back();
+        walk_below(root, [this](const ProtobufCMessage* message) {
             const ProtobufCMessageDescriptor* descriptor = message->descriptor;
-            if (message != root) {
-                if (descriptor == &pg_query__func_call__descriptor) {
-                    function_call(*reinterpret_cast<const PgQuery__FuncCall*>(message));
-                } else if (descriptor == &pg_query__into_clause__descriptor) {
-                    const auto* into = reinterpret_cast<const PgQuery__IntoClause*>(message);
-                    if (is_temp(into->rel)) add(Effect::TempObject, into->rel->relname);
-                } else if (descriptor == &pg_query__create_function_stmt__descriptor ||
-                           descriptor == &pg_query__do_stmt__descriptor) {
-                    continue;  // a body inside another statement (e.g. CREATE SCHEMA ... CREATE FUNCTION)
-                }
+            if (descriptor == &pg_query__func_call__descriptor) {
+                function_call(*reinterpret_cast<const PgQuery__FuncCall*>(message));
+            } else if (descriptor == &pg_query__into_clause__descriptor) {
+                const auto* into = reinterpret_cast<const PgQuery__IntoClause*>(message);
+                if (is_temp(into->rel)) add(Effect::TempObject, into->rel->relname);
+            } else if (descriptor == &pg_query__create_function_stmt__descriptor ||
+                       descriptor == &pg_query__do_stmt__descriptor) {
+                return false;  // a body inside another statement (e.g. CREATE SCHEMA ... CREATE FUNCTION)
             }
-            push_children(message, stack);
-        }
-    }
-
-    static void push_children(const ProtobufCMessage* message, std::vector<const ProtobufCMessage*>& stack) {
-        const ProtobufCMessageDescriptor* descriptor = message->descriptor;
-        const auto* base = reinterpret_cast<const unsigned char*>(message);
-        const std::size_t first = stack.size();
-        for (unsigned i = 0; i < descriptor->n_fields; ++i) {
-            const ProtobufCFieldDescriptor& field = descriptor->fields[i];
-            if (field.type != PROTOBUF_C_TYPE_MESSAGE) continue;
-            if ((field.flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0) {
-                // A oneof's members share one pointer: only the selected one is valid.
-                const auto selected = *reinterpret_cast<const std::uint32_t*>(base + field.quantifier_offset);
-                if (selected != field.id) continue;
-            }
-            if (field.label == PROTOBUF_C_LABEL_REPEATED) {
-                const auto count = *reinterpret_cast<const std::size_t*>(base + field.quantifier_offset);
-                const auto* items = *reinterpret_cast<ProtobufCMessage* const* const*>(base + field.offset);
-                for (std::size_t k = 0; k < count; ++k)
-                    if (items[k] != nullptr) stack.push_back(items[k]);
-            } else {
-                const auto* child = *reinterpret_cast<const ProtobufCMessage* const*>(base + field.offset);
-                if (child != nullptr) stack.push_back(child);
-            }
-        }
-        // Pushed in field order; reversed so the first field is visited first.
-        std::reverse(stack.begin() + static_cast<std::ptrdiff_t>(first), stack.end());
+            return true;
+        });
     }
 
     std::string_view statement_;

@@ -1,0 +1,1 @@
+DROP /* a /* b */ c */ TABLE t; TRUNCATE u

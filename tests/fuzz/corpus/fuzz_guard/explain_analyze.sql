@@ -1,0 +1,1 @@
+EXPLAIN (ANALYZE false, ANALYZE) UPDATE t SET a = 1 FROM u WHERE u.id = 1

@@ -1,0 +1,1 @@
+PREPARE p(int) AS DELETE FROM t x WHERE EXISTS (SELECT 1 FROM u WHERE u.tid = x.id OR $1 = 1)
