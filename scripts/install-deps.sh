@@ -16,15 +16,18 @@ packages=(
   postgresql-15 postgresql-client-15 pgbouncer
   python3 python3-asyncpg python3-psycopg python3-psycopg2
   nodejs npm  # the prepared-statement driver tests install pg, postgres, drizzle-orm from npm
+  default-jre-headless libpostgresql-jdbc-java  # pgjdbc test: java runs JdbcCases.java from source
   procps util-linux valgrind
 )
 
 # A package whose command is already on the PATH from elsewhere counts as present: NodeSource's
-# nodejs ships npm itself and conflicts with Debian's npm package.
+# nodejs ships npm itself and conflicts with Debian's npm package; any java 11+ on the PATH
+# (openjdk-17-jre-headless without the default-jre-headless metapackage) runs the pgjdbc test.
 provided_by_command() {
   case $1 in
     npm) command -v npm >/dev/null ;;
     nodejs) command -v node >/dev/null ;;
+    default-jre-headless) command -v java >/dev/null ;;
     *) return 1 ;;
   esac
 }
