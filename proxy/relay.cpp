@@ -805,18 +805,22 @@ void Relay::learn_settings() {
     auto session = session_.lock();
     if (!session) return;
     learning_ = true;
+    // The client may send more SETs meanwhile (pgjdbc sends two in a row at connect): they are
+    // read on the next round, after the server has run them.
+    std::vector<std::string> names = std::move(learn_);
+    learn_.clear();
     std::string sql = "SELECT ";
-    for (std::size_t i = 0; i < learn_.size(); ++i) {
+    for (std::size_t i = 0; i < names.size(); ++i) {
         if (i > 0) sql += ", ";
         // missing_ok: a custom setting may be gone again (RESET app.x).
-        sql += "pg_catalog.current_setting(" + quote_literal(learn_[i]) + ", true)";
+        sql += "pg_catalog.current_setting(" + quote_literal(names[i]) + ", true)";
     }
     asio::co_spawn(
         client_.socket().get_executor(),
-        [this, session, sql = std::move(sql)]() -> awaitable<void> {
+        [this, session, names = std::move(names), sql = std::move(sql)]() -> awaitable<void> {
             auto result = co_await lease_->run_quietly(sql);
             learning_ = false;
-            if (!result.ok || result.error || result.first_row.size() != learn_.size()) {
+            if (!result.ok || result.error || result.first_row.size() != names.size()) {
                 spdlog::warn("server S{}: could not read the session settings a client changed{}", lease_->id(),
                              result.error ? ": " + std::string(result.error->message()) : std::string());
                 fail(ServerCloseReason::StateUnknown,
@@ -824,20 +828,19 @@ void Relay::learn_settings() {
                                          "Retry; report this to the sluice developers if it persists."));
             } else {
                 auto& server = *lease_;
-                for (std::size_t i = 0; i < learn_.size(); ++i) {
+                for (std::size_t i = 0; i < names.size(); ++i) {
                     const auto& value = result.first_row[i];
                     if (value) {
-                        settings_.params.insert_or_assign(learn_[i], *value);
-                        server.params().insert_or_assign(learn_[i], *value);
+                        settings_.params.insert_or_assign(names[i], *value);
+                        server.params().insert_or_assign(names[i], *value);
                     } else {
-                        settings_.params.erase(learn_[i]);
-                        server.params().erase(learn_[i]);
+                        settings_.params.erase(names[i]);
+                        server.params().erase(names[i]);
                     }
                 }
                 settings_.refresh();
                 server.set_synced_to(settings_.fingerprint);
             }
-            learn_.clear();
             if (learned_) learned_->cancel();
             settle();
             if (end_) {

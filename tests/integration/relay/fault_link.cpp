@@ -213,6 +213,7 @@ void FaultLink::release_held() {
 }
 
 void FaultLink::freeze_client_to_server(std::size_t i) { conn(i).frozen = true; }
+void FaultLink::thaw_client_to_server(std::size_t i) { conn(i).frozen = false; }
 
 std::size_t FaultLink::queued_from_client(std::size_t i) const {
     auto& c = conn(i);

@@ -38,6 +38,8 @@ public:
 
     // Stops reading what sluice sends on connection i.
     void freeze_client_to_server(std::size_t i);
+    // Forwards what sluice sends on connection i again (what piled up first).
+    void thaw_client_to_server(std::size_t i);
     // Bytes sluice sent on connection i that wait unread in the relay's socket.
     [[nodiscard]] std::size_t queued_from_client(std::size_t i) const;
     // Bytes read from sluice on connection i (all forwarded unless frozen or cut).
