@@ -31,12 +31,17 @@ std::size_t cstring_end(std::string_view body, std::size_t offset) {
     return offset > body.size() ? std::string_view::npos : body.find('\0', offset);
 }
 
+// A message's tag and length, for a body of `body_size` bytes.
+void append_header(std::string& out, char tag, std::size_t body_size) {
+    out += tag;
+    auto len = static_cast<std::uint32_t>(body_size + 4);
+    for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((len >> shift) & 0xff);
+}
+
 std::string frame_message(char tag, std::string_view body) {
     std::string out;
     out.reserve(body.size() + 5);
-    out += tag;
-    auto len = static_cast<std::uint32_t>(body.size() + 4);
-    for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((len >> shift) & 0xff);
+    append_header(out, tag, body.size());
     out += body;
     return out;
 }
@@ -341,18 +346,18 @@ void Relay::add_statement_use(const p::Frame& frame, std::string_view client_nam
         check_session_state(frame, known->query()))
         return;
     if (!lease_->statements().use(known->name)) prepare_on_server(known, Reply::InjectedParse, Noted{.statement = known});
-    std::string body;
-    body.reserve(frame.body.size() + known->name.size());
-    body.append(frame.body.substr(0, name_offset));
-    body.append(known->name);
-    body.append(frame.body.substr(name_offset + client_name.size()));
-    auto message = frame_message(frame.tag, body);
-    Noted noted{.statement = std::move(known)};
     // Outside a transaction block with nothing before it in flight, the Bind can be sent again
     // if DDL changes the statement's result under it (see retry()).
     bool retryable = reply == Reply::TrackedBind && tracker_.pending() == 0 && tracker_.status() == p::TxStatus::Idle;
-    if (retryable) noted.batch_offset = batch_for_rewrite().size();
-    send_own(message, reply, std::move(noted));
+    // The message under the server's name, written straight into the batch.
+    auto& batch = batch_for_rewrite();
+    std::size_t start = batch.size();
+    append_header(batch, frame.tag, frame.body.size() - client_name.size() + known->name.size());
+    batch.append(frame.body.substr(0, name_offset));
+    batch.append(known->name);
+    batch.append(frame.body.substr(name_offset + client_name.size()));
+    tracker_.on_client_message(static_cast<p::FrontendTag>(frame.tag), std::string_view(batch).substr(start + 5),
+                               note_for(reply, Noted{.statement = std::move(known), .batch_offset = start}));
     if (retryable) replay_candidates_.push_back(noted_.size() - 1);
 }
 
