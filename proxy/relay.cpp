@@ -361,7 +361,8 @@ void Relay::add_statement_use(const p::Frame& frame, std::string_view client_nam
     if (retryable) replay_candidates_.push_back(noted_.size() - 1);
 }
 
-void Relay::keep_replays() {
+bool Relay::keep_replays() {
+    bool kept = false;
     for (auto index : replay_candidates_) {
         auto& noted = noted_[index];
         // The messages from the Bind to the first Sync, if that Sync ends the batch (nothing after
@@ -372,13 +373,17 @@ void Relay::keep_replays() {
             std::size_t end = pos + 1 + static_cast<std::uint32_t>(r.i32());
             if (end > batch_copy_.size()) break;
             if (batch_copy_[pos] == static_cast<char>(p::FrontendTag::Sync)) {
-                if (end == batch_copy_.size()) noted.replay.assign(batch_copy_, noted.batch_offset, end - noted.batch_offset);
+                if (end == batch_copy_.size()) {
+                    noted.replay_size = end - noted.batch_offset;
+                    kept = true;
+                }
                 break;
             }
             pos = end;
         }
     }
     replay_candidates_.clear();
+    return kept;
 }
 
 void Relay::prepare_on_server(const std::shared_ptr<const ServerStatement>& statement, Reply reply, Noted noted) {
@@ -412,7 +417,7 @@ awaitable<bool> Relay::forward(const std::shared_ptr<void>& keep_alive) {
         watch_limits();
     }
     // The batch stays put during the write: the session adds nothing before forward() returns.
-    if (!replay_candidates_.empty()) keep_replays();
+    bool keep_batch = !replay_candidates_.empty() && keep_replays();
     std::string_view bytes = batch_copy_.empty() ? std::string_view(batch_begin_, batch_size_) : batch_copy_;
     // Busy before the pump starts, so that a pump that finds nothing to wait for does not give
     // the server back under this write.
@@ -426,6 +431,9 @@ awaitable<bool> Relay::forward(const std::shared_ptr<void>& keep_alive) {
     writing_ = false;
     batch_begin_ = nullptr;
     batch_size_ = 0;
+    // A batch a Bind may be retried from stays until the next such batch (when nothing of this
+    // one is outstanding any more): swapped, not copied, and both keep their capacity.
+    if (keep_batch) std::swap(batch_copy_, replay_batch_);
     batch_copy_.clear();
     if (ec == asio::error::timed_out)
         fail(ServerCloseReason::WriteFailed,
@@ -679,7 +687,7 @@ void Relay::on_noted_response(char tag, std::string_view body, std::uint32_t not
             // statement. Drop it from this server so the next use prepares it afresh.
             if (fields && fields->get(p::ErrorField::Code) == p::sqlstate::kFeatureNotSupported) {
                 server.erase(noted->statement->name);
-                if (!noted->replay.empty() && begin != std::string_view::npos) {
+                if (noted->replay_size > 0 && begin != std::string_view::npos) {
                     // Decided once the tracker has followed the error (follow()).
                     retry_candidate_ = true;
                     retry_begin_ = begin;
@@ -712,7 +720,8 @@ void Relay::retry(std::uint32_t note) {
     // Copies first: noted_ grows below.
     Noted& failed = noted_[(note >> kReplyBits) - 1];
     auto statement = failed.statement;
-    std::string replay = std::move(failed.replay);
+    // Still put: replay_batch_ changes only with the next batch, which waits for this retry.
+    std::string_view replay = std::string_view(replay_batch_).substr(failed.batch_offset, failed.replay_size);
     auto& server = lease_->statements();
     std::string out;
     auto queue = [&](std::string_view message, Reply reply, Noted noted) {
@@ -727,9 +736,9 @@ void Relay::retry(std::uint32_t note) {
     queue(statement->parse_message, Reply::InjectedParse, Noted{.statement = statement});
     std::size_t pos = 0;
     while (pos + 5 <= replay.size()) {
-        p::ByteReader r(std::string_view(replay).substr(pos + 1, 4));
+        p::ByteReader r(replay.substr(pos + 1, 4));
         std::size_t end = pos + 1 + static_cast<std::uint32_t>(r.i32());
-        auto message = std::string_view(replay).substr(pos, end - pos);
+        auto message = replay.substr(pos, end - pos);
         // Once only: the Bind is no longer retryable.
         queue(message, message[0] == static_cast<char>(p::FrontendTag::Bind) ? Reply::TrackedBind : Reply::Pass,
               Noted{.statement = statement});
