@@ -23,6 +23,10 @@ const std::bitset<256> kTrackerTags = TransactionTracker::server_tags();
 constexpr std::uint32_t kReplyBits = 4;
 constexpr std::uint32_t kReplyMask = (1u << kReplyBits) - 1;
 
+// The longest Parse text (or body) a relay remembers as harmless: longer ones are rarely sent
+// in a loop, and every client would keep one.
+constexpr std::size_t kRememberedTextMax = 1024;
+
 // CommandComplete "DEALLOCATE".
 constexpr std::string_view kDeallocateComplete{"C\0\0\0\x0f" "DEALLOCATE\0", 16};
 
@@ -98,7 +102,13 @@ void Relay::add(const p::Frame& frame) {
             auto query_end = cstring_end(frame.body, name_end + 1);
             if (query_end != std::string_view::npos) text = frame.body.substr(name_end + 1, query_end - name_end - 1);
         }
-        flagged = sql::may_change_session(text);
+        // A Parse's values come as parameters, so clients send the same texts again and again: the
+        // last one found harmless is not scanned again. (A Query's text has its values inline.)
+        bool parse = tag == p::FrontendTag::Parse;
+        if (!parse || text != harmless_text_) {
+            flagged = sql::may_change_session(text);
+            if (parse && !flagged && text.size() <= kRememberedTextMax) harmless_text_.assign(text);
+        }
         if (flagged && analyses_ && lending_ == Lending::Transaction && check_session_state(frame, text)) return;
     }
     if (max_prepared_ > 0) {
@@ -156,8 +166,12 @@ void Relay::add(const p::Frame& frame) {
 void Relay::pass(const p::Frame& frame, std::uint32_t note) {
     auto tag = static_cast<p::FrontendTag>(frame.tag);
     tracker_.on_client_message(tag, frame.body, note);
-    if ((tag == p::FrontendTag::Query || tag == p::FrontendTag::Parse) && may_change_role(frame.body))
-        lease_->set_role_may_have_changed(true);
+    if (tag == p::FrontendTag::Query && may_change_role(frame.body)) lease_->set_role_may_have_changed(true);
+    // As in add(): the last Parse found harmless is not scanned again.
+    if (tag == p::FrontendTag::Parse && frame.body != roleless_body_) {
+        if (may_change_role(frame.body)) lease_->set_role_may_have_changed(true);
+        else if (frame.body.size() <= kRememberedTextMax) roleless_body_.assign(frame.body);
+    }
     if (!batch_copy_.empty()) {
         batch_copy_ += frame.wire;
     } else {

@@ -234,6 +234,10 @@ private:
     config::SessionStatePolicy policy_ = config::SessionStatePolicy::Track;
     std::function<void(std::string_view)> on_pin_;
     std::vector<std::string> learn_;  // settings to read before the server goes back
+    // The last Parse text that sql::may_change_session() passed, and the last Parse body that
+    // may_change_role() passed (both tests are pure: the same text gives the same answer).
+    std::string harmless_text_;
+    std::string roleless_body_;
     bool learning_ = false;
     bool replaying_ = false;  // the relay writes a retry to the server
     bool retry_candidate_ = false;  // the answer being followed is a 0A000 that may be retried
