@@ -11,6 +11,7 @@
 // No I/O here.
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <list>
 #include <memory>
 #include <string>
@@ -43,6 +44,18 @@ inline constexpr std::string_view kAbsentStatement = "sluice_absent";
 struct TransparentHash {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+
+// sluice's statement names end in hex digits of a digest, already as good as any hash: their last
+// eight bytes serve as one, so that a lookup (one per Bind) does not hash the whole name again.
+struct ServerNameHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+        if (s.size() < sizeof(std::uint64_t)) return std::hash<std::string_view>{}(s);
+        std::uint64_t tail;
+        std::memcpy(&tail, s.data() + s.size() - sizeof tail, sizeof tail);
+        return static_cast<std::size_t>(tail);
+    }
 };
 
 // SQL that deallocates prepared statements, as sluice must know it: the server's statements are
@@ -112,7 +125,7 @@ public:
 
 private:
     std::list<std::string> lru_;  // most recently used first
-    std::unordered_map<std::string_view, std::list<std::string>::iterator, TransparentHash, std::equal_to<>> index_;
+    std::unordered_map<std::string_view, std::list<std::string>::iterator, ServerNameHash, std::equal_to<>> index_;
 };
 
 }  // namespace sluice::proxy

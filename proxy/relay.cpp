@@ -23,6 +23,10 @@ const std::bitset<256> kTrackerTags = TransactionTracker::server_tags();
 constexpr std::uint32_t kReplyBits = 4;
 constexpr std::uint32_t kReplyMask = (1u << kReplyBits) - 1;
 
+// The longest Parse text (or body) a relay remembers as harmless: longer ones are rarely sent
+// in a loop, and every client would keep one.
+constexpr std::size_t kRememberedTextMax = 1024;
+
 // CommandComplete "DEALLOCATE".
 constexpr std::string_view kDeallocateComplete{"C\0\0\0\x0f" "DEALLOCATE\0", 16};
 
@@ -31,12 +35,17 @@ std::size_t cstring_end(std::string_view body, std::size_t offset) {
     return offset > body.size() ? std::string_view::npos : body.find('\0', offset);
 }
 
+// A message's tag and length, for a body of `body_size` bytes.
+void append_header(std::string& out, char tag, std::size_t body_size) {
+    out += tag;
+    auto len = static_cast<std::uint32_t>(body_size + 4);
+    for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((len >> shift) & 0xff);
+}
+
 std::string frame_message(char tag, std::string_view body) {
     std::string out;
     out.reserve(body.size() + 5);
-    out += tag;
-    auto len = static_cast<std::uint32_t>(body.size() + 4);
-    for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((len >> shift) & 0xff);
+    append_header(out, tag, body.size());
     out += body;
     return out;
 }
@@ -93,7 +102,13 @@ void Relay::add(const p::Frame& frame) {
             auto query_end = cstring_end(frame.body, name_end + 1);
             if (query_end != std::string_view::npos) text = frame.body.substr(name_end + 1, query_end - name_end - 1);
         }
-        flagged = sql::may_change_session(text);
+        // A Parse's values come as parameters, so clients send the same texts again and again: the
+        // last one found harmless is not scanned again. (A Query's text has its values inline.)
+        bool parse = tag == p::FrontendTag::Parse;
+        if (!parse || text != harmless_text_) {
+            flagged = sql::may_change_session(text);
+            if (parse && !flagged && text.size() <= kRememberedTextMax) harmless_text_.assign(text);
+        }
         if (flagged && analyses_ && lending_ == Lending::Transaction && check_session_state(frame, text)) return;
     }
     if (max_prepared_ > 0) {
@@ -151,8 +166,12 @@ void Relay::add(const p::Frame& frame) {
 void Relay::pass(const p::Frame& frame, std::uint32_t note) {
     auto tag = static_cast<p::FrontendTag>(frame.tag);
     tracker_.on_client_message(tag, frame.body, note);
-    if ((tag == p::FrontendTag::Query || tag == p::FrontendTag::Parse) && may_change_role(frame.body))
-        lease_->set_role_may_have_changed(true);
+    if (tag == p::FrontendTag::Query && may_change_role(frame.body)) lease_->set_role_may_have_changed(true);
+    // As in add(): the last Parse found harmless is not scanned again.
+    if (tag == p::FrontendTag::Parse && frame.body != roleless_body_) {
+        if (may_change_role(frame.body)) lease_->set_role_may_have_changed(true);
+        else if (frame.body.size() <= kRememberedTextMax) roleless_body_.assign(frame.body);
+    }
     if (!batch_copy_.empty()) {
         batch_copy_ += frame.wire;
     } else {
@@ -341,22 +360,23 @@ void Relay::add_statement_use(const p::Frame& frame, std::string_view client_nam
         check_session_state(frame, known->query()))
         return;
     if (!lease_->statements().use(known->name)) prepare_on_server(known, Reply::InjectedParse, Noted{.statement = known});
-    std::string body;
-    body.reserve(frame.body.size() + known->name.size());
-    body.append(frame.body.substr(0, name_offset));
-    body.append(known->name);
-    body.append(frame.body.substr(name_offset + client_name.size()));
-    auto message = frame_message(frame.tag, body);
-    Noted noted{.statement = std::move(known)};
     // Outside a transaction block with nothing before it in flight, the Bind can be sent again
     // if DDL changes the statement's result under it (see retry()).
     bool retryable = reply == Reply::TrackedBind && tracker_.pending() == 0 && tracker_.status() == p::TxStatus::Idle;
-    if (retryable) noted.batch_offset = batch_for_rewrite().size();
-    send_own(message, reply, std::move(noted));
+    // The message under the server's name, written straight into the batch.
+    auto& batch = batch_for_rewrite();
+    std::size_t start = batch.size();
+    append_header(batch, frame.tag, frame.body.size() - client_name.size() + known->name.size());
+    batch.append(frame.body.substr(0, name_offset));
+    batch.append(known->name);
+    batch.append(frame.body.substr(name_offset + client_name.size()));
+    tracker_.on_client_message(static_cast<p::FrontendTag>(frame.tag), std::string_view(batch).substr(start + 5),
+                               note_for(reply, Noted{.statement = std::move(known), .batch_offset = start}));
     if (retryable) replay_candidates_.push_back(noted_.size() - 1);
 }
 
-void Relay::keep_replays() {
+bool Relay::keep_replays() {
+    bool kept = false;
     for (auto index : replay_candidates_) {
         auto& noted = noted_[index];
         // The messages from the Bind to the first Sync, if that Sync ends the batch (nothing after
@@ -367,13 +387,17 @@ void Relay::keep_replays() {
             std::size_t end = pos + 1 + static_cast<std::uint32_t>(r.i32());
             if (end > batch_copy_.size()) break;
             if (batch_copy_[pos] == static_cast<char>(p::FrontendTag::Sync)) {
-                if (end == batch_copy_.size()) noted.replay.assign(batch_copy_, noted.batch_offset, end - noted.batch_offset);
+                if (end == batch_copy_.size()) {
+                    noted.replay_size = end - noted.batch_offset;
+                    kept = true;
+                }
                 break;
             }
             pos = end;
         }
     }
     replay_candidates_.clear();
+    return kept;
 }
 
 void Relay::prepare_on_server(const std::shared_ptr<const ServerStatement>& statement, Reply reply, Noted noted) {
@@ -407,7 +431,7 @@ awaitable<bool> Relay::forward(const std::shared_ptr<void>& keep_alive) {
         watch_limits(now);
     }
     // The batch stays put during the write: the session adds nothing before forward() returns.
-    if (!replay_candidates_.empty()) keep_replays();
+    bool keep_batch = !replay_candidates_.empty() && keep_replays();
     std::string_view bytes = batch_copy_.empty() ? std::string_view(batch_begin_, batch_size_) : batch_copy_;
     // Busy before the pump starts, so that a pump that finds nothing to wait for does not give
     // the server back under this write.
@@ -421,6 +445,9 @@ awaitable<bool> Relay::forward(const std::shared_ptr<void>& keep_alive) {
     writing_ = false;
     batch_begin_ = nullptr;
     batch_size_ = 0;
+    // A batch a Bind may be retried from stays until the next such batch (when nothing of this
+    // one is outstanding any more): swapped, not copied, and both keep their capacity.
+    if (keep_batch) std::swap(batch_copy_, replay_batch_);
     batch_copy_.clear();
     if (ec == asio::error::timed_out)
         fail(ServerCloseReason::WriteFailed,
@@ -674,7 +701,7 @@ void Relay::on_noted_response(char tag, std::string_view body, std::uint32_t not
             // statement. Drop it from this server so the next use prepares it afresh.
             if (fields && fields->get(p::ErrorField::Code) == p::sqlstate::kFeatureNotSupported) {
                 server.erase(noted->statement->name);
-                if (!noted->replay.empty() && begin != std::string_view::npos) {
+                if (noted->replay_size > 0 && begin != std::string_view::npos) {
                     // Decided once the tracker has followed the error (follow()).
                     retry_candidate_ = true;
                     retry_begin_ = begin;
@@ -707,7 +734,8 @@ void Relay::retry(std::uint32_t note) {
     // Copies first: noted_ grows below.
     Noted& failed = noted_[(note >> kReplyBits) - 1];
     auto statement = failed.statement;
-    std::string replay = std::move(failed.replay);
+    // Still put: replay_batch_ changes only with the next batch, which waits for this retry.
+    std::string_view replay = std::string_view(replay_batch_).substr(failed.batch_offset, failed.replay_size);
     auto& server = lease_->statements();
     std::string out;
     auto queue = [&](std::string_view message, Reply reply, Noted noted) {
@@ -722,9 +750,9 @@ void Relay::retry(std::uint32_t note) {
     queue(statement->parse_message, Reply::InjectedParse, Noted{.statement = statement});
     std::size_t pos = 0;
     while (pos + 5 <= replay.size()) {
-        p::ByteReader r(std::string_view(replay).substr(pos + 1, 4));
+        p::ByteReader r(replay.substr(pos + 1, 4));
         std::size_t end = pos + 1 + static_cast<std::uint32_t>(r.i32());
-        auto message = std::string_view(replay).substr(pos, end - pos);
+        auto message = replay.substr(pos, end - pos);
         // Once only: the Bind is no longer retryable.
         queue(message, message[0] == static_cast<char>(p::FrontendTag::Bind) ? Reply::TrackedBind : Reply::Pass,
               Noted{.statement = statement});

@@ -121,11 +121,11 @@ private:
         std::shared_ptr<const ServerStatement> statement{};
         std::string client_name{};
         std::string error{};  // ReplaceError: the ErrorResponse to send instead; RetryAfterSync: the one dropped
-        // TrackedBind outside a transaction block: its messages up to and including the Sync,
-        // to send again if a table changed under the statement (0A000), and where they start in
-        // the batch until it is written.
-        std::string replay{};
+        // Where the message starts in the batch. A TrackedBind outside a transaction block: the
+        // size of its messages up to and including the Sync, kept in replay_batch_ once written,
+        // to send again if a table changed under the statement (0A000); 0: not retryable.
         std::size_t batch_offset = 0;
+        std::size_t replay_size = 0;
         bool answered = false;
     };
     // Batching (client -> server).
@@ -160,7 +160,8 @@ private:
     // A Bind outside a transaction failed because DDL changed the statement's result: once the
     // server is past the Sync, prepare the statement afresh and send the client's messages again.
     void retry(std::uint32_t note);
-    void keep_replays();
+    // Finds the replays of this batch's retryable Binds; true if the written batch must be kept.
+    bool keep_replays();
     std::string_view apply_edits(std::size_t total);
 
     // Timeouts (relay_timeouts.cpp).
@@ -211,6 +212,7 @@ private:
     const char* batch_begin_ = nullptr;
     std::size_t batch_size_ = 0;
     std::string batch_copy_;
+    std::string replay_batch_;  // the last written batch with a retryable Bind (Noted::replay_size)
     std::vector<Noted> noted_;  // indexed by note >> 3, until nothing is outstanding
     // The unnamed statement / portal stands in for a client's DEALLOCATE (an empty query).
     bool unnamed_deallocates_ = false;
@@ -234,6 +236,10 @@ private:
     config::SessionStatePolicy policy_ = config::SessionStatePolicy::Track;
     std::function<void(std::string_view)> on_pin_;
     std::vector<std::string> learn_;  // settings to read before the server goes back
+    // The last Parse text that sql::may_change_session() passed, and the last Parse body that
+    // may_change_role() passed (both tests are pure: the same text gives the same answer).
+    std::string harmless_text_;
+    std::string roleless_body_;
     bool learning_ = false;
     bool replaying_ = false;  // the relay writes a retry to the server
     bool retry_candidate_ = false;  // the answer being followed is a 0A000 that may be retried
