@@ -33,6 +33,8 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SHARED=$(cd "${SHARED_BENCH:-$REPO/../shared/bench}" && pwd)
 # shellcheck source=/dev/null  # the harness lives outside the repository
 . "$SHARED/lib.sh"
+# shellcheck source=bench/sluice-config.sh
+. "$REPO/bench/sluice-config.sh"
 
 SLUICE=${SLUICE:-$REPO/../build-bench/proxy/sluice}
 PG_PORT=${PG_PORT:-25520}
@@ -75,18 +77,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-secret() { psql -X -At -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -c "select rolpassword from pg_authid where rolname = '$1'"; }
-
 log "cluster on $PG_PORT (scale $SCALE)"
 "$SHARED/pg-up.sh" "$PG_PORT" "$SCALE" >&2
 PG_UP=1
-MD5_SECRET=$(secret bench_md5) SCRAM_SECRET=$(secret bench_scram)
+read_bench_secrets
 
-text=$(<"$REPO/bench/sluice-bench.toml.in")
-text=${text//@PORT@/"$S_PORT"}; text=${text//@WORKERS@/"$WORKERS"}; text=${text//@POOL@/"$POOL"}
-text=${text//@DB@/"$BENCH_DB"}; text=${text//@PG_PORT@/"$PG_PORT"}; text=${text//@PASSWORD@/"$BENCH_PASSWORD"}
-text=${text//@MD5_SECRET@/"$MD5_SECRET"}; text=${text//@SCRAM_SECRET@/"$SCRAM_SECRET"}
-printf '%s\n' "$text" >"$WORK/sluice.toml"
+render_sluice_config "$S_PORT" "$WORKERS" >"$WORK/sluice.toml"
 "${USER_EXEC[@]}" "$SLUICE" --config "$WORK/sluice.toml" >>"$WORK/sluice.log" 2>&1 &
 S_PID=$!
 wait_port 127.0.0.1 "$S_PORT" 15 || { tail -20 "$WORK/sluice.log" >&2; die "sluice did not listen on $S_PORT"; }
@@ -103,14 +99,8 @@ TARGETS=("sluice-prepared $S_PORT prepared" "sluice-extended $S_PORT extended" "
 for ((r = 1; r <= ROUNDS; r++)); do
   for t in "${TARGETS[@]}"; do
     read -r name port mode <<<"$t"
-    f=$OUT/$name-r$r.txt
-    set +e
-    pgbench -n -b "$SCRIPT" -M "$mode" -c "$CLIENTS" -j 2 -T "$DURATION" -h 127.0.0.1 -p "$port" -U bench "$BENCH_DB" >"$f" 2>&1
-    rc=$?
-    echo "exit=$rc" >>"$f"
-    set -e
-    if [ "$rc" = 0 ]; then log "round $r $name: $(grep -Eo '^tps = [0-9.]+' "$f")"
-    else log "round $r $name: failed (exit $rc: $(grep -m1 -E 'ERROR|aborted|error' "$f"))"; fi
+    run_pgbench "round $r $name" "$OUT/$name-r$r.txt" \
+      -n -b "$SCRIPT" -M "$mode" -c "$CLIENTS" -j 2 -T "$DURATION" -h 127.0.0.1 -p "$port" -U bench "$BENCH_DB"
   done
 done
 printf 'sluice=%s commit=%s rounds=%s duration=%s clients=%s script=%s workers=%s pool=%s scale=%s\n' \

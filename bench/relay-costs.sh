@@ -40,6 +40,8 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SHARED=$(cd "${SHARED_BENCH:-$REPO/../shared/bench}" && pwd)
 # shellcheck source=/dev/null  # the harness lives outside the repository
 . "$SHARED/lib.sh"
+# shellcheck source=bench/sluice-config.sh
+. "$REPO/bench/sluice-config.sh"
 
 SLUICE=${SLUICE:-$REPO/../build-bench/proxy/sluice}
 PG_PORT=${PG_PORT:-25490}
@@ -449,24 +451,11 @@ bg_wait() {
   return "$rc"
 }
 
-render_config() {   # PORT: sluice's configuration from the template, secrets from pg_authid
-  local text
-  text=$(<"$REPO/bench/sluice-bench.toml.in")
-  text=${text//@PORT@/"$1"}
-  text=${text//@WORKERS@/1}
-  text=${text//@POOL@/"$POOL"}
-  text=${text//@DB@/"$BENCH_DB"}
-  text=${text//@PG_PORT@/"$PG_PORT"}
-  text=${text//@PASSWORD@/"$BENCH_PASSWORD"}
-  text=${text//@MD5_SECRET@/"$MD5_SECRET"}
-  text=${text//@SCRAM_SECRET@/"$SCRAM_SECRET"}
-  printf '%s\n%s\n' "$text" "${SLUICE_EXTRA_TOML:-}"
-}
 
 start_sluice() {    # NAME PORT
   local name=$1 port=$2 conf=$WORK/$1.toml
   port_in_use "$port" && die "port $port is already in use"
-  render_config "$port" >"$conf"
+  render_sluice_config "$port" 1 "${SLUICE_EXTRA_TOML:-}" >"$conf"
   "${USER_EXEC[@]}" "$SLUICE" --config "$conf" >>"$WORK/$name.log" 2>&1 &
   SPID[$name]=$!
   if ! wait_port 127.0.0.1 "$port" 15; then
@@ -515,13 +504,7 @@ T_START=$(date +%s)
 log "starting PostgreSQL on $PG_PORT (scale $SCALE); raw outputs in $OUT"
 PG_UP=1
 "$SHARED/pg-up.sh" "$PG_PORT" "$SCALE" >&2
-secret() {
-  psql -X -At -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres \
-    -c "select rolpassword from pg_authid where rolname = '$1'"
-}
-MD5_SECRET=$(secret bench_md5)
-SCRAM_SECRET=$(secret bench_scram)
-[[ $MD5_SECRET == md5* && $SCRAM_SECRET == SCRAM-SHA-256* ]] || die "unexpected secrets in pg_authid"
+read_bench_secrets
 
 # --- (b) syscalls per transaction: strace -c, 4 clients, 1 worker ----------------------------------
 if [ "$SKIP_SYSCALLS" != 1 ]; then
@@ -566,7 +549,7 @@ fi
 
 # --- (a) user-space instructions per transaction: callgrind, 4 clients ------------------------------
 if [ "$SKIP_CALLGRIND" != 1 ]; then
-  render_config "$CG_PORT" >"$WORK/callgrind.toml"
+  render_sluice_config "$CG_PORT" 1 "${SLUICE_EXTRA_TOML:-}" >"$WORK/callgrind.toml"
   for m in $MODES; do
     for t in "${TARGETS[@]}"; do
       [ "$m" = prepared ] && [ "$t" = pgbouncer ] && continue  # PgBouncer 1.18: no prepared statements in transaction mode

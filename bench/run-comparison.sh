@@ -25,6 +25,8 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SHARED=$(cd "${SHARED_BENCH:-$REPO/../shared/bench}" && pwd)
 # shellcheck source=/dev/null  # the harness lives outside the repository
 . "$SHARED/lib.sh"
+# shellcheck source=bench/sluice-config.sh
+. "$REPO/bench/sluice-config.sh"
 
 SLUICE=${SLUICE:-$REPO/../build-bench/proxy/sluice}
 PG_PORT=${PG_PORT:-25460}
@@ -90,26 +92,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# render_config PORT WORKERS: the sluice configuration from the template, secrets from pg_authid.
-render_config() {
-  local text
-  text=$(<"$REPO/bench/sluice-bench.toml.in")
-  text=${text//@PORT@/"$1"}
-  text=${text//@WORKERS@/"$2"}
-  text=${text//@POOL@/"$POOL"}
-  text=${text//@DB@/"$BENCH_DB"}
-  text=${text//@PG_PORT@/"$PG_PORT"}
-  text=${text//@PASSWORD@/"$BENCH_PASSWORD"}
-  text=${text//@MD5_SECRET@/"$MD5_SECRET"}
-  text=${text//@SCRAM_SECRET@/"$SCRAM_SECRET"}
-  printf '%s\n' "$text"
-}
 
 # start_sluice NAME PORT WORKERS: start a sluice process as the bench OS user, logging to $WORK/NAME.log.
 start_sluice() {
   local name=$1 port=$2 workers=$3 conf=$WORK/$1.toml
   port_in_use "$port" && die "port $port is already in use"
-  render_config "$port" "$workers" >"$conf"
+  render_sluice_config "$port" "$workers" >"$conf"
   "${USER_EXEC[@]}" "$SLUICE" --config "$conf" >>"$WORK/$name.log" 2>&1 &
   SPID[$name]=$! SPORT[$name]=$port SWORKERS[$name]=$workers
   if ! wait_port 127.0.0.1 "$port" 15; then
@@ -201,13 +189,7 @@ T_START=$(date +%s)
 log "starting PostgreSQL on $PG_PORT (max_connections $PG_MAX_CONNECTIONS)"
 PG_UP=1
 "$SHARED/pg-up.sh" "$PG_PORT" 10 >&2
-secret() {
-  psql -X -At -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres \
-    -c "select rolpassword from pg_authid where rolname = '$1'"
-}
-MD5_SECRET=$(secret bench_md5)
-SCRAM_SECRET=$(secret bench_scram)
-[[ $MD5_SECRET == md5* && $SCRAM_SECRET == SCRAM-SHA-256* ]] || die "unexpected secrets in pg_authid"
+read_bench_secrets
 
 PGB_UP+=("$PGB_PORT")
 PGB_PID=$("$SHARED/proxy-pgbouncer.sh" start "$PGB_PORT" "$PG_PORT" "$POOL")
@@ -275,7 +257,7 @@ fi
 
 # --- user-space instructions per transaction (callgrind, 4 clients) ------------------------------
 if [ "$DO_CALLGRIND" = 1 ]; then
-  render_config "$CG_PORT" 1 >"$WORK/callgrind.toml"
+  render_sluice_config "$CG_PORT" 1 >"$WORK/callgrind.toml"
   for m in simple extended; do
     log "callgrind sluice $m"
     "$SHARED/callgrind.sh" --mode "$m" --clients 4 --tx "$CG_TX" --rounds "$CG_ROUNDS" --out "$WORK/cg-sluice-$m" \

@@ -24,6 +24,8 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SHARED=$(cd "${SHARED_BENCH:-$REPO/../shared/bench}" && pwd)
 # shellcheck source=/dev/null  # the harness lives outside the repository
 . "$SHARED/lib.sh"
+# shellcheck source=bench/sluice-config.sh
+. "$REPO/bench/sluice-config.sh"
 
 SLUICE=${SLUICE:-$REPO/../build-bench/proxy/sluice}
 PG_PORT=${PG_PORT:-25530}
@@ -64,21 +66,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-secret() { psql -X -At -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -c "select rolpassword from pg_authid where rolname = '$1'"; }
-
 log "cluster on $PG_PORT (scale $SCALE)"
 "$SHARED/pg-up.sh" "$PG_PORT" "$SCALE" >&2
 PG_UP=1
-MD5_SECRET=$(secret bench_md5) SCRAM_SECRET=$(secret bench_scram)
+read_bench_secrets
 
 # start_sluice NAME PORT EXTRA_TOML
 start_sluice() {
-  local text
-  text=$(<"$REPO/bench/sluice-bench.toml.in")
-  text=${text//@PORT@/"$2"}; text=${text//@WORKERS@/"$WORKERS"}; text=${text//@POOL@/"$POOL"}
-  text=${text//@DB@/"$BENCH_DB"}; text=${text//@PG_PORT@/"$PG_PORT"}; text=${text//@PASSWORD@/"$BENCH_PASSWORD"}
-  text=${text//@MD5_SECRET@/"$MD5_SECRET"}; text=${text//@SCRAM_SECRET@/"$SCRAM_SECRET"}
-  printf '%s\n%s\n' "$text" "$3" >"$WORK/$1.toml"
+  render_sluice_config "$2" "$WORKERS" "$3" >"$WORK/$1.toml"
   "${USER_EXEC[@]}" "$SLUICE" --config "$WORK/$1.toml" >>"$WORK/$1.log" 2>&1 &
   PIDS+=($!)
   wait_port 127.0.0.1 "$2" 15 || { tail -20 "$WORK/$1.log" >&2; die "sluice ($1) did not listen on $2"; }
@@ -96,14 +91,8 @@ for ((r = 1; r <= ROUNDS; r++)); do
   if ((r % 2)); then order=("timers-on $ON_PORT" "timers-off $OFF_PORT"); else order=("timers-off $OFF_PORT" "timers-on $ON_PORT"); fi
   for t in "${order[@]}"; do
     read -r name port <<<"$t"
-    f=$OUT/sluice-$name-r$r.txt
-    set +e
-    pgbench -n -S -M "$MODE" -c "$CLIENTS" -j 2 -T "$DURATION" -h 127.0.0.1 -p "$port" -U bench "$BENCH_DB" >"$f" 2>&1
-    rc=$?
-    echo "exit=$rc" >>"$f"
-    set -e
-    if [ "$rc" = 0 ]; then log "round $r $name: $(grep -Eo '^tps = [0-9.]+' "$f")"
-    else log "round $r $name: failed (exit $rc: $(grep -m1 -E 'ERROR|aborted|error' "$f"))"; fi
+    run_pgbench "round $r $name" "$OUT/sluice-$name-r$r.txt" \
+      -n -S -M "$MODE" -c "$CLIENTS" -j 2 -T "$DURATION" -h 127.0.0.1 -p "$port" -U bench "$BENCH_DB"
   done
 done
 printf 'sluice=%s commit=%s rounds=%s duration=%s clients=%s mode=%s workers=%s pool=%s scale=%s\n' \
