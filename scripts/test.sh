@@ -11,7 +11,7 @@
 #
 # Env:
 #   SLUICE_TEST_QUICK=1   only phases 1-2
-#   FUZZ_SECONDS=60       per fuzz target
+#   FUZZ_SECONDS=30       per fuzz target (CI has 60 minutes for everything)
 #   SLUICE_BUILD_DIR / SLUICE_ASAN_BUILD_DIR / SLUICE_TSAN_BUILD_DIR / SLUICE_FUZZ_BUILD_DIR
 #                         build directories (default build, build-asan, build-tsan, build-fuzz)
 #   SLUICE_ASAN_CXX / SLUICE_TSAN_CXX   compilers of the sanitizer builds (default g++; the fuzz
@@ -23,7 +23,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
 JOBS=${SLUICE_JOBS:-$(nproc)}
-FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 QUICK=${SLUICE_TEST_QUICK:-0}
 BUILD_DIR=${SLUICE_BUILD_DIR:-build}
 ASAN_DIR=${SLUICE_ASAN_BUILD_DIR:-build-asan}
