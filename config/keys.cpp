@@ -5,8 +5,11 @@
 
 #include <array>
 
+#include "config/client_match.hpp"
 #include "config/database_url.hpp"
 #include "config/key_tables.hpp"
+#include "config/suggest.hpp"
+#include "protocol/sql/guard.hpp"
 
 namespace sluice::config {
 namespace {
@@ -243,10 +246,6 @@ constexpr std::array<KeySpec<TimeoutOverride>, 8> kTimeoutOverrideKeys{{
      &read_duration<&TimeoutOverride::query_wait>},
 }};
 
-bool same_clients(const TimeoutOverride& a, const TimeoutOverride& b) {
-    return a.database == b.database && a.user == b.user && a.application_name == b.application_name;
-}
-
 // Checks one override that read without errors; false when it cannot be used.
 bool check_override(NodeReader& reader, const toml::table& table, std::string_view parent, const std::string& key,
                     const TimeoutOverride& o, const std::vector<TimeoutOverride>& earlier,
@@ -314,6 +313,166 @@ constexpr std::array<KeySpec<Timeouts>, 10> kTimeoutKeys{{
      "[[timeouts.override]] entries: statement, transaction, idle_in_transaction, client_idle and query_wait "
      "for the clients of one database, user and/or application_name.",
      &read_timeout_overrides},
+}};
+
+// --- [guard] and [[guard.override]] ----------------------------------------------------------------
+
+constexpr std::array<std::string_view, 3> kGuardModes{"off", "audit", "enforce"};
+
+template <auto Member>
+void read_guard_mode(NodeReader& reader, const toml::node& node, const std::string& key, SectionOf<Member>& target) {
+    constexpr std::array<GuardMode, 3> kModes{GuardMode::Off, GuardMode::Audit, GuardMode::Enforce};
+    if (auto index = reader.choice(node, key, kGuardModes)) target.*Member = kModes[*index];
+}
+
+constexpr std::array<std::string_view, 2> kUnparsableChoices{"block", "allow"};
+
+template <auto Member>
+void read_unparsable(NodeReader& reader, const toml::node& node, const std::string& key, SectionOf<Member>& target) {
+    if (auto index = reader.choice(node, key, kUnparsableChoices))
+        target.*Member = *index == 0 ? GuardUnparsable::Block : GuardUnparsable::Allow;
+}
+
+// Every name `rules` and `allow` accept: the rules, and the two packs.
+constexpr std::array<std::string_view, 21> kGuardRuleNames{
+    "default", "migration_safety", "drop", "truncate", "delete_without_where", "update_without_where",
+    "alter_drop_column", "alter_system", "copy_program", "create_drop_database", "opaque_code", "explain_analyze",
+    "rename", "alter_column_type", "set_not_null", "add_not_null_column", "index_not_concurrently",
+    "constraint_not_valid", "vacuum_full", "cluster", "lock_table"};
+
+constexpr GuardRuleSet kMigrationSafetyRules = [] {
+    GuardRuleSet set = 0;
+    for (auto bit = static_cast<unsigned>(sql::Rule::Rename); bit <= static_cast<unsigned>(sql::Rule::LockTable); ++bit)
+        set |= 1u << bit;
+    return set;
+}();
+
+// A list of rule names (and pack names) as a set; nullopt after an error naming the bad element.
+std::optional<GuardRuleSet> read_rule_set(NodeReader& reader, const toml::node& node, const std::string& key) {
+    const toml::array* array = node.as_array();
+    if (array == nullptr) {
+        reader.error(node, key, "must be an array of rule names, e.g. [\"default\", \"migration_safety\"]");
+        return std::nullopt;
+    }
+    GuardRuleSet set = 0;
+    bool ok = true;
+    for (std::size_t i = 0; i < array->size(); ++i) {
+        const toml::node& element = *array->get(i);
+        const std::string element_key = index_key(key, i);
+        auto name = reader.string(element, element_key);
+        if (!name) {
+            ok = false;
+            continue;
+        }
+        if (*name == "default") {
+            set |= kDefaultGuardRules;
+        } else if (*name == "migration_safety") {
+            set |= kMigrationSafetyRules;
+        } else if (*name == "unparsable") {
+            reader.error(element, element_key,
+                         "\"unparsable\" is not a rule to list: set guard.unparsable = \"block\" or \"allow\"");
+            ok = false;
+        } else if (auto rule = sql::rule_from_string(*name)) {
+            set |= 1u << static_cast<unsigned>(*rule);
+        } else {
+            std::string reason = "unknown rule \"" + *name + "\"";
+            if (auto near = closest_match(*name, kGuardRuleNames)) reason += " (did you mean \"" + std::string(*near) + "\"?)";
+            reason += "; the rules are the packs \"default\" and \"migration_safety\" and the rule names in docs/guard.md";
+            reader.error(element, element_key, std::move(reason));
+            ok = false;
+        }
+    }
+    if (!ok) return std::nullopt;
+    return set;
+}
+
+template <auto Member>
+void read_rules(NodeReader& reader, const toml::node& node, const std::string& key, SectionOf<Member>& target) {
+    if (auto set = read_rule_set(reader, node, key)) target.*Member = *set;
+}
+
+constexpr std::array<KeySpec<GuardOverride>, 7> kGuardOverrideKeys{{
+    {"database", "string", "", "Matches clients that connect to this database.", &read_name<&GuardOverride::database>},
+    {"user", "string", "", "Matches clients that log in as this user.", &read_name<&GuardOverride::user>},
+    {"application_name", "string", "",
+     "Matches clients that sent this application_name at startup (a later SET does not count).",
+     &read_string<&GuardOverride::application_name>},
+    {"mode", "string", "", "[guard] mode for the clients matched.", &read_guard_mode<&GuardOverride::mode>},
+    {"rules", "array of strings", "", "[guard] rules for the clients matched.", &read_rules<&GuardOverride::rules>},
+    {"allow", "array of strings", "",
+     "Rules that do not apply to the clients matched (exceptions, e.g. a migrator user allowed \"drop\").",
+     &read_rules<&GuardOverride::allow>},
+    {"unparsable", "string", "", "[guard] unparsable for the clients matched.",
+     &read_unparsable<&GuardOverride::unparsable>},
+}};
+
+void read_guard_overrides(NodeReader& reader, const toml::node& node, const std::string& key, Guard& guard) {
+    const toml::array* array = reader.array_of_tables(node, key);
+    if (array == nullptr) return;
+    std::vector<std::size_t> indexes;  // each entry's position in the file, for error messages
+    for (std::size_t i = 0; i < array->size(); ++i) {
+        const toml::table& table = *array->get(i)->as_table();
+        const std::string entry_key = index_key(key, i);
+        const std::size_t errors_before = reader.error_count();
+        GuardOverride entry;
+        read_section<GuardOverride>(reader, table, entry_key, kGuardOverrideKeys, entry);
+        if (reader.error_count() != errors_before) continue;
+        if (!entry.database && !entry.user && !entry.application_name) {
+            reader.error(table, entry_key,
+                         "needs at least one of 'database', 'user' or 'application_name' (to change the guard of "
+                         "every client, set it in [guard] itself)");
+            continue;
+        }
+        if (!entry.mode && !entry.rules && !entry.allow && !entry.unparsable) {
+            reader.error(table, entry_key, "changes nothing (give at least one of 'mode', 'rules', 'allow' or 'unparsable')");
+            continue;
+        }
+        bool duplicate = false;
+        for (std::size_t j = 0; j < guard.overrides.size() && !duplicate; ++j) {
+            if (!same_clients(entry, guard.overrides[j])) continue;
+            reader.error(table, entry_key, entry_key + " matches the same clients as " + index_key(key, indexes[j]) + "; merge them");
+            duplicate = true;
+        }
+        if (duplicate) continue;
+        guard.overrides.push_back(std::move(entry));
+        indexes.push_back(i);
+    }
+}
+
+void read_audit_log(NodeReader& reader, const toml::node& node, const std::string& key, Guard& guard) {
+    auto value = reader.string(node, key);
+    if (!value) return;
+    if (value->empty()) {
+        reader.error(node, key, "must not be empty (\"stdout\", \"off\", or a file path)");
+    } else {
+        guard.audit_log = std::move(*value);
+    }
+}
+
+constexpr std::array<KeySpec<Guard>, 7> kGuardKeys{{
+    {"mode", "string", "off",
+     "\"off\"; \"audit\": log what the rules would block and let it run; \"enforce\": block it (SQLSTATE 42501).",
+     &read_guard_mode<&Guard::mode>},
+    {"rules", "array of strings", "[\"default\"]",
+     "The rules that apply: rule names and the packs \"default\" (every built-in rule but the migration_safety "
+     "ones) and \"migration_safety\". See docs/guard.md.",
+     &read_rules<&Guard::rules>},
+    {"unparsable", "string", "block",
+     "SQL that has a word a rule looks for (DROP, DELETE, ...) but that sluice's parser rejects: \"block\" "
+     "(fail closed) or \"allow\".",
+     &read_unparsable<&Guard::unparsable>},
+    {"audit_log", "string", "stdout",
+     "Where the JSON audit lines go (one per statement a rule blocked or, in audit mode, would block): \"stdout\", "
+     "\"off\", or a file (reopened when log rotation moves it away).",
+     &read_audit_log},
+    {"audit_statement_max", "integer", "1000",
+     "Longest statement text in an audit line, in bytes, after literals are replaced by $n placeholders.",
+     &read_integer<&Guard::audit_statement_max, 16, 1'000'000>},
+    {"hint", "string", "", "The hint a client gets with a blocked statement: who to ask.", &read_string<&Guard::hint>},
+    {"override", "array of tables", "",
+     "[[guard.override]] entries: mode, rules, allow and unparsable for the clients of one database, user and/or "
+     "application_name.",
+     &read_guard_overrides},
 }};
 
 // The kernel takes keepalive times in whole seconds, at most 32767 (MAX_TCP_KEEPIDLE/KEEPINTVL).
@@ -409,6 +568,9 @@ void read_pool(NodeReader& r, const toml::node& n, const std::string& k, Config&
 void read_timeouts(NodeReader& r, const toml::node& n, const std::string& k, Config& c) {
     read_table_section<Timeouts, kTimeoutKeys.size(), &Config::timeouts>(r, n, k, c, kTimeoutKeys);
 }
+void read_guard(NodeReader& r, const toml::node& n, const std::string& k, Config& c) {
+    read_table_section<Guard, kGuardKeys.size(), &Config::guard>(r, n, k, c, kGuardKeys);
+}
 void read_tcp(NodeReader& r, const toml::node& n, const std::string& k, Config& c) {
     read_table_section<Tcp, kTcpKeys.size(), &Config::tcp>(r, n, k, c, kTcpKeys);
 }
@@ -437,7 +599,7 @@ constexpr std::array<KeySpec<Config>, 10> kConfigKeys{{
     {"logging", "table", "", "What is logged.", &read_logging},
     {"databases", "array of tables", "", "The databases clients can connect to.", &read_databases},
     {"client_tls", "", "", "", nullptr},
-    {"guard", "", "", "", nullptr},
+    {"guard", "table", "", "The query guard: which statements clients may send.", &read_guard},
     {"admin", "", "", "", nullptr},
 }};
 
@@ -472,6 +634,8 @@ std::vector<KeyInfo> known_keys() {
     append_infos(out, "pool", kPoolKeys);
     append_infos(out, "timeouts", kTimeoutKeys);
     append_infos(out, "timeouts.override", kTimeoutOverrideKeys);
+    append_infos(out, "guard", kGuardKeys);
+    append_infos(out, "guard.override", kGuardOverrideKeys);
     append_infos(out, "tcp", kTcpKeys);
     append_infos(out, "logging", kLoggingKeys);
     append_infos(out, "databases", kDatabaseKeys);

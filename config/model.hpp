@@ -131,6 +131,47 @@ struct Timeouts {
     std::vector<TimeoutOverride> overrides;
 };
 
+// The query guard (proxy/query_guard.hpp): which statements clients may send.
+enum class GuardMode { Off, Audit, Enforce };  // audit: log what would be blocked, let it run
+enum class GuardUnparsable { Block, Allow };   // SQL with a guarded word that the parser rejects
+// A set of the guard's built-in rules (sql::Rule), one bit each.
+using GuardRuleSet = std::uint32_t;
+// What `rules` means when not given: the rules sql::is_default() names but unparsable, which has a
+// key of its own (config/guard.cpp checks).
+inline constexpr GuardRuleSet kDefaultGuardRules = (1u << 10) - 1;
+
+// The guard for one client, once [guard] and its overrides are resolved.
+struct GuardPolicy {
+    GuardMode mode = GuardMode::Off;
+    GuardRuleSet rules = kDefaultGuardRules;  // the rules that block (enforce) or are logged (audit)
+    GuardUnparsable unparsable = GuardUnparsable::Block;
+    friend bool operator==(const GuardPolicy&, const GuardPolicy&) = default;
+};
+
+// [[guard.override]]: the keys it sets replace [guard]'s for the clients it matches.
+struct GuardOverride {
+    std::optional<std::string> database;          // each given field must equal the client's
+    std::optional<std::string> user;
+    std::optional<std::string> application_name;  // as sent at startup
+    std::optional<GuardMode> mode;
+    std::optional<GuardRuleSet> rules;
+    std::optional<GuardRuleSet> allow;  // exceptions: rules that do not apply to these clients
+    std::optional<GuardUnparsable> unparsable;
+};
+
+struct Guard {
+    GuardMode mode = GuardMode::Off;
+    GuardRuleSet rules = kDefaultGuardRules;
+    GuardUnparsable unparsable = GuardUnparsable::Block;
+    // Where the JSON audit lines go: "stdout", "off", or a file path (reopened when rotated away).
+    std::string audit_log = "stdout";
+    std::uint32_t audit_statement_max = 1000;  // bytes of normalized statement text per audit line
+    // Told to a client whose statement was blocked: who to ask.
+    std::string hint = "If the statement is intended, ask the database administrator to allow it in sluice's [guard] "
+                       "configuration, or run it through a connection the guard exempts.";
+    std::vector<GuardOverride> overrides;
+};
+
 struct Database {
     std::string name;  // what clients put in "database"
     UpstreamUrl upstream;
@@ -158,6 +199,7 @@ struct Config {
     Auth auth;
     PoolSettings pool;
     Timeouts timeouts;
+    Guard guard;
     Tcp tcp;
     Logging logging;
     std::vector<Database> databases;
@@ -175,6 +217,10 @@ struct Config {
     // The limits for one client: per key, the most specific matching override that sets it, else [timeouts].
     [[nodiscard]] SessionTimeouts timeouts_for(std::string_view database, std::string_view user,
                                                std::string_view application_name) const;
+    // The guard for one client: per key, the most specific matching override that sets it, else
+    // [guard]; then the matching `allow` taken away from the rules.
+    [[nodiscard]] GuardPolicy guard_for(std::string_view database, std::string_view user,
+                                        std::string_view application_name) const;
     // The policy for `user` in `database`: the user's own session_state wins over the database's
     // pool value (which is [pool] session_state unless the database overrides it).
     [[nodiscard]] SessionStatePolicy session_state_for(const Database& database, std::string_view user) const noexcept {

@@ -189,7 +189,9 @@ std::optional<std::string> ClientSession::prepare_without_server() {
     if (!parse || parse->statement.empty()) return std::nullopt;
 
     std::string answer;
-    if (statements_.find(parse->statement)) {
+    if (auto blocked = guard_ ? guard_->check(parse->query, settings_) : std::nullopt) {
+        answer = std::move(*blocked);  // as PostgreSQL answers a Parse that fails
+    } else if (statements_.find(parse->statement)) {
         p::append_error(answer, p::Severity::Error, p::sqlstate::kDuplicatePreparedStatement,
                         "prepared statement \"" + std::string(parse->statement) + "\" already exists");
     } else {

@@ -19,6 +19,7 @@
 #include "proxy/client_count.hpp"
 #include "proxy/pool.hpp"
 #include "proxy/prepared_statements.hpp"
+#include "proxy/query_guard.hpp"
 #include "proxy/proxy_context.hpp"
 #include "proxy/relay.hpp"
 #include "proxy/session_end.hpp"
@@ -89,6 +90,7 @@ private:
     BackendKey cancel_key_;
     bool registered_cancel_key_ = false;
     ClientCount::Place place_;
+    std::optional<QueryGuard> guard_;  // when [guard] is on for this client
     std::optional<Relay> relay_;  // made once the pool (and so the lending mode) is known
     std::atomic<bool> shutdown_requested_{false};
 };

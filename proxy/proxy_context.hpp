@@ -5,8 +5,10 @@
 
 #include "config/model.hpp"
 #include "protocol/sql/session_state.hpp"
+#include "proxy/audit_log.hpp"
 #include "proxy/auth_query.hpp"
 #include "proxy/cancel_registry.hpp"
+#include "proxy/query_guard.hpp"
 #include "proxy/router.hpp"
 
 namespace sluice::proxy {
@@ -20,6 +22,9 @@ struct ProxyContext {
     // One parse per distinct SQL text that may change session state, shared by every session.
     sql::AnalysisCache analyses{4096, 8 * 1024 * 1024};
     std::atomic<std::uint64_t> pins{0};  // clients whose server was pinned to them (session_state)
+    // The query guard's audit lines (guard.audit_log; opened by Server::run) and counts per rule.
+    std::unique_ptr<AuditLog> audit_log{};
+    GuardCounters guard_counters{};
 };
 
 }  // namespace sluice::proxy

@@ -93,15 +93,20 @@ void Relay::add(const p::Frame& frame) {
     // SQL text that may touch session state or prepared statements (one cheap scan per text,
     // before anything parses it).
     bool flagged = false;
-    if ((lending_ == Lending::Transaction || max_prepared_ > 0) &&
-        (tag == p::FrontendTag::Query || tag == p::FrontendTag::Parse)) {
-        std::string_view text;
+    const bool sql_text = tag == p::FrontendTag::Query || tag == p::FrontendTag::Parse;
+    std::string_view text;
+    if (sql_text && (guard_ || lending_ == Lending::Transaction || max_prepared_ > 0)) {
         if (tag == p::FrontendTag::Query) {
             text = frame.body.substr(0, frame.body.find('\0'));
         } else if (auto name_end = cstring_end(frame.body, 0); name_end != std::string_view::npos) {
             auto query_end = cstring_end(frame.body, name_end + 1);
             if (query_end != std::string_view::npos) text = frame.body.substr(name_end + 1, query_end - name_end - 1);
         }
+    }
+    if (sql_text && guard_) {
+        if (auto blocked = guard_->check(text, settings_)) return refuse(frame, std::move(*blocked));
+    }
+    if (sql_text && (lending_ == Lending::Transaction || max_prepared_ > 0)) {
         // A Parse's values come as parameters, so clients send the same texts again and again: the
         // last one found harmless is not scanned again. (A Query's text has its values inline.)
         bool parse = tag == p::FrontendTag::Parse;
@@ -290,8 +295,12 @@ void Relay::reject(const p::Frame& frame, const sql::SessionChange& change) {
                         "session_state = \"reject\"",
                     {},
                     "Use a session-mode pool (pool.mode = \"session\") for this client, or session_state = \"pin\".");
-    // A statement that fails on the server stands in, so that the server is where PostgreSQL
-    // would be after the error (a transaction block aborted, the rest of a pipeline skipped).
+    refuse(frame, std::move(error));
+}
+
+void Relay::refuse(const p::Frame& frame, std::string error) {
+    // The stand-ins name a statement no one has, so they fail with 26000 (or 25P02 in an aborted
+    // transaction block, which the client then gets, as PostgreSQL would answer there).
     if (frame.tag == static_cast<char>(p::FrontendTag::Query)) {
         std::string body = "DEALLOCATE " + std::string(kAbsentStatement);
         body.push_back('\0');
@@ -564,7 +573,10 @@ bool Relay::follow(std::string_view chunk) {
                 on_noted_response(tag, body, note, abs_end >= size ? abs_end - size : std::string_view::npos, abs_end);
             }
             tracker_.on_server_message(t, body);
-            if (t == p::BackendTag::ReadyForQuery) on_ready_for_query();
+            if (t == p::BackendTag::ReadyForQuery) {
+                on_ready_for_query();
+                if (guard_ && tracker_.pending() == 0) guard_->settled();
+            }
             if (retry_candidate_) {
                 retry_candidate_ = false;
                 if (tracker_.pending() == 1 && !writing_ && !has_batch()) {
@@ -688,7 +700,10 @@ void Relay::on_noted_response(char tag, std::string_view body, std::uint32_t not
     case Reply::ReplaceError:
         if (tag == static_cast<char>(p::BackendTag::ErrorResponse)) {
             noted->answered = true;
-            edit(noted->error);
+            // Only the stand-in's own failure: in an aborted transaction block the server's 25P02 is
+            // what PostgreSQL would have answered the client's message too.
+            auto fields = p::ErrorFields::decode(body);
+            if (!fields || fields->get(p::ErrorField::Code) == p::sqlstate::kInvalidSqlStatementName) edit(noted->error);
         }
         return;
     case Reply::EmptyAsDeallocate:

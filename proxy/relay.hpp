@@ -29,6 +29,7 @@
 #include "proxy/asio.hpp"
 #include "proxy/cancel_registry.hpp"
 #include "proxy/prepared_statements.hpp"
+#include "proxy/query_guard.hpp"
 #include "proxy/server_lease.hpp"
 #include "proxy/session_end.hpp"
 #include "proxy/session_params.hpp"
@@ -66,6 +67,9 @@ public:
         policy_ = policy;
         on_pin_ = std::move(on_pin);
     }
+    // Every Query and Parse text goes past `guard` first; a blocked one is answered with its error
+    // where PostgreSQL's would be, and none of it reaches the server.
+    void guard_with(QueryGuard& guard) noexcept { guard_ = &guard; }
     // How many kinds of Reply there are (the note's low bits must hold them).
     static constexpr std::uint32_t reply_count() noexcept { return static_cast<std::uint32_t>(Reply::Count); }
     // Named prepared statements are renamed and kept per client (transaction mode).
@@ -144,6 +148,10 @@ private:
     // message was replaced (rejected).
     bool check_session_state(const protocol::Frame& frame, std::string_view sql);
     void reject(const protocol::Frame& frame, const sql::SessionChange& change);
+    // Sends, instead of the client's Query or Parse, a stand-in that fails on the server (so that the
+    // server is where PostgreSQL would be after the error: a transaction block aborted, the rest of a
+    // pipeline skipped), and answers the client with `error` in place of the stand-in's.
+    void refuse(const protocol::Frame& frame, std::string error);
     void pin(const sql::SessionChange& change);
     // Before the server goes back: read the settings the transaction changed (learn_), so that
     // the client's next server gets them too.
@@ -231,6 +239,7 @@ private:
     bool pump_running_ = false;  // server -> client pump alive
     std::shared_ptr<void> pump_keep_alive_;  // the session, while the pump runs
     bool letting_go_ = false;    // let_go() decides the server's fate
+    QueryGuard* guard_ = nullptr;
     // Session state.
     sql::AnalysisCache* analyses_ = nullptr;
     config::SessionStatePolicy policy_ = config::SessionStatePolicy::Track;

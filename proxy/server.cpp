@@ -51,6 +51,12 @@ int Server::run() {
         spdlog::critical("cannot listen on {}:{}: {}", listen.address, listen.port, e.what());
         return 1;
     }
+    try {
+        context_.audit_log = std::make_unique<AuditLog>(config_->guard.audit_log);
+    } catch (const std::exception& e) {
+        spdlog::critical("{}", e.what());
+        return 1;
+    }
     for (auto& a : acceptors_) asio::co_spawn(io_, accept_loop(*a), log_exception("accept loop"));
     asio::co_spawn(io_, maintenance_loop(), log_exception("pool maintenance"));
     signals_.async_wait([this](const error_code& ec, int signo) {

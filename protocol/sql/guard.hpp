@@ -96,6 +96,15 @@ struct GuardVerdict {
     std::vector<Finding> findings;  // every rule hit, in statement order (empty: allowed)
 };
 
+// Cheap, conservative test to run on every client SQL string before any parse: false means no
+// rule (default or migration_safety) can find anything in the text, so it need not be parsed. One
+// pass, no allocation: it looks for the first keywords of the statements rules find (alter,
+// cluster, copy, create, delete, do, drop, lock, truncate, update, vacuum) as whole words anywhere,
+// in comments and string literals too, and after digits or '$' glued to them. A text without any
+// of them is not parsed, so `unparsable` applies only to texts with one (a statement no rule could
+// find does not need the parser's word).
+bool may_break_rule(std::string_view sql) noexcept;
+
 // An unparsed tree gives parsed = false and no findings (the caller applies unparsable).
 // Never throws except std::bad_alloc.
 GuardVerdict classify(const ParseTree& tree);

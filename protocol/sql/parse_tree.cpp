@@ -36,4 +36,22 @@ ParseTree ParseTree::parse(std::string_view sql) {
     return tree;
 }
 
+std::optional<std::string> normalized_text(std::string_view sql) {
+    const std::string text(sql.substr(0, sql.find('\0')));
+    PgQueryNormalizeResult result = pg_query_normalize(text.c_str());
+    std::optional<std::string> out;
+    if (result.error == nullptr && result.normalized_query != nullptr) out.emplace(result.normalized_query);
+    pg_query_free_normalize_result(result);
+    return out;
+}
+
+std::optional<std::string> fingerprint(std::string_view sql) {
+    const std::string text(sql.substr(0, sql.find('\0')));
+    PgQueryFingerprintResult result = pg_query_fingerprint(text.c_str());
+    std::optional<std::string> out;
+    if (result.error == nullptr && result.fingerprint_str != nullptr) out.emplace(result.fingerprint_str);
+    pg_query_free_fingerprint_result(result);
+    return out;
+}
+
 }  // namespace sluice::sql

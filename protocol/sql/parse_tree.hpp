@@ -9,6 +9,7 @@
 // a multi-megabyte string costs milliseconds. Callers cap the size; nothing is capped here.
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -39,5 +40,11 @@ private:
     std::unique_ptr<PgQuery__ParseResult, Free> result_;
     std::string error_;
 };
+
+// For audit logs: the text with every literal replaced by $1, $2... (no values leak into logs), and
+// libpg_query's fingerprint of the statement's shape (16 hex digits; the same for texts that differ
+// only in literals, whitespace and comments). nullopt when the text does not parse.
+std::optional<std::string> normalized_text(std::string_view sql);
+std::optional<std::string> fingerprint(std::string_view sql);
 
 }  // namespace sluice::sql

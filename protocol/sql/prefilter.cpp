@@ -4,28 +4,18 @@
 #include <cstddef>
 #include <string_view>
 
+#include "protocol/sql/lexical.hpp"
 #include "protocol/sql/session_state.hpp"
 
 namespace sluice::sql {
 namespace {
 
-// PostgreSQL's identifier characters (scan.l ident_cont): a keyword is a whole run of them.
-constexpr bool is_ident_char(unsigned char c) noexcept {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '$' ||
-           c >= 0x80;
-}
+using lexical::ascii_lower;
+using lexical::equals_ci;
+using lexical::is_ident_char;
 
 constexpr bool is_space(char c) noexcept {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
-constexpr char ascii_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool equals_ci(std::string_view word, std::string_view keyword) noexcept {
-    if (word.size() != keyword.size()) return false;
-    for (std::size_t i = 0; i < word.size(); ++i)
-        if (ascii_lower(word[i]) != keyword[i]) return false;
-    return true;
 }
 
 bool contains_ci(std::string_view word, std::string_view needle) noexcept {

@@ -223,6 +223,7 @@ std::string_view to_string(Effect effect) noexcept {
 Analysis analyze(std::string_view sql) {
     Analysis analysis;
     const ParseTree tree = ParseTree::parse(sql);
+    analysis.guard = classify(tree);
     if (!tree.ok()) {
         analysis.error = tree.error();
         return analysis;

@@ -27,6 +27,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "protocol/sql/guard.hpp"
+
 namespace sluice::sql {
 
 // One thing a statement does to the session, in statement order.
@@ -78,6 +80,7 @@ struct Analysis {
     std::size_t statements = 0;
     bool transaction_control = false;  // BEGIN/START TRANSACTION/COMMIT/ROLLBACK/SAVEPOINT... seen
     std::vector<SessionChange> changes;  // empty when !parsed
+    GuardVerdict guard;                  // the query guard's findings, from the same parse (guard.hpp)
 };
 
 // Cheap, conservative test to run on every client SQL string before any parse: false means the
@@ -93,7 +96,8 @@ bool may_change_session(std::string_view sql) noexcept;
 // std::bad_alloc.
 Analysis analyze(std::string_view sql);
 
-// analyze() behind a bounded LRU keyed by the exact text: at most `max_entries` entries and
+// analyze() behind a bounded LRU (shared by session-state detection and the query guard: one parse
+// per distinct text) keyed by the exact text: at most `max_entries` entries and
 // `max_bytes` of key text (an entry larger than max_bytes alone is analysed but not kept).
 // Thread-safe (one mutex: it is only reached when may_change_session() says yes). The parse runs
 // outside the lock; two threads missing on the same text both parse and the first insert wins.

@@ -11,7 +11,8 @@ namespace {
 
 // A TOML value for a documented default.
 std::string toml_value(const KeyInfo& key) {
-    if (key.type == "integer" || key.type == "boolean") return std::string(key.default_value);
+    if (key.type == "integer" || key.type == "boolean" || key.type == "array of strings")
+        return std::string(key.default_value);
     std::string out = "\"";
     for (char c : key.default_value) {
         if (c == '"' || c == '\\') out += '\\';
@@ -69,6 +70,12 @@ TEST(Keys, DocumentedDefaultsAreTheModelDefaults) {
     EXPECT_EQ(c.timeouts.client_idle, d.timeouts.client_idle);
     EXPECT_EQ(c.timeouts.cancel_grace, d.timeouts.cancel_grace);
     EXPECT_TRUE(c.timeouts.overrides.empty());
+    EXPECT_EQ(c.guard.mode, d.guard.mode);
+    EXPECT_EQ(c.guard.rules, d.guard.rules);
+    EXPECT_EQ(c.guard.unparsable, d.guard.unparsable);
+    EXPECT_EQ(c.guard.audit_log, d.guard.audit_log);
+    EXPECT_EQ(c.guard.audit_statement_max, d.guard.audit_statement_max);
+    EXPECT_TRUE(c.guard.overrides.empty());
     EXPECT_EQ(c.tcp.keepalive, d.tcp.keepalive);
     EXPECT_EQ(c.tcp.keepalive_idle, d.tcp.keepalive_idle);
     EXPECT_EQ(c.tcp.keepalive_interval, d.tcp.keepalive_interval);
@@ -86,7 +93,7 @@ TEST(Keys, TheKeyList) {
         EXPECT_TRUE(keys.insert(path).second) << "listed twice: " << path;
     }
     const std::set<std::string> expected{
-        "listen", "auth", "pool", "timeouts", "tcp", "logging", "databases",
+        "listen", "auth", "pool", "timeouts", "guard", "tcp", "logging", "databases",
         "listen.address", "listen.port", "listen.workers", "listen.max_client_connections",
         "auth.method", "auth.users", "auth.users_file", "auth.auth_query",
         "auth.users.name", "auth.users.password", "auth.users.pool_size", "auth.users.max_connections",
@@ -102,6 +109,9 @@ TEST(Keys, TheKeyList) {
         "timeouts.override.database", "timeouts.override.user", "timeouts.override.application_name",
         "timeouts.override.statement", "timeouts.override.transaction", "timeouts.override.idle_in_transaction",
         "timeouts.override.client_idle", "timeouts.override.query_wait",
+        "guard.mode", "guard.rules", "guard.unparsable", "guard.audit_log", "guard.audit_statement_max", "guard.hint",
+        "guard.override", "guard.override.database", "guard.override.user", "guard.override.application_name",
+        "guard.override.mode", "guard.override.rules", "guard.override.allow", "guard.override.unparsable",
         "tcp.keepalive", "tcp.keepalive_idle", "tcp.keepalive_interval", "tcp.keepalive_count",
         "logging.level", "logging.log_connections",
         "databases.name", "databases.url", "databases.pool",

@@ -296,7 +296,7 @@ url = "postgres://h:0/app"
 }
 
 TEST(LoadErrors, LaterFeaturesAreNotSupportedYet) {
-    for (std::string_view section : {"client_tls", "guard", "admin"}) {
+    for (std::string_view section : {"client_tls", "admin"}) {
         SCOPED_TRACE(section);
         // Appended, not "[" + std::string(...): g++ 12 at -O3 reports a false -Wrestrict overlap
         // in that operator+ (GCC bug 105651).
