@@ -18,7 +18,12 @@ GuardPolicy Config::guard_for(std::string_view database, std::string_view user,
     if (o.empty()) return policy;
     if (auto* mode = most_specific(o, &GuardOverride::mode, database, user, application_name)) policy.mode = *mode;
     if (auto* rules = most_specific(o, &GuardOverride::rules, database, user, application_name)) policy.rules = *rules;
-    if (auto* allow = most_specific(o, &GuardOverride::allow, database, user, application_name)) policy.rules &= ~*allow;
+    if (auto* allow = most_specific(o, &GuardOverride::allow, database, user, application_name)) {
+        policy.rules &= ~*allow;
+        // The entry that set `allow` also says which custom rules it lets through.
+        for (const GuardOverride& entry : o)
+            if (entry.allow && &*entry.allow == allow) policy.custom &= ~entry.allow_custom;
+    }
     if (auto* unparsable = most_specific(o, &GuardOverride::unparsable, database, user, application_name))
         policy.unparsable = *unparsable;
     return policy;

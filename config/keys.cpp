@@ -3,6 +3,7 @@
 // keeps the two in step).
 #include "config/keys.hpp"
 
+#include <algorithm>
 #include <array>
 
 #include "config/client_match.hpp"
@@ -348,7 +349,10 @@ constexpr GuardRuleSet kMigrationSafetyRules = [] {
 }();
 
 // A list of rule names (and pack names) as a set; nullopt after an error naming the bad element.
-std::optional<GuardRuleSet> read_rule_set(NodeReader& reader, const toml::node& node, const std::string& key) {
+// With `custom`, names of [[guard.custom]] rules are accepted too, as bits of `custom_bits`.
+std::optional<GuardRuleSet> read_rule_set(NodeReader& reader, const toml::node& node, const std::string& key,
+                                          const std::vector<GuardCustomRule>* custom = nullptr,
+                                          std::uint32_t* custom_bits = nullptr) {
     const toml::array* array = node.as_array();
     if (array == nullptr) {
         reader.error(node, key, "must be an array of rule names, e.g. [\"default\", \"migration_safety\"]");
@@ -374,6 +378,11 @@ std::optional<GuardRuleSet> read_rule_set(NodeReader& reader, const toml::node& 
             ok = false;
         } else if (auto rule = sql::rule_from_string(*name)) {
             set |= 1u << static_cast<unsigned>(*rule);
+        } else if (auto at = custom ? std::find_if(custom->begin(), custom->end(),
+                                                   [&](const GuardCustomRule& r) { return r.name == *name; })
+                                    : std::vector<GuardCustomRule>::const_iterator{};
+                   custom && at != custom->end()) {
+            *custom_bits |= 1u << static_cast<unsigned>(at - custom->begin());
         } else {
             std::string reason = "unknown rule \"" + *name + "\"";
             if (auto near = closest_match(*name, kGuardRuleNames)) reason += " (did you mean \"" + std::string(*near) + "\"?)";
@@ -391,6 +400,131 @@ void read_rules(NodeReader& reader, const toml::node& node, const std::string& k
     if (auto set = read_rule_set(reader, node, key)) target.*Member = *set;
 }
 
+// For a key its section reads itself, after the others.
+template <class Section>
+void read_later(NodeReader&, const toml::node&, const std::string&, Section&) {}
+
+// A non-empty array of non-empty strings.
+std::optional<std::vector<std::string>> read_string_list(NodeReader& reader, const toml::node& node,
+                                                         const std::string& key) {
+    const toml::array* array = node.as_array();
+    if (array == nullptr || array->empty()) {
+        reader.error(node, key, "must be a non-empty array of strings");
+        return std::nullopt;
+    }
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < array->size(); ++i) {
+        auto value = reader.string(*array->get(i), index_key(key, i));
+        if (!value) return std::nullopt;
+        if (value->empty()) {
+            reader.error(*array->get(i), index_key(key, i), "must not be empty");
+            return std::nullopt;
+        }
+        out.push_back(std::move(*value));
+    }
+    return out;
+}
+
+void read_custom_statements(NodeReader& reader, const toml::node& node, const std::string& key, GuardCustomRule& rule) {
+    auto list = read_string_list(reader, node, key);
+    if (!list) return;
+    for (std::size_t i = 0; i < list->size(); ++i) {
+        const std::string& given = (*list)[i];
+        std::string kind;
+        for (char c : given) kind.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c | 0x20 : c));
+        if (kind.size() > 4 && kind.ends_with("stmt")) kind.resize(kind.size() - 4);
+        if (kind.find_first_not_of("abcdefghijklmnopqrstuvwxyz") != std::string::npos) {
+            reader.error(*node.as_array()->get(i), index_key(key, i),
+                         "must be a statement kind: a PostgreSQL parse node name such as \"delete\", \"grant\" or "
+                         "\"VariableSetStmt\"");
+            return;
+        }
+        rule.statements.push_back(std::move(kind));
+    }
+}
+
+template <auto Member>
+void read_custom_names(NodeReader& reader, const toml::node& node, const std::string& key, SectionOf<Member>& rule) {
+    auto list = read_string_list(reader, node, key);
+    if (!list) return;
+    for (const auto& text : *list) (rule.*Member).push_back(sql::parse_qualified_name(text));
+}
+
+void read_custom_fingerprints(NodeReader& reader, const toml::node& node, const std::string& key,
+                              GuardCustomRule& rule) {
+    auto list = read_string_list(reader, node, key);
+    if (!list) return;
+    for (std::size_t i = 0; i < list->size(); ++i) {
+        std::string hex = (*list)[i];
+        for (char& c : hex) c = static_cast<char>(c >= 'A' && c <= 'F' ? c | 0x20 : c);
+        if (hex.size() != 16 || hex.find_first_not_of("0123456789abcdef") != std::string::npos) {
+            reader.error(*node.as_array()->get(i), index_key(key, i),
+                         "must be a statement fingerprint: 16 hex digits, as in the \"fingerprint\" of an audit line");
+            return;
+        }
+        rule.fingerprints.push_back(std::move(hex));
+    }
+}
+
+void read_custom_name(NodeReader& reader, const toml::node& node, const std::string& key, GuardCustomRule& rule) {
+    auto value = reader.string(node, key);
+    if (!value) return;
+    if (value->empty() || value->size() > 63 ||
+        value->find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos) {
+        reader.error(node, key, "must be 1 to 63 of a-z, 0-9 and _ (it names the rule in errors, audit lines and allow lists)");
+    } else if (sql::rule_from_string(*value) || *value == "default" || *value == "migration_safety") {
+        reader.error(node, key, "\"" + *value + "\" is a built-in rule's name; choose another");
+    } else {
+        rule.name = std::move(*value);
+    }
+}
+
+constexpr std::array<KeySpec<GuardCustomRule>, 5> kGuardCustomKeys{{
+    {"name", "string", "", "The rule's name, in errors, audit lines and `allow` lists.", &read_custom_name, true},
+    {"statement", "array of strings", "",
+     "Statement kinds it finds, nested ones too: PostgreSQL parse node names, with or without \"Stmt\" "
+     "(\"delete\", \"grant\", \"VariableSet\"...).",
+     &read_custom_statements},
+    {"table", "array of strings", "",
+     "Tables it finds wherever the text names them (\"payments\", \"billing.payments\"; unquoted names fold to "
+     "lower case, as in PostgreSQL).",
+     &read_custom_names<&GuardCustomRule::tables>},
+    {"function", "array of strings", "",
+     "Functions it finds wherever the text calls them, CALL included (\"pg_terminate_backend\").",
+     &read_custom_names<&GuardCustomRule::functions>},
+    {"fingerprint", "array of strings", "",
+     "Whole texts it finds, by libpg_query fingerprint (16 hex digits, as in audit lines).",
+     &read_custom_fingerprints},
+}};
+
+void read_guard_custom(NodeReader& reader, const toml::node& node, const std::string& key, Guard& guard) {
+    const toml::array* array = reader.array_of_tables(node, key);
+    if (array == nullptr) return;
+    if (array->size() > kMaxGuardCustomRules) {
+        reader.error(node, key, "at most " + std::to_string(kMaxGuardCustomRules) + " custom rules");
+        return;
+    }
+    for (std::size_t i = 0; i < array->size(); ++i) {
+        const toml::table& table = *array->get(i)->as_table();
+        const std::string entry_key = index_key(key, i);
+        const std::size_t errors_before = reader.error_count();
+        GuardCustomRule rule;
+        read_section<GuardCustomRule>(reader, table, entry_key, kGuardCustomKeys, rule);
+        if (reader.error_count() != errors_before) continue;
+        if (rule.statements.empty() && rule.tables.empty() && rule.functions.empty() && rule.fingerprints.empty()) {
+            reader.error(table, entry_key,
+                         "finds nothing (give at least one of 'statement', 'table', 'function' or 'fingerprint')");
+            continue;
+        }
+        if (std::any_of(guard.custom.begin(), guard.custom.end(), [&](const auto& r) { return r.name == rule.name; })) {
+            reader.error(*table.get("name"), join_key(entry_key, "name"),
+                         "a custom rule named \"" + rule.name + "\" comes earlier");
+            continue;
+        }
+        guard.custom.push_back(std::move(rule));
+    }
+}
+
 constexpr std::array<KeySpec<GuardOverride>, 7> kGuardOverrideKeys{{
     {"database", "string", "", "Matches clients that connect to this database.", &read_name<&GuardOverride::database>},
     {"user", "string", "", "Matches clients that log in as this user.", &read_name<&GuardOverride::user>},
@@ -400,8 +534,9 @@ constexpr std::array<KeySpec<GuardOverride>, 7> kGuardOverrideKeys{{
     {"mode", "string", "", "[guard] mode for the clients matched.", &read_guard_mode<&GuardOverride::mode>},
     {"rules", "array of strings", "", "[guard] rules for the clients matched.", &read_rules<&GuardOverride::rules>},
     {"allow", "array of strings", "",
-     "Rules that do not apply to the clients matched (exceptions, e.g. a migrator user allowed \"drop\").",
-     &read_rules<&GuardOverride::allow>},
+     "Rules (built-in or [[guard.custom]]) that do not apply to the clients matched (exceptions, e.g. a migrator "
+     "user allowed \"drop\").",
+     &read_later<GuardOverride>},
     {"unparsable", "string", "", "[guard] unparsable for the clients matched.",
      &read_unparsable<&GuardOverride::unparsable>},
 }};
@@ -416,6 +551,9 @@ void read_guard_overrides(NodeReader& reader, const toml::node& node, const std:
         const std::size_t errors_before = reader.error_count();
         GuardOverride entry;
         read_section<GuardOverride>(reader, table, entry_key, kGuardOverrideKeys, entry);
+        // `allow` may name [[guard.custom]] rules, read by now ("custom" comes first in kGuardKeys).
+        if (const toml::node* allow = table.get("allow"))
+            entry.allow = read_rule_set(reader, *allow, join_key(entry_key, "allow"), &guard.custom, &entry.allow_custom);
         if (reader.error_count() != errors_before) continue;
         if (!entry.database && !entry.user && !entry.application_name) {
             reader.error(table, entry_key,
@@ -449,7 +587,7 @@ void read_audit_log(NodeReader& reader, const toml::node& node, const std::strin
     }
 }
 
-constexpr std::array<KeySpec<Guard>, 7> kGuardKeys{{
+constexpr std::array<KeySpec<Guard>, 8> kGuardKeys{{
     {"mode", "string", "off",
      "\"off\"; \"audit\": log what the rules would block and let it run; \"enforce\": block it (SQLSTATE 42501).",
      &read_guard_mode<&Guard::mode>},
@@ -469,6 +607,9 @@ constexpr std::array<KeySpec<Guard>, 7> kGuardKeys{{
      "Longest statement text in an audit line, in bytes, after literals are replaced by $n placeholders.",
      &read_integer<&Guard::audit_statement_max, 16, 1'000'000>},
     {"hint", "string", "", "The hint a client gets with a blocked statement: who to ask.", &read_string<&Guard::hint>},
+    {"custom", "array of tables", "",
+     "[[guard.custom]] rules of your own: statement kinds, tables, functions or fingerprints to find.",
+     &read_guard_custom},
     {"override", "array of tables", "",
      "[[guard.override]] entries: mode, rules, allow and unparsable for the clients of one database, user and/or "
      "application_name.",
@@ -635,6 +776,7 @@ std::vector<KeyInfo> known_keys() {
     append_infos(out, "timeouts", kTimeoutKeys);
     append_infos(out, "timeouts.override", kTimeoutOverrideKeys);
     append_infos(out, "guard", kGuardKeys);
+    append_infos(out, "guard.custom", kGuardCustomKeys);
     append_infos(out, "guard.override", kGuardOverrideKeys);
     append_infos(out, "tcp", kTcpKeys);
     append_infos(out, "logging", kLoggingKeys);

@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "protocol/sql/statement_facts.hpp"
+
 namespace sluice::config {
 
 using Duration = std::chrono::milliseconds;  // zero means "no limit" wherever a limit is optional
@@ -140,11 +142,23 @@ using GuardRuleSet = std::uint32_t;
 // key of its own (config/guard.cpp checks).
 inline constexpr GuardRuleSet kDefaultGuardRules = (1u << 10) - 1;
 
+// [[guard.custom]]: a rule of the operator's own. It finds a statement when every key it gives
+// matches (each key: any of its values).
+struct GuardCustomRule {
+    std::string name;
+    std::vector<std::string> statements;    // statement kinds: parse node names without "Stmt", lower-cased
+    std::vector<sql::QualifiedName> tables;     // relations named anywhere in the text
+    std::vector<sql::QualifiedName> functions;  // functions called anywhere in the text
+    std::vector<std::string> fingerprints;  // libpg_query fingerprints of the whole text (16 hex digits)
+};
+inline constexpr std::size_t kMaxGuardCustomRules = 32;  // one bit each in GuardPolicy::custom
+
 // The guard for one client, once [guard] and its overrides are resolved.
 struct GuardPolicy {
     GuardMode mode = GuardMode::Off;
     GuardRuleSet rules = kDefaultGuardRules;  // the rules that block (enforce) or are logged (audit)
     GuardUnparsable unparsable = GuardUnparsable::Block;
+    std::uint32_t custom = ~0u;  // bit i: [[guard.custom]] entry i applies
     friend bool operator==(const GuardPolicy&, const GuardPolicy&) = default;
 };
 
@@ -156,6 +170,7 @@ struct GuardOverride {
     std::optional<GuardMode> mode;
     std::optional<GuardRuleSet> rules;
     std::optional<GuardRuleSet> allow;  // exceptions: rules that do not apply to these clients
+    std::uint32_t allow_custom = 0;     // the same for [[guard.custom]] rules (bit i: entry i); with `allow`
     std::optional<GuardUnparsable> unparsable;
 };
 
@@ -169,6 +184,7 @@ struct Guard {
     // Told to a client whose statement was blocked: who to ask.
     std::string hint = "If the statement is intended, ask the database administrator to allow it in sluice's [guard] "
                        "configuration, or run it through a connection the guard exempts.";
+    std::vector<GuardCustomRule> custom;
     std::vector<GuardOverride> overrides;
 };
 

@@ -115,7 +115,7 @@ awaitable<std::optional<SessionEnd>> ClientSession::log_in() {
     relay_->enforce(limits_, config_->timeouts.cancel_grace, weak_from_this());
     if (auto policy = config_->guard_for(database_, user_, application_name ? *application_name : std::string_view{});
         policy.mode != config::GuardMode::Off) {
-        guard_.emplace(policy, config_->guard.hint, config_->guard.audit_statement_max,
+        guard_.emplace(policy, config_->guard,
                        GuardClient{peer_, user_, database_, application_name ? std::string(*application_name) : ""},
                        ctx_.analyses, *ctx_.audit_log, ctx_.guard_counters);
         relay_->guard_with(*guard_);

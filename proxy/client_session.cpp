@@ -189,7 +189,8 @@ std::optional<std::string> ClientSession::prepare_without_server() {
     if (!parse || parse->statement.empty()) return std::nullopt;
 
     std::string answer;
-    if (auto blocked = guard_ ? guard_->check(parse->query, settings_) : std::nullopt) {
+    if (auto blocked = guard_ ? guard_->check(parse->query, settings_, sql::may_change_session(parse->query))
+                              : std::nullopt) {
         answer = std::move(*blocked);  // as PostgreSQL answers a Parse that fails
     } else if (statements_.find(parse->statement)) {
         p::append_error(answer, p::Severity::Error, p::sqlstate::kDuplicatePreparedStatement,

@@ -1,5 +1,6 @@
 #include "proxy/query_guard.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -49,6 +50,39 @@ std::string_view why(Rule rule) {
     }
     return "";
 }
+
+std::string lower_ascii(std::string_view s) {
+    std::string out(s);
+    for (char& c : out)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return out;
+}
+
+// Whether `sql` has one of `words` (lower case) as a whole identifier, anywhere (comments and
+// strings too: a false positive costs one cached parse), ignoring ASCII case.
+bool mentions_any(std::string_view sql, const std::vector<std::string>& words) {
+    auto ident = [](char c) {
+        auto u = static_cast<unsigned char>(c);
+        return (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') || u == '_' || u == '$' ||
+               u >= 0x80;
+    };
+    for (std::size_t i = 0; i < sql.size();) {
+        if (!ident(sql[i])) {
+            ++i;
+            continue;
+        }
+        std::size_t end = i;
+        while (end < sql.size() && ident(sql[end])) ++end;
+        const std::string word = lower_ascii(sql.substr(i, end - i));
+        for (const auto& w : words)
+            if (w == word) return true;
+        i = end;
+    }
+    return false;
+}
+
+// Longest text remembered as needing no parse (longer ones are scanned each time).
+constexpr std::size_t kRememberedTextMax = 4096;
 
 bool has_rule(config::GuardRuleSet set, Rule rule) { return (set >> static_cast<unsigned>(rule) & 1u) != 0; }
 
@@ -154,30 +188,53 @@ std::string utc_now() {
 
 }  // namespace
 
-QueryGuard::QueryGuard(config::GuardPolicy policy, std::string hint, std::uint32_t audit_statement_max,
-                       GuardClient client, sql::AnalysisCache& analyses, AuditLog& audit, GuardCounters& counters)
+QueryGuard::QueryGuard(config::GuardPolicy policy, const config::Guard& guard, GuardClient client,
+                       sql::AnalysisCache& analyses, AuditLog& audit, GuardCounters& counters)
     : policy_(policy),
-      hint_(std::move(hint)),
-      audit_statement_max_(audit_statement_max),
+      hint_(guard.hint),
+      audit_statement_max_(guard.audit_statement_max),
       client_(std::move(client)),
       analyses_(analyses),
       audit_(audit),
-      counters_(counters) {}
+      counters_(counters) {
+    for (std::size_t i = 0; i < guard.custom.size(); ++i) {
+        if ((policy_.custom >> i & 1u) == 0) continue;
+        const config::GuardCustomRule& rule = guard.custom[i];
+        custom_.emplace_back(i, &rule);
+        parse_every_text_ |= !rule.statements.empty() || !rule.fingerprints.empty();
+        for (const auto* names : {&rule.tables, &rule.functions})
+            for (const auto& name : *names) custom_words_.push_back(lower_ascii(name.name));
+    }
+}
 
-std::optional<std::string> QueryGuard::check(std::string_view sql, const ClientSettings& settings) {
+bool QueryGuard::must_parse(std::string_view sql) const {
+    if (sql::may_break_rule(sql)) return true;
+    if (custom_.empty()) return false;
+    if (parse_every_text_) return sql.find_first_not_of(" \t\r\n;") != std::string_view::npos;
+    return mentions_any(sql, custom_words_);
+}
+
+std::optional<std::string> QueryGuard::check(std::string_view sql, const ClientSettings& settings,
+                                             bool may_change_session) {
     if (policy_.mode == config::GuardMode::Off) return std::nullopt;
     sql = sql.substr(0, sql.find('\0'));  // as the server reads it
     std::shared_ptr<const sql::Analysis> analysis;
     std::optional<Block> block;
-    if (sql::may_break_rule(sql)) {
+    bool parse = false;
+    if (sql != unflagged_) {
+        parse = must_parse(sql);
+        if (!parse && sql.size() <= kRememberedTextMax) unflagged_.assign(sql);
+    }
+    if (parse) {
         block = lexical_doubt(sql, settings);
         if (!block) {
             analysis = analyses_.get(sql);
             block = rule_block(*analysis);
+            if (!block && !custom_.empty()) block = custom_block(*analysis, sql);
         }
     }
     // This text is read with the settings in force now; the ones after it may not be.
-    if (!in_doubt_ && sql::may_change_session(sql)) {
+    if (!in_doubt_ && may_change_session) {
         if (!analysis) analysis = analyses_.get(sql);
         in_doubt_ = may_change_reading(*analysis);
     }
@@ -197,7 +254,7 @@ std::optional<QueryGuard::Block> QueryGuard::lexical_doubt(std::string_view sql,
         risky_encoding_ = encoding != settings.params.end() && is_ambiguous_encoding(encoding->second);
     }
     if ((scs_off_ || in_doubt_) && sql.find('\\') != std::string_view::npos)
-        return Block{Rule::Unparsable, "", "",
+        return Block{std::string(sql::to_string(Rule::Unparsable)), static_cast<std::size_t>(Rule::Unparsable), "", "",
                      in_doubt_ ? "The statement has a backslash and follows one that may change "
                                  "standard_conforming_strings before the server has answered it, so sluice cannot be "
                                  "sure it reads the statement as the server will."
@@ -206,7 +263,7 @@ std::optional<QueryGuard::Block> QueryGuard::lexical_doubt(std::string_view sql,
                      "Keep standard_conforming_strings = on (PostgreSQL's default), and wait for the answer to a "
                      "statement that changes it before sending more."};
     if ((risky_encoding_ || in_doubt_) && has_byte_above_ascii(sql))
-        return Block{Rule::Unparsable, "", "",
+        return Block{std::string(sql::to_string(Rule::Unparsable)), static_cast<std::size_t>(Rule::Unparsable), "", "",
                      "The statement has non-ASCII bytes and the connection's client_encoding (or one a previous "
                      "statement may have set) is one whose characters may contain the bytes of quotes and "
                      "backslashes, so sluice cannot be sure it reads the statement as the server will.",
@@ -218,7 +275,8 @@ std::optional<QueryGuard::Block> QueryGuard::rule_block(const sql::Analysis& ana
     const sql::GuardVerdict& verdict = analysis.guard;
     if (!verdict.parsed) {
         if (policy_.unparsable == config::GuardUnparsable::Allow) return std::nullopt;
-        return Block{Rule::Unparsable, "", "", "sluice's parser (PostgreSQL 15's grammar) cannot read it: " + verdict.error,
+        return Block{std::string(sql::to_string(Rule::Unparsable)), static_cast<std::size_t>(Rule::Unparsable), "", "",
+                     "sluice's parser (PostgreSQL 15's grammar) cannot read it: " + verdict.error,
                      "Check the statement's syntax."};
     }
     for (const auto& finding : verdict.findings) {
@@ -230,7 +288,48 @@ std::optional<QueryGuard::Block> QueryGuard::rule_block(const sql::Analysis& ana
         detail += ": ";
         detail += why(finding.rule);
         detail += '.';
-        return Block{finding.rule, finding.statement_type, finding.table, std::move(detail), {}};
+        return Block{std::string(sql::to_string(finding.rule)), static_cast<std::size_t>(finding.rule),
+                     finding.statement_type, finding.table, std::move(detail), {}};
+    }
+    return std::nullopt;
+}
+
+std::optional<QueryGuard::Block> QueryGuard::custom_block(const sql::Analysis& analysis, std::string_view sql) const {
+    if (!analysis.guard.parsed) return std::nullopt;  // rule_block() applied `unparsable`
+    const sql::StatementFacts& facts = analysis.facts;
+    std::optional<std::string> fingerprint;
+    auto any_name = [](const std::vector<sql::QualifiedName>& wanted, const std::vector<sql::QualifiedName>& actual,
+                       std::string& found) {
+        for (const auto& w : wanted)
+            for (const auto& a : actual)
+                if (sql::names_match(w, a)) {
+                    found = a.schema.empty() ? a.name : a.schema + "." + a.name;
+                    return true;
+                }
+        return false;
+    };
+    for (const auto& [index, custom] : custom_) {
+        const config::GuardCustomRule& rule = *custom;
+        std::string kind, table, function;
+        if (!rule.statements.empty()) {
+            auto hit = std::find_first_of(facts.kinds.begin(), facts.kinds.end(), rule.statements.begin(), rule.statements.end());
+            if (hit == facts.kinds.end()) continue;
+            kind = *hit;
+        }
+        if (!rule.tables.empty() && !any_name(rule.tables, facts.tables, table)) continue;
+        if (!rule.functions.empty() && !any_name(rule.functions, facts.functions, function)) continue;
+        if (!rule.fingerprints.empty()) {
+            if (!fingerprint) fingerprint = sql::fingerprint(sql).value_or("");
+            if (std::find(rule.fingerprints.begin(), rule.fingerprints.end(), *fingerprint) == rule.fingerprints.end())
+                continue;
+        }
+        std::string detail = "The statement matches custom rule \"" + rule.name + "\"";
+        if (!kind.empty()) detail += ": a " + kind + " statement";
+        if (!table.empty()) detail += (kind.empty() ? ": " : ", ") + std::string("table \"") + table + "\"";
+        if (!function.empty())
+            detail += (kind.empty() && table.empty() ? ": " : ", ") + std::string("function ") + function + "()";
+        detail += '.';
+        return Block{rule.name, GuardCounters::kCustomBase + index, kind, table, std::move(detail), {}};
     }
     return std::nullopt;
 }
@@ -239,17 +338,17 @@ std::string QueryGuard::error_for(const Block& block) const {
     std::string error;
     std::string hint = block.hint.empty() ? hint_ : block.hint + " " + hint_;
     p::append_error(error, p::Severity::Error, p::sqlstate::kInsufficientPrivilege,
-                    "statement blocked by sluice rule \"" + std::string(sql::to_string(block.rule)) + "\"", block.detail,
-                    hint);
+                    "statement blocked by sluice rule \"" + block.rule + "\"", block.detail, hint);
     return error;
 }
 
 void QueryGuard::audit(const Block& block, std::string_view sql, bool blocked) {
-    auto rule = static_cast<unsigned>(block.rule);
-    (blocked ? counters_.blocked : counters_.audited)[rule].fetch_add(1, std::memory_order_relaxed);
+    (blocked ? counters_.blocked : counters_.audited)[block.counter].fetch_add(1, std::memory_order_relaxed);
     if (!audit_.on()) return;
-    // Literals never reach the log: an unparsable text (no literals to find) is logged by its length only.
-    auto normalized = sql::normalized_text(sql);
+    // Literals never reach the log: a text sluice could not read (the parser's or the server's way)
+    // is logged by its length only.
+    const bool unreadable = block.rule == sql::to_string(Rule::Unparsable);
+    auto normalized = unreadable ? std::nullopt : sql::normalized_text(sql);
     std::string statement = normalized ? *normalized : "(" + std::to_string(sql.size()) + " bytes that do not parse)";
     if (statement.size() > audit_statement_max_) {
         std::size_t cut = audit_statement_max_;
@@ -263,7 +362,7 @@ void QueryGuard::audit(const Block& block, std::string_view sql, bool blocked) {
     append_field(line, "user", client_.user);
     append_field(line, "database", client_.database);
     append_field(line, "application_name", client_.application_name);
-    append_field(line, "rule", sql::to_string(block.rule));
+    append_field(line, "rule", block.rule);
     append_field(line, "verdict", blocked ? "blocked" : "audit");
     append_field(line, "statement_type", block.statement_type);
     append_field(line, "table", block.table);

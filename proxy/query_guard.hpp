@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/model.hpp"
 #include "protocol/sql/session_state.hpp"
@@ -28,10 +29,12 @@ namespace sluice::proxy {
 
 class AuditLog;
 
-// Statements blocked (enforce) and let through while logged (audit), per sql::Rule; shared.
+// Statements blocked (enforce) and let through while logged (audit), shared: [0, 32) per sql::Rule,
+// [32, 64) per [[guard.custom]] entry.
 struct GuardCounters {
-    std::array<std::atomic<std::uint64_t>, 32> blocked{};
-    std::array<std::atomic<std::uint64_t>, 32> audited{};
+    static constexpr std::size_t kCustomBase = 32;
+    std::array<std::atomic<std::uint64_t>, 64> blocked{};
+    std::array<std::atomic<std::uint64_t>, 64> audited{};
 };
 
 // Who the client is, for audit lines.
@@ -44,18 +47,22 @@ struct GuardClient {
 
 class QueryGuard {
 public:
-    QueryGuard(config::GuardPolicy policy, std::string hint, std::uint32_t audit_statement_max, GuardClient client,
-               sql::AnalysisCache& analyses, AuditLog& audit, GuardCounters& counters);
+    // `guard`: the config's [guard], which must outlive this object (its custom rules are read
+    // from there).
+    QueryGuard(config::GuardPolicy policy, const config::Guard& guard, GuardClient client, sql::AnalysisCache& analyses,
+               AuditLog& audit, GuardCounters& counters);
 
     // nullopt: `sql` may go to the server. Otherwise the ErrorResponse (42501) the client gets
-    // instead, and nothing of the text may reach a server.
-    std::optional<std::string> check(std::string_view sql, const ClientSettings& settings);
+    // instead, and nothing of the text may reach a server. `may_change_session`: what
+    // sql::may_change_session() says of it (the caller has it already).
+    std::optional<std::string> check(std::string_view sql, const ClientSettings& settings, bool may_change_session);
     // Every answer to what the client sent has arrived: its settings are what the server reported.
     void settled() noexcept { in_doubt_ = false; }
 
 private:
     struct Block {
-        sql::Rule rule;
+        std::string rule;
+        std::size_t counter;  // index in GuardCounters
         std::string statement_type;
         std::string table;
         std::string detail;
@@ -64,17 +71,26 @@ private:
     // Why the text cannot be read as the server will read it, if it cannot.
     std::optional<Block> lexical_doubt(std::string_view sql, const ClientSettings& settings);
     std::optional<Block> rule_block(const sql::Analysis& analysis) const;
+    std::optional<Block> custom_block(const sql::Analysis& analysis, std::string_view sql) const;
+    // The text must be parsed: a built-in rule's word, or something a custom rule looks for.
+    [[nodiscard]] bool must_parse(std::string_view sql) const;
     std::string error_for(const Block& block) const;
     void audit(const Block& block, std::string_view sql, bool blocked);
 
     config::GuardPolicy policy_;
     std::string hint_;
     std::uint32_t audit_statement_max_;
+    // The [[guard.custom]] rules that apply to this client, and what their word scan looks for.
+    std::vector<std::pair<std::size_t, const config::GuardCustomRule*>> custom_;  // (index in [[guard.custom]], rule)
+    bool parse_every_text_ = false;          // a custom rule matches statement kinds or fingerprints
+    std::vector<std::string> custom_words_;  // else: the table and function names, lower-cased
     GuardClient client_;
     sql::AnalysisCache& analyses_;
     AuditLog& audit_;
     GuardCounters& counters_;
     bool in_doubt_ = false;
+    // The last text must_parse() said no to (it depends on the text alone): Parse texts repeat.
+    std::string unflagged_;
     // The settings' fingerprint when scs_off_ and risky_encoding_ were read.
     std::uint64_t settings_seen_ = 0;
     bool scs_off_ = false;

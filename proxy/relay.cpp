@@ -102,11 +102,6 @@ void Relay::add(const p::Frame& frame) {
             auto query_end = cstring_end(frame.body, name_end + 1);
             if (query_end != std::string_view::npos) text = frame.body.substr(name_end + 1, query_end - name_end - 1);
         }
-    }
-    if (sql_text && guard_) {
-        if (auto blocked = guard_->check(text, settings_)) return refuse(frame, std::move(*blocked));
-    }
-    if (sql_text && (lending_ == Lending::Transaction || max_prepared_ > 0)) {
         // A Parse's values come as parameters, so clients send the same texts again and again: the
         // last one found harmless is not scanned again. (A Query's text has its values inline.)
         bool parse = tag == p::FrontendTag::Parse;
@@ -114,6 +109,11 @@ void Relay::add(const p::Frame& frame) {
             flagged = sql::may_change_session(text);
             if (parse && !flagged && text.size() <= kRememberedTextMax) harmless_text_.assign(text);
         }
+    }
+    if (sql_text && guard_) {
+        if (auto blocked = guard_->check(text, settings_, flagged)) return refuse(frame, std::move(*blocked));
+    }
+    if (sql_text && (lending_ == Lending::Transaction || max_prepared_ > 0)) {
         if (flagged && analyses_ && lending_ == Lending::Transaction && check_session_state(frame, text)) return;
     }
     if (max_prepared_ > 0) {

@@ -1,6 +1,7 @@
 // may_break_rule(): the cheap test the guard runs on every client SQL string before any parse. It
 // must never say false for a text classify() reports a finding for (or fails to parse while one
 // might hide in it); anything it is unsure of is true.
+#include <array>
 #include <cstddef>
 #include <string_view>
 
@@ -10,51 +11,64 @@
 namespace sluice::sql {
 namespace {
 
-using lexical::equals_ci;
+using lexical::ascii_lower;
 using lexical::is_ident_char;
+
+// What a byte is to the scan: one table lookup per byte, since this runs on every query.
+enum class Byte : unsigned char { Other, Letter, Glue /* digits and '$' */, Ident /* '_', bytes >= 0x80 */ };
+
+constexpr std::array<Byte, 256> kBytes = [] {
+    std::array<Byte, 256> t{};
+    for (unsigned c = 0; c < 256; ++c) {
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) t[c] = Byte::Letter;
+        else if ((c >= '0' && c <= '9') || c == '$') t[c] = Byte::Glue;
+        else if (is_ident_char(static_cast<unsigned char>(c))) t[c] = Byte::Ident;
+    }
+    return t;
+}();
+
+// `keyword` (lower case, its first letter already matched) at the start of `rest`, as a whole word.
+bool word_at(std::string_view rest, std::string_view keyword) noexcept {
+    if (rest.size() < keyword.size()) return false;
+    const char* p = rest.data();
+    for (std::size_t i = 1; i < keyword.size(); ++i)
+        if (ascii_lower(p[i]) != keyword[i]) return false;
+    return rest.size() == keyword.size() || !is_ident_char(static_cast<unsigned char>(p[keyword.size()]));
+}
 
 // The first keyword of every statement a rule can find, wherever it nests (DELETE in a CTE, a
 // MERGE's WHEN MATCHED THEN DELETE, PREPARE ... AS UPDATE, CREATE RULE ... DO ALSO DELETE, EXPLAIN
-// ANALYZE DROP ...): no rule finds anything in a text without one. Dispatched on the length first,
-// since this runs for every word of every query.
-bool is_guarded_word(std::string_view word) noexcept {
-    switch (word.size()) {
-    case 2: return equals_ci(word, "do");
-    case 4: return equals_ci(word, "drop") || equals_ci(word, "copy") || equals_ci(word, "lock");
-    case 5: return equals_ci(word, "alter");
-    case 6: return equals_ci(word, "delete") || equals_ci(word, "update") || equals_ci(word, "create") ||
-                   equals_ci(word, "vacuum");
-    case 7: return equals_ci(word, "cluster");
-    case 8: return equals_ci(word, "truncate");
+// ANALYZE DROP ...): no rule finds anything in a text without one. Dispatched on the first letter.
+bool guarded_word_at(std::string_view rest) noexcept {
+    switch (ascii_lower(rest[0])) {
+    case 'a': return word_at(rest, "alter");
+    case 'c': return word_at(rest, "copy") || word_at(rest, "create") || word_at(rest, "cluster");
+    case 'd': return word_at(rest, "do") || word_at(rest, "drop") || word_at(rest, "delete");
+    case 'l': return word_at(rest, "lock");
+    case 't': return word_at(rest, "truncate");
+    case 'u': return word_at(rest, "update");
+    case 'v': return word_at(rest, "vacuum");
     default: return false;
     }
 }
-
-constexpr bool is_letter(char c) noexcept { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-constexpr bool is_digit_or_dollar(char c) noexcept { return (c >= '0' && c <= '9') || c == '$'; }
 
 }  // namespace
 
 bool may_break_rule(std::string_view sql) noexcept {
     // Words are looked for everywhere, comments and string literals included: a word inside a
     // string costs one (cached) parse, and the scan never has to agree with the server on where a
-    // string ends (standard_conforming_strings, dollar quotes).
-    const std::size_t n = sql.size();
-    std::size_t i = 0;
-    while (i < n) {
-        if (!is_ident_char(static_cast<unsigned char>(sql[i]))) {
-            ++i;
-            continue;
-        }
-        std::size_t end = i + 1;
-        while (end < n && is_ident_char(static_cast<unsigned char>(sql[end]))) ++end;
-        const std::string_view run = sql.substr(i, end - i);
-        if (is_guarded_word(run)) return true;
-        // A keyword glued to a number or a parameter ("1delete", "$1drop"): PostgreSQL 15 rejects
-        // such junk, older lexers split it. Either way, look at the letters after the digits.
-        for (std::size_t k = 1; k + 1 < run.size(); ++k)
-            if (is_letter(run[k]) && is_digit_or_dollar(run[k - 1]) && is_guarded_word(run.substr(k))) return true;
-        i = end;
+    // string ends (standard_conforming_strings, dollar quotes). A word starts at a letter after a
+    // non-identifier byte, or after digits or '$' glued to it ("1delete", "$1drop": PostgreSQL 15
+    // rejects such junk, older lexers split it).
+    const char* const begin = sql.data();
+    const char* const end = begin + sql.size();
+    Byte before = Byte::Other;
+    for (const char* p = begin; p != end; ++p) {
+        const Byte here = kBytes[static_cast<unsigned char>(*p)];
+        if (here == Byte::Letter && (before == Byte::Other || before == Byte::Glue) &&
+            guarded_word_at(std::string_view(p, static_cast<std::size_t>(end - p))))
+            return true;
+        before = here;
     }
     return false;
 }

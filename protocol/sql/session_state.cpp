@@ -1,4 +1,5 @@
 #include "protocol/sql/session_state.hpp"
+#include "protocol/sql/statement_facts.hpp"
 
 #include <pg_query/pg_query.pb-c.h>
 
@@ -224,6 +225,7 @@ Analysis analyze(std::string_view sql) {
     Analysis analysis;
     const ParseTree tree = ParseTree::parse(sql);
     analysis.guard = classify(tree);
+    analysis.facts = statement_facts(tree);
     if (!tree.ok()) {
         analysis.error = tree.error();
         return analysis;

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "protocol/sql/guard.hpp"
+#include "protocol/sql/statement_facts.hpp"
 
 namespace sluice::sql {
 
@@ -81,6 +82,7 @@ struct Analysis {
     bool transaction_control = false;  // BEGIN/START TRANSACTION/COMMIT/ROLLBACK/SAVEPOINT... seen
     std::vector<SessionChange> changes;  // empty when !parsed
     GuardVerdict guard;                  // the query guard's findings, from the same parse (guard.hpp)
+    StatementFacts facts;                // for the guard's custom rules (statement_facts.hpp)
 };
 
 // Cheap, conservative test to run on every client SQL string before any parse: false means the

@@ -131,5 +131,59 @@ unparsable = "allow"
     EXPECT_EQ(c.guard_for("app", "reporting", "").mode, GuardMode::Audit);
 }
 
+TEST(GuardConfig, CustomRulesLoadAndCanBeAllowedByName) {
+    Config c = expect_config(load(R"toml([guard]
+mode = "enforce"
+
+[[guard.custom]]
+name = "no_backend_kills"
+function = ["pg_terminate_backend", "pg_catalog.pg_cancel_backend"]
+
+[[guard.custom]]
+name = "payments_read_only"
+table = ["Billing.\"Payments\""]
+statement = ["DeleteStmt", "update", "TRUNCATE"]
+fingerprint = ["5A1378350FAA3E65"]
+
+[[guard.override]]
+user = "dba"
+allow = ["no_backend_kills", "drop"]
+)toml"));
+    ASSERT_EQ(c.guard.custom.size(), 2u);
+    const GuardCustomRule& kills = c.guard.custom[0];
+    EXPECT_EQ(kills.name, "no_backend_kills");
+    ASSERT_EQ(kills.functions.size(), 2u);
+    EXPECT_EQ(kills.functions[1], (sql::QualifiedName{"pg_catalog", "pg_cancel_backend"}));
+    const GuardCustomRule& payments = c.guard.custom[1];
+    ASSERT_EQ(payments.tables.size(), 1u);
+    EXPECT_EQ(payments.tables[0], (sql::QualifiedName{"billing", "Payments"}));  // quoted keeps its case
+    EXPECT_EQ(payments.statements, (std::vector<std::string>{"delete", "update", "truncate"}));
+    EXPECT_EQ(payments.fingerprints, (std::vector<std::string>{"5a1378350faa3e65"}));
+
+    EXPECT_EQ(c.guard_for("app", "web", "").custom & 3u, 3u);
+    GuardPolicy dba = c.guard_for("app", "dba", "");
+    EXPECT_EQ(dba.custom & 3u, 2u);  // no_backend_kills lifted, payments_read_only kept
+    EXPECT_EQ(dba.rules & bit(sql::Rule::Drop), 0u);
+}
+
+TEST(GuardConfig, BadCustomRulesNameTheKey) {
+    expect_one_error(load("[[guard.custom]]\nname = \"x\"\n"), "t.toml", 1, "guard.custom[0]", "finds nothing");
+    expect_one_error(load("[[guard.custom]]\nname = \"drop\"\nfunction = [\"f\"]\n"), "t.toml", 2,
+                     "guard.custom[0].name", "is a built-in rule's name");
+    expect_one_error(load("[[guard.custom]]\nname = \"Bad Name\"\nfunction = [\"f\"]\n"), "t.toml", 2,
+                     "guard.custom[0].name", "must be 1 to 63 of a-z, 0-9 and _");
+    expect_one_error(load("[[guard.custom]]\nname = \"x\"\nfingerprint = [\"abc\"]\n"), "t.toml", 3,
+                     "guard.custom[0].fingerprint[0]", "16 hex digits");
+    expect_one_error(load("[[guard.custom]]\nname = \"x\"\nstatement = [\"drop table\"]\n"), "t.toml", 3,
+                     "guard.custom[0].statement[0]", "parse node name");
+    expect_one_error(load("[[guard.custom]]\nname = \"x\"\ntable = []\n"), "t.toml", 3, "guard.custom[0].table",
+                     "non-empty array");
+    expect_one_error(load("[[guard.custom]]\nname = \"x\"\ntable = [\"t\"]\n[[guard.custom]]\nname = \"x\"\n"
+                          "table = [\"u\"]\n"),
+                     "t.toml", 5, "guard.custom[1].name", "comes earlier");
+    expect_one_error(load("[[guard.override]]\nuser = \"u\"\nallow = [\"no_such_rule\"]\n"), "t.toml", 3,
+                     "guard.override[0].allow[0]", "unknown rule \"no_such_rule\"");
+}
+
 }  // namespace
 }  // namespace sluice::config

@@ -110,6 +110,8 @@ TEST(Keys, TheKeyList) {
         "timeouts.override.statement", "timeouts.override.transaction", "timeouts.override.idle_in_transaction",
         "timeouts.override.client_idle", "timeouts.override.query_wait",
         "guard.mode", "guard.rules", "guard.unparsable", "guard.audit_log", "guard.audit_statement_max", "guard.hint",
+        "guard.custom", "guard.custom.name", "guard.custom.statement", "guard.custom.table", "guard.custom.function",
+        "guard.custom.fingerprint",
         "guard.override", "guard.override.database", "guard.override.user", "guard.override.application_name",
         "guard.override.mode", "guard.override.rules", "guard.override.allow", "guard.override.unparsable",
         "tcp.keepalive", "tcp.keepalive_idle", "tcp.keepalive_interval", "tcp.keepalive_count",
