@@ -188,6 +188,25 @@ std::string utc_now() {
 
 }  // namespace
 
+std::string guard_summary(const GuardCounters& counters, const config::Guard& guard) {
+    auto name_of = [&](std::size_t i) -> std::string {
+        if (i < GuardCounters::kCustomBase) return std::string(sql::to_string(static_cast<Rule>(i)));
+        std::size_t custom = i - GuardCounters::kCustomBase;
+        return custom < guard.custom.size() ? guard.custom[custom].name : "?";
+    };
+    std::string out;
+    for (const auto& [label, counts] : {std::pair{"blocked", &counters.blocked}, std::pair{"audit", &counters.audited}}) {
+        std::string part;
+        for (std::size_t i = 0; i < counts->size(); ++i) {
+            auto n = (*counts)[i].load(std::memory_order_relaxed);
+            if (n == 0) continue;
+            part += (part.empty() ? "" : ", ") + name_of(i) + " " + std::to_string(n);
+        }
+        if (!part.empty()) out += (out.empty() ? "" : "; ") + std::string(label) + ": " + part;
+    }
+    return out;
+}
+
 QueryGuard::QueryGuard(config::GuardPolicy policy, const config::Guard& guard, GuardClient client,
                        sql::AnalysisCache& analyses, AuditLog& audit, GuardCounters& counters)
     : policy_(policy),

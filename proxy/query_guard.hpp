@@ -45,6 +45,9 @@ struct GuardClient {
     std::string application_name;
 };
 
+// "blocked: drop 3, truncate 1; audit: delete_without_where 2" (rules with a count only), or "".
+std::string guard_summary(const GuardCounters& counters, const config::Guard& guard);
+
 class QueryGuard {
 public:
     // `guard`: the config's [guard], which must outlive this object (its custom rules are read

@@ -53,6 +53,15 @@ int Server::run() {
     }
     try {
         context_.audit_log = std::make_unique<AuditLog>(config_->guard.audit_log);
+        const auto& guard = config_->guard;
+        if (guard.mode != config::GuardMode::Off || !guard.overrides.empty()) {
+            spdlog::info("query guard: {} ({} custom rule{}, {} override{}), audit log {}",
+                         guard.mode == config::GuardMode::Enforce ? "enforce"
+                         : guard.mode == config::GuardMode::Audit ? "audit"
+                                                                   : "off unless an override turns it on",
+                         guard.custom.size(), guard.custom.size() == 1 ? "" : "s", guard.overrides.size(),
+                         guard.overrides.size() == 1 ? "" : "s", guard.audit_log);
+        }
     } catch (const std::exception& e) {
         spdlog::critical("{}", e.what());
         return 1;
@@ -162,6 +171,8 @@ awaitable<void> Server::shutdown() {
     }
     router_.close_all();
     signals_.cancel();
+    if (auto summary = guard_summary(context_.guard_counters, config_->guard); !summary.empty())
+        spdlog::info("query guard: {}", summary);
     io_.stop();
 }
 
