@@ -17,24 +17,6 @@
 namespace sluice::testing::guard {
 namespace {
 
-fs::path shared_dir() {
-    if (const char* env = std::getenv("SLUICE_SHARED_DIR"); env && *env) return fs::path(env);
-    return fs::path(SLUICE_SOURCE_DIR) / ".." / "shared";
-}
-
-struct ScratchDir {
-    fs::path path;
-    ScratchDir() {
-        std::string pattern = (fs::temp_directory_path() / "sluice-guard-XXXXXX").string();
-        if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-        path = pattern;
-    }
-    ~ScratchDir() {
-        std::error_code ec;
-        if (!::testing::Test::HasFailure()) fs::remove_all(path, ec);
-    }
-};
-
 std::string run_script(ChildOptions options, const ScratchDir& tmp, std::chrono::minutes limit, bool& success) {
     options.log_path = tmp.path / "run.log";
     ChildProcess child(options);
@@ -55,7 +37,7 @@ TEST(GuardSharedCorpus, NoBypassesAndNoFalseBlocks) {
     auto config = guard_config("mode = \"enforce\"\naudit_log = \"off\"\n");
     config.databases.push_back("guardtest");
     SluiceProcess sluice(config);
-    ScratchDir tmp;
+    ScratchDir tmp("sluice-guard");
 
     ChildOptions o;
     o.argv = {"sh", runner.string(), sluice.host(), std::to_string(sluice.port())};
@@ -76,7 +58,7 @@ TEST(GuardRealClients, DriversAreNeverBlocked) {
     const fs::path dir = shared_dir() / "clients";
     ASSERT_TRUE(fs::exists(dir / "run-all.sh")) << "the real-client suite is missing: expected "
                                                 << (dir / "run-all.sh").string();
-    ScratchDir tmp;
+    ScratchDir tmp("sluice-guard");
     const fs::path audit = tmp.path / "audit.jsonl";
     SluiceConfig config;  // SCRAM, as the suite's roles expect
     // The suite's own scaffolding drops the tables its cases made (DROP TABLE IF EXISTS) and raises
@@ -89,19 +71,8 @@ TEST(GuardRealClients, DriversAreNeverBlocked) {
     const std::string excluded = "py\\.pg3\\.tls_sslmode_require|py\\.asyncpg\\.tls_require|py\\.auth\\.scram_user_over_tls";
     ChildOptions o;
     o.argv = {"bash", (dir / "run-all.sh").string(), sluice.host(), std::to_string(sluice.port())};
-    o.env = {{"PGUSER", std::string(kClientsRole.user)},
-             {"PGPASSWORD", std::string(kClientsRole.password)},
-             {"PGDATABASE", "clients"},
-             {"HC_MD5_USER", std::string(kHcMd5Role.user)},
-             {"HC_MD5_PASSWORD", std::string(kHcMd5Role.password)},
-             {"HC_SCRAM_USER", std::string(kHcScramRole.user)},
-             {"HC_SCRAM_PASSWORD", std::string(kHcScramRole.password)},
-             {"HC_SSLMODE", "disable"},
-             {"HC_BUILD_DIR", (tmp.path / "build").string()},
-             {"TMPDIR", tmp.path.string()},
-             {"HC_RUNNERS", "python"},
-             {"HC_SKIP", excluded},
-             {"HC_ONLY", "^(?!(?:" + excluded + ")$)"}};
+    o.env = client_suite_env(tmp);
+    o.env.insert(o.env.end(), {{"HC_RUNNERS", "python"}, {"HC_SKIP", excluded}, {"HC_ONLY", "^(?!(?:" + excluded + ")$)"}});
     bool success = false;
     const std::string out = run_script(o, tmp, std::chrono::minutes(15), success);
     EXPECT_TRUE(success) << out;

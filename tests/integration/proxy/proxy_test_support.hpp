@@ -4,7 +4,12 @@
 
 #include <chrono>
 #include <exception>
+#include <filesystem>
+#include <stdexcept>
+#include <utility>
+#include <vector>
 #include <cstdlib>
+#include <stdlib.h>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -85,6 +90,42 @@ inline int env_int(const char* name, int fallback) {
 
 inline double seconds_since(std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+// shared/ beside the repository, or $SLUICE_SHARED_DIR: the shared client and guard suites.
+inline std::filesystem::path shared_dir() {
+    if (const char* env = std::getenv("SLUICE_SHARED_DIR"); env && *env) return std::filesystem::path(env);
+    return std::filesystem::path(SLUICE_SOURCE_DIR) / ".." / "shared";
+}
+
+// A fresh directory under TMPDIR, removed at the end unless the test failed (kept to look into).
+struct ScratchDir {
+    std::filesystem::path path;
+    explicit ScratchDir(const std::string& prefix = "sluice-test") {
+        std::string pattern = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
+        if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+        path = pattern;
+    }
+    ScratchDir(const ScratchDir&) = delete;
+    ScratchDir& operator=(const ScratchDir&) = delete;
+    ~ScratchDir() {
+        std::error_code ec;
+        if (!::testing::Test::HasFailure()) std::filesystem::remove_all(path, ec);
+    }
+};
+
+// The environment shared/clients/run-all.sh expects for the cluster's roles, with its scratch in `tmp`.
+inline std::vector<std::pair<std::string, std::string>> client_suite_env(const ScratchDir& tmp) {
+    return {{"PGUSER", std::string(kClientsRole.user)},
+            {"PGPASSWORD", std::string(kClientsRole.password)},
+            {"PGDATABASE", "clients"},
+            {"HC_MD5_USER", std::string(kHcMd5Role.user)},
+            {"HC_MD5_PASSWORD", std::string(kHcMd5Role.password)},
+            {"HC_SCRAM_USER", std::string(kHcScramRole.user)},
+            {"HC_SCRAM_PASSWORD", std::string(kHcScramRole.password)},
+            {"HC_SSLMODE", "disable"},
+            {"HC_BUILD_DIR", (tmp.path / "build").string()},
+            {"TMPDIR", tmp.path.string()}};
 }
 
 }  // namespace sluice::testing

@@ -29,36 +29,7 @@ namespace fs = std::filesystem;
 constexpr const char* kExcludedPythonCases =
     "py\\.pg3\\.tls_sslmode_require|py\\.asyncpg\\.tls_require|py\\.auth\\.scram_user_over_tls";
 
-fs::path clients_dir() {
-    if (const char* env = std::getenv("SLUICE_SHARED_DIR"); env && *env) return fs::path(env) / "clients";
-    return fs::path(SLUICE_SOURCE_DIR) / ".." / "shared" / "clients";
-}
-
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "sluice-clients-XXXXXX").string();
-        if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-        path = pattern;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        if (!::testing::Test::HasFailure()) fs::remove_all(path, ec);
-    }
-};
-
-std::vector<std::pair<std::string, std::string>> suite_env(const SluiceProcess&, const TempDir& tmp) {
-    return {{"PGUSER", std::string(kClientsRole.user)},
-            {"PGPASSWORD", std::string(kClientsRole.password)},
-            {"PGDATABASE", "clients"},
-            {"HC_MD5_USER", std::string(kHcMd5Role.user)},
-            {"HC_MD5_PASSWORD", std::string(kHcMd5Role.password)},
-            {"HC_SCRAM_USER", std::string(kHcScramRole.user)},
-            {"HC_SCRAM_PASSWORD", std::string(kHcScramRole.password)},
-            {"HC_SSLMODE", "disable"},
-            {"HC_BUILD_DIR", (tmp.path / "build").string()},
-            {"TMPDIR", tmp.path.string()}};
-}
+fs::path clients_dir() { return shared_dir() / "clients"; }
 
 TEST(ProxyRealClients, SharedClientSuitePasses) {
     const fs::path dir = clients_dir();
@@ -66,12 +37,12 @@ TEST(ProxyRealClients, SharedClientSuitePasses) {
         << "the real-client suite is missing: expected " << (dir / "run-all.sh").string()
         << " (shared/ beside the repository, or set SLUICE_SHARED_DIR)";
     SluiceProcess sluice(SluiceConfig{});
-    TempDir tmp;
+    ScratchDir tmp("sluice-clients");
 
     // Python drivers through run-all.sh, which must exit 0.
     ChildOptions py;
     py.argv = {"bash", (dir / "run-all.sh").string(), sluice.host(), std::to_string(sluice.port())};
-    py.env = suite_env(sluice, tmp);
+    py.env = client_suite_env(tmp);
     py.env.emplace_back("HC_RUNNERS", "python");
     py.env.emplace_back("HC_SKIP", kExcludedPythonCases);
     py.env.emplace_back("HC_ONLY", std::string("^(?!(?:") + kExcludedPythonCases + ")$)");
@@ -96,7 +67,7 @@ TEST(ProxyRealClients, SharedClientSuitePasses) {
     // pgbench runner on its own: simple, extended and prepared.
     ChildOptions bench;
     bench.argv = {"bash", (dir / "pgbench" / "cases.sh").string(), sluice.host(), std::to_string(sluice.port())};
-    bench.env = suite_env(sluice, tmp);
+    bench.env = client_suite_env(tmp);
     bench.log_path = tmp.path / "pgbench.log";
     ChildProcess pgbench(bench);
     auto bst = pgbench.wait_for_exit(10min);
