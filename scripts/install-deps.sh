@@ -17,6 +17,7 @@ packages=(
   python3 python3-asyncpg python3-psycopg python3-psycopg2
   nodejs npm  # the prepared-statement driver tests install pg, postgres, drizzle-orm from npm
   default-jre-headless libpostgresql-jdbc-java  # pgjdbc test: java runs JdbcCases.java from source
+  golang-go golang-github-jackc-pgx-v4-dev  # pgx test: built offline (GOPATH mode) against Debian's pgx v4
   procps util-linux valgrind
 )
 

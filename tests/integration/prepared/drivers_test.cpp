@@ -13,6 +13,12 @@
 //                    named S_n statements past prepareThreshold (default 5, 1 with Close on
 //                    re-prepare, -1), extendedForPrepared, batches, rollback after an error;
 //                    20 connections x 100 transactions
+//   PreparedPgx      pgx v4 (Debian's golang-github-jackc-pgx-v4-dev, built offline in GOPATH mode
+//                    once into the build tree) from pgx_cases.go: the default statement cache
+//                    (named lrupsc_* statements), capacity 2 (DEALLOCATE on every eviction),
+//                    describe mode, the simple protocol as a control, an explicit Prepare under a
+//                    name every client shares, rollback after an error, a Batch, CopyFrom;
+//                    20 connections x 100 transactions, then a pgxpool of 20 x 50
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -72,6 +78,19 @@ TEST(PreparedPsycopg, PrepareTrueThresholdZeroEvictionPipeline) {
     auto reset = [] { create_table("prep_psycopg", "owner int NOT NULL, kind text NOT NULL, n int NOT NULL"); };
     direct_then_pooled(reset, {kPython, (clients_dir() / "psycopg_cases.py").string()}, 3,
                        "OK psycopg conns=6 txs=60", {{"CONNS", "6"}, {"TXS", "60"}});
+}
+
+// `program` on the PATH, or empty.
+fs::path find_on_path(const std::string& program) {
+    const char* path = std::getenv("PATH");
+    std::stringstream dirs(path ? path : "");
+    std::string dir;
+    while (std::getline(dirs, dir, ':')) {
+        const fs::path candidate = fs::path(dir.empty() ? "." : dir) / program;
+        std::error_code ec;
+        if (fs::is_regular_file(candidate, ec)) return candidate;
+    }
+    return {};
 }
 
 // ---- node ---------------------------------------------------------------------------------------
@@ -183,22 +202,9 @@ TEST_F(PreparedNode, DrizzleOnPostgresJs) {
 
 constexpr const char* kJdbcJar = "/usr/share/java/postgresql.jar";  // Debian's libpostgresql-jdbc-java
 
-// `java` on the PATH, or empty.
-fs::path find_java() {
-    const char* path = std::getenv("PATH");
-    std::stringstream dirs(path ? path : "");
-    std::string dir;
-    while (std::getline(dirs, dir, ':')) {
-        const fs::path candidate = fs::path(dir.empty() ? "." : dir) / "java";
-        std::error_code ec;
-        if (fs::is_regular_file(candidate, ec)) return candidate;
-    }
-    return {};
-}
-
 TEST(PreparedJdbc, ThresholdsBatchesRePrepare) {
     // Missing tools are a failure, not a skip: CI must not pass without running pgjdbc.
-    const fs::path java = find_java();
+    const fs::path java = find_on_path("java");
     ASSERT_FALSE(java.empty()) << "no java on the PATH: run scripts/install-deps.sh (default-jre-headless)";
     ASSERT_TRUE(fs::exists(kJdbcJar)) << kJdbcJar
                                       << " is missing: run scripts/install-deps.sh (libpostgresql-jdbc-java)";
@@ -210,6 +216,78 @@ TEST(PreparedJdbc, ThresholdsBatchesRePrepare) {
     // Java 11+ compiles and runs a single source file itself: no build step.
     direct_then_pooled(reset, {java.string(), "-cp", kJdbcJar, (clients_dir() / "JdbcCases.java").string()}, 4,
                        "OK jdbc conns=20 txs=100", {{"CONNS", "20"}, {"TXS", "100"}});
+}
+
+// ---- pgx ----------------------------------------------------------------------------------------
+
+constexpr const char* kGoPath = "/usr/share/gocode";  // Debian's golang-*-dev sources (pgx v4 and its deps)
+
+// pgx_cases.go built under the build tree, once: rebuilt only when the source changes (go's own
+// cache, also in the build tree, keeps a rebuild short). GOPATH mode and no network: every import
+// resolves under kGoPath. Any failure is a test failure with go's output: never a skip.
+struct PgxProgram {
+    fs::path binary;
+    std::string failure;  // empty when usable
+};
+
+const PgxProgram& pgx_program() {
+    static const PgxProgram program = [] {
+        PgxProgram p;
+        const fs::path dir = fs::path(SLUICE_BINARY_DIR) / "tests" / "prepared-pgx";
+        const fs::path source = clients_dir() / "pgx_cases.go";
+        p.binary = dir / "pgx_cases";
+        const fs::path stamp = dir / "pgx_cases.built-from";
+        const std::string text = read_text(source);
+        fs::create_directories(dir);
+        if (fs::exists(p.binary) && fs::exists(stamp) && read_text(stamp) == text) return p;
+        const fs::path go = find_on_path("go");
+        if (go.empty()) {
+            p.failure = "no go on the PATH: run scripts/install-deps.sh (golang-go)";
+            return p;
+        }
+        if (!fs::exists(fs::path(kGoPath) / "src/github.com/jackc/pgx/v4")) {
+            p.failure = std::string(kGoPath) + "/src/github.com/jackc/pgx/v4 is missing: run scripts/install-deps.sh "
+                                               "(golang-github-jackc-pgx-v4-dev)";
+            return p;
+        }
+        fs::remove(stamp);
+        ChildOptions build;
+        build.argv = {go.string(), "build", "-o", p.binary.string(), source.string()};
+        build.env = {{"GO111MODULE", "off"},
+                     {"GOPATH", (dir / "gopath").string() + ":" + kGoPath},
+                     {"GOCACHE", (dir / "gocache").string()},
+                     {"GOFLAGS", ""},
+                     {"GOENV", "off"},
+                     {"GOPROXY", "off"},
+                     {"CGO_ENABLED", "0"}};
+        build.working_dir = dir;
+        build.log_path = dir / "go-build.log";
+        fs::remove(build.log_path);
+        try {
+            auto st = run_to_completion(build, 300s);
+            if (!st.success())
+                p.failure = "go build of " + source.string() + " against Debian's pgx v4 " + st.describe() + ":\n" +
+                            read_text(build.log_path);
+        } catch (const std::exception& e) {
+            p.failure = std::string("cannot run go build: ") + e.what();
+        }
+        if (p.failure.empty()) std::ofstream(stamp) << text;
+        return p;
+    }();
+    return program;
+}
+
+TEST(PreparedPgx, StatementCacheModesBatchCopyPool) {
+    const auto& program = pgx_program();
+    ASSERT_TRUE(program.failure.empty()) << program.failure;
+    auto reset = [] {
+        create_table("prep_pgx_rows", "owner int NOT NULL, n int NOT NULL, note text");
+        create_table("prep_pgx_counters", "owner int PRIMARY KEY, total bigint NOT NULL");
+        create_table("prep_pgx_batch", "owner int NOT NULL, k int NOT NULL, v int NOT NULL");
+        create_table("prep_pgx_copy", "owner int NOT NULL, k int NOT NULL");
+    };
+    direct_then_pooled(reset, {program.binary.string()}, 4, "OK pgx conns=20 txs=100 pool_txs=50",
+                       {{"CONNS", "20"}, {"TXS", "100"}, {"POOL_TXS", "50"}});
 }
 
 }  // namespace
