@@ -8,6 +8,7 @@
 #include "proxy/auth_query.hpp"
 #include "proxy/cancel_registry.hpp"
 #include "proxy/router.hpp"
+#include "proxy/tls_context.hpp"
 
 namespace sluice::proxy {
 
@@ -16,6 +17,8 @@ struct ProxyContext {
     Router& router;
     CancelRegistry& cancels;
     AuthQueryCache* auth_query = nullptr;  // set when [auth.auth_query] is configured
+    // sluice's TLS server settings; nullptr when [client_tls] mode is "disable".
+    std::shared_ptr<const TlsContext> client_tls{};
     std::atomic<bool> shutting_down{false};
     // One parse per distinct SQL text that may change session state, shared by every session.
     sql::AnalysisCache analyses{4096, 8 * 1024 * 1024};
