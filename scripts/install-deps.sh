@@ -18,6 +18,7 @@ packages=(
   nodejs npm  # the prepared-statement driver tests install pg, postgres, drizzle-orm from npm
   default-jre-headless libpostgresql-jdbc-java  # pgjdbc test: java runs JdbcCases.java from source
   procps util-linux valgrind
+  openssl  # the TLS tests make their throwaway CA and certificates with the openssl command
 )
 
 # A package whose command is already on the PATH from elsewhere counts as present: NodeSource's
