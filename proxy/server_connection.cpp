@@ -166,7 +166,8 @@ awaitable<ConnectOutcome> ServerConnection::login(const UpstreamTarget& target, 
         return refused("the upstream server failed to authenticate itself: " + std::string(why));
     };
 
-    if (auto problem = co_await negotiate_tls(target); !problem.empty()) co_return refused(std::move(problem));
+    if (auto tls = co_await negotiate_tls(target); !tls.error.empty())
+        co_return tls.permanent ? refused(std::move(tls.error)) : failed(std::move(tls.error));
     const bool bound_required = target.channel_binding == config::ChannelBinding::Require;
 
     p::StartupMessage startup;
@@ -311,30 +312,33 @@ awaitable<ConnectOutcome> ServerConnection::login(const UpstreamTarget& target, 
     }
 }
 
-awaitable<std::string> ServerConnection::negotiate_tls(const UpstreamTarget& target) {
+awaitable<ServerConnection::TlsOutcome> ServerConnection::negotiate_tls(const UpstreamTarget& target) {
     // libpq: "allow" starts in plaintext (and sluice does not retry with TLS); no TLS over unix sockets.
-    if (target.sslmode == config::SslMode::Disable || target.sslmode == config::SslMode::Allow) co_return "";
-    if (!endpoint_.host.empty() && endpoint_.host.front() == '/') co_return "";
+    if (target.sslmode == config::SslMode::Disable || target.sslmode == config::SslMode::Allow) co_return TlsOutcome{};
+    if (!endpoint_.host.empty() && endpoint_.host.front() == '/') co_return TlsOutcome{};
     const std::string where = endpoint_.host + ":" + std::to_string(endpoint_.port);
-    if (!target.tls) co_return "TLS to " + where + " cannot be set up: " + target.tls_error;
+    if (!target.tls) co_return TlsOutcome{"TLS to " + where + " cannot be set up: " + target.tls_error, true};
     const bool required = target.sslmode != config::SslMode::Prefer;
     std::string error;
     if (!co_await ask_for_tls(stream_, error)) {
-        if (!error.empty()) co_return error;
+        if (!error.empty()) co_return TlsOutcome{std::move(error), false};
         if (required)
-            co_return "the server " + where + " does not accept TLS (sslmode=" + sslmode_name(target.sslmode) + ")";
-        co_return "";  // prefer: plaintext it is
+            co_return TlsOutcome{"the server " + where + " does not accept TLS (sslmode=" +
+                                     sslmode_name(target.sslmode) + ")",
+                                 true};
+        co_return TlsOutcome{};  // prefer: plaintext it is
     }
     // SNI whenever the host is a name (Neon routes on it); the name or address checked under verify-full.
     tls_context_ = target.tls;
     tls_sni_ = target.sni && !is_ip_address(endpoint_.host) ? endpoint_.host : std::string();
     tls_verify_host_ = target.sslmode == config::SslMode::VerifyFull ? endpoint_.host : std::string();
     if (!co_await stream_.start_tls(upstream_tls_engine(tls_context_, tls_sni_, tls_verify_host_), error)) {
+        // A certificate that fails the check fails the next attempt too; a reset may not.
         std::string problem = stream_.tls() ? stream_.tls()->certificate_problem() : std::string();
-        if (!problem.empty()) co_return "TLS to " + where + " failed: " + problem + " (" + error + ")";
-        co_return "TLS to " + where + " failed: " + error;
+        if (!problem.empty()) co_return TlsOutcome{"TLS to " + where + " failed: " + problem + " (" + error + ")", true};
+        co_return TlsOutcome{"TLS to " + where + " failed: " + error, false};
     }
-    co_return "";
+    co_return TlsOutcome{};
 }
 
 bool is_transient_login_error(const protocol::ErrorFields& error) noexcept {

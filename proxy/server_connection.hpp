@@ -137,8 +137,12 @@ public:
     awaitable<QuietResult> run_quietly(std::string_view sql);
 
 private:
-    // SSLRequest and the handshake as sslmode asks; "" when the connection may go on (TLS or not).
-    awaitable<std::string> negotiate_tls(const UpstreamTarget& target);
+    struct TlsOutcome {
+        std::string error;  // empty: the connection may go on (over TLS or not)
+        bool permanent = false;  // the next attempt would fail the same way (a certificate, sslmode)
+    };
+    // SSLRequest and the handshake as sslmode asks.
+    awaitable<TlsOutcome> negotiate_tls(const UpstreamTarget& target);
     awaitable<ConnectOutcome> login(const UpstreamTarget& target, const ServerCredentials& credentials,
                                     std::unique_ptr<ServerConnection> self);
 

@@ -8,6 +8,8 @@
 #include "tests/integration/tls/tls_support.hpp"
 #include "tests/support/child_process.hpp"
 
+#include <future>
+
 namespace sluice::testing::tls {
 namespace {
 
@@ -110,6 +112,31 @@ TEST(UpstreamTls, EndpointOptionReachesTheServer) {
     EXPECT_FALSE(connected(c.get()));
     EXPECT_TRUE(wait_until([&] { return tls_pg().read_log(from).find("endpoint=xyz") != std::string::npos; }, 5s))
         << tls_pg().read_log(from);
+}
+
+// The server connection is TLS: the CancelRequest sluice forwards goes over TLS the same way.
+TEST(UpstreamTls, CancelRequestOverTls) {
+    SluiceProcess sluice(upstream("sslmode=verify-full&sslrootcert=" + certs().ca_cert.string()), tls_pg());
+    auto c = pq_connect(plain_conninfo(sluice));
+    ASSERT_TRUE(connected(c.get())) << conn_error(c.get());
+    auto running = std::async(std::launch::async, [&] { return exec_with_deadline(c.get(), "SELECT pg_sleep(20)", 30s); });
+    ASSERT_TRUE(wait_until(
+        [] {
+            return tls_pg().exec_superuser("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(20)' "
+                                           "AND state = 'active'")
+                       .at(0)
+                       .at(0) == "1";
+        },
+        10s));
+    std::unique_ptr<PGcancel, decltype(&PQfreeCancel)> cancel(PQgetCancel(c.get()), &PQfreeCancel);
+    ASSERT_TRUE(cancel);
+    char err[256] = {};
+    ASSERT_EQ(PQcancel(cancel.get(), err, sizeof err), 1) << err;
+    ASSERT_EQ(running.wait_for(10s), std::future_status::ready) << "the query did not return after the cancel";
+    auto result = running.get();
+    EXPECT_EQ(result.state(), "57014") << result.describe();
+    EXPECT_TRUE(sluice.wait_for_log("forwarding a cancel request", 2s));
+    EXPECT_EQ(sluice.log().find("could not forward a cancel request"), std::string::npos) << sluice.log();
 }
 
 // 100 clients over TLS on a pool of 10 TLS server connections: every transaction succeeds.
