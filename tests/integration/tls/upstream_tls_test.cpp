@@ -114,6 +114,31 @@ TEST(UpstreamTls, EndpointOptionReachesTheServer) {
         << tls_pg().read_log(from);
 }
 
+// sslcert/sslkey: PostgreSQL's "cert" authentication (the certificate's CN is the role) logs
+// sluice in with no password at all.
+TEST(UpstreamTls, ClientCertificateAuthentication) {
+    auto options = tls_cluster_options(certs().server_cert, certs().server_key);
+    options.extra_hba = {"hostssl all sluice_scram 127.0.0.1/32 cert"};
+    PgCluster cluster(options);
+    const std::string base = "sslmode=verify-full&sslrootcert=" + certs().ca_cert.string();
+    {
+        SluiceProcess sluice(upstream(base + "&sslcert=" + certs().client_cert.string() + "&sslkey=" +
+                                      certs().client_key.string()),
+                             cluster);
+        auto c = pq_connect(plain_conninfo(sluice));
+        ASSERT_TRUE(connected(c.get())) << conn_error(c.get()) << sluice.log();
+        EXPECT_EQ(query_value(c.get(), "SELECT client_dn FROM pg_stat_ssl WHERE pid = pg_backend_pid()"),
+                  "/CN=sluice_scram");
+    }
+    {
+        // Without the certificate PostgreSQL refuses the login, and the client sees its error.
+        SluiceProcess sluice(upstream(base), cluster);
+        auto c = pq_connect(plain_conninfo(sluice));
+        ASSERT_FALSE(connected(c.get()));
+        EXPECT_NE(conn_error(c.get()).find("certificate"), std::string::npos) << conn_error(c.get());
+    }
+}
+
 // The server connection is TLS: the CancelRequest sluice forwards goes over TLS the same way.
 TEST(UpstreamTls, CancelRequestOverTls) {
     SluiceProcess sluice(upstream("sslmode=verify-full&sslrootcert=" + certs().ca_cert.string()), tls_pg());
