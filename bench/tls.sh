@@ -2,7 +2,10 @@
 # tls.sh [--rounds N] [--duration S] [--clients C]
 # pgbench -S through sluice with and without TLS (both sides: client to sluice and sluice to
 # PostgreSQL), same cluster, same run, alternating rounds; prints each round's tps and the
-# medians. Self-contained: a throwaway cluster (ssl=on) with a throwaway CA, stopped on exit.
+# medians. Then a handshake flood: the TLS sluice's established clients (-c C/2) alone, and again
+# while as many others connect anew for every transaction (pgbench -C: a full TLS handshake and
+# login each), alternating; the medians of the established clients' tps show what the flood costs
+# them. Self-contained: a throwaway cluster (ssl=on) with a throwaway CA, stopped on exit.
 # Environment: SLUICE (default build/proxy/sluice), PG_BIN (/usr/lib/postgresql/15/bin),
 # PG_PORT (25560), PLAIN_PORT (26560), TLS_PORT (26561), POOL (10).
 set -euo pipefail
@@ -103,6 +106,25 @@ for r in $(seq "$ROUNDS"); do
   tls+=("$(run "$TLS_PORT" verify-full)")
   log "round $r: plain ${plain[-1]} tps, TLS both sides ${tls[-1]} tps"
 done
+HALF=$((CLIENTS / 2))
+established() {  # -> tps of HALF established TLS clients
+  PGSSLMODE=verify-full PGSSLROOTCERT=$WORK/ca.crt pgbench -n -S -c "$HALF" -j 1 -T "$DURATION" -h localhost \
+    -p "$TLS_PORT" -U postgres postgres 2>&1 | awk '/^tps = / {print $3}'
+}
+alone=() flooded=() handshakes=()
+for r in $(seq "$ROUNDS"); do
+  alone+=("$(established)")
+  PGSSLMODE=verify-full PGSSLROOTCERT=$WORK/ca.crt pgbench -n -S -C -c "$HALF" -j 1 -T "$DURATION" -h localhost \
+    -p "$TLS_PORT" -U postgres postgres >"$WORK/flood.out" 2>&1 &
+  flood=$!
+  flooded+=("$(established)")
+  wait "$flood" || true
+  handshakes+=("$(awk '/^tps = / {print $3}' "$WORK/flood.out")")
+  log "flood round $r: established alone ${alone[-1]} tps, during the flood ${flooded[-1]} tps (flood: ${handshakes[-1]} connections/s)"
+done
 echo "pgbench -S -c $CLIENTS -j 2 -T $DURATION, pool $POOL, 1 worker, $ROUNDS rounds (alternating)"
 echo "median tps plain:          $(printf '%s\n' "${plain[@]}" | median)"
 echo "median tps TLS both sides: $(printf '%s\n' "${tls[@]}" | median)"
+echo "handshake flood: $HALF established TLS clients, median tps alone $(printf '%s\n' "${alone[@]}" | median)," \
+  "during $HALF clients reconnecting per transaction $(printf '%s\n' "${flooded[@]}" | median)" \
+  "(flood median $(printf '%s\n' "${handshakes[@]}" | median) connections/s)"
