@@ -46,8 +46,8 @@ awaitable<std::optional<tcp::socket>> open_socket(const config::HostPort& hp, co
     co_return std::optional<tcp::socket>(std::move(socket));
 }
 
-// Every upstream link is plain TCP today, so a cleartext password request sends the password in
-// the clear. Allowed, because a trusted local upstream (pg_hba "password" on 127.0.0.1 or a
+// Over a plaintext upstream link, a cleartext password request sends the password in the clear.
+// Allowed, because a trusted local upstream (pg_hba "password" on 127.0.0.1 or a
 // private network) is a legitimate setup, but said once per server and user: often enough to be
 // seen, not once per connection. The set is bounded by the configured databases and users.
 void warn_cleartext_once(const config::HostPort& endpoint, const std::string& user) {
@@ -211,7 +211,7 @@ awaitable<ConnectOutcome> ServerConnection::login(const UpstreamTarget& target, 
                 if (!credentials.password)
                     co_return refused("server asked for a cleartext password and none is configured for user \"" +
                                       credentials.user + "\"");
-                warn_cleartext_once(endpoint_, credentials.user);
+                if (!stream_.is_tls()) warn_cleartext_once(endpoint_, credentials.user);
                 p::PasswordMessage{*credentials.password}.encode(out);
             } else if (auto* md5 = std::get_if<p::AuthenticationMD5Password>(&*auth)) {
                 std::string secret = credentials.md5_secret ? *credentials.md5_secret
