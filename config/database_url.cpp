@@ -1,5 +1,7 @@
 #include "config/database_url.hpp"
 
+#include "config/tls_files.hpp"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -15,8 +17,8 @@ constexpr std::uint16_t kDefaultPort = 5432;
 
 // libpq connection parameters sluice does not implement. Rejecting them is kinder than sending
 // them as startup parameters, which PostgreSQL would refuse at connect time.
-constexpr std::array<std::string_view, 29> kUnsupportedParameters{
-    "channel_binding", "gssdelegation",   "gssencmode",        "gsslib",
+constexpr std::array<std::string_view, 28> kUnsupportedParameters{
+    "gssdelegation",   "gssencmode",        "gsslib",
     "hostaddr",        "keepalives",      "keepalives_count",  "keepalives_idle",
     "keepalives_interval", "krbsrvname",  "load_balance_hosts", "passfile",
     "replication",     "require_auth",    "requirepeer",       "requiressl",
@@ -354,6 +356,11 @@ private:
         } else if (name == "sslsni") {
             if (value != "0" && value != "1") return Failure{"invalid sslsni " + quoted(value) + " (expected 0 or 1)"};
             result_.sslsni = value == "1";
+        } else if (name == "channel_binding") {
+            if (value == "disable") result_.channel_binding = ChannelBinding::Disable;
+            else if (value == "prefer") result_.channel_binding = ChannelBinding::Prefer;
+            else if (value == "require") result_.channel_binding = ChannelBinding::Require;
+            else return Failure{"invalid channel_binding " + quoted(value) + " (expected disable, prefer or require)"};
         } else if (name == "connect_timeout") {
             return parse_connect_timeout(value, result_.connect_timeout);
         } else if (name == "options") {
@@ -365,7 +372,7 @@ private:
             return Failure{"URL parameter " + quoted(name) + " is not supported by sluice"};
         } else if (name.starts_with("ssl")) {
             return Failure{"unknown URL parameter " + quoted(name) +
-                           " (TLS parameters are sslmode, sslrootcert, sslcert, sslkey and sslsni)"};
+                           " (TLS parameters are sslmode, sslrootcert, sslcert, sslkey, sslsni and channel_binding)"};
         } else if (!is_parameter_name(name)) {
             return Failure{"invalid URL parameter name " + quoted(name)};
         } else {
@@ -474,12 +481,19 @@ std::string redact_database_url(std::string_view url) {
     return out;
 }
 
-std::optional<std::string> unsupported_upstream_feature(const UpstreamUrl& url) {
-    bool needs_tls = url.sslmode == SslMode::Require || url.sslmode == SslMode::VerifyCa ||
-                     url.sslmode == SslMode::VerifyFull;
-    if (needs_tls || !url.sslrootcert.empty() || !url.sslcert.empty() || !url.sslkey.empty())
-        return std::string("TLS to upstream servers is not supported by this version of sluice yet "
-                           "(use sslmode=disable or sslmode=prefer, without sslrootcert/sslcert/sslkey)");
+std::optional<std::string> upstream_tls_problem(const UpstreamUrl& url) {
+    if (url.channel_binding == ChannelBinding::Require && url.sslmode == SslMode::Disable)
+        return std::string("channel_binding=require needs TLS (sslmode=disable turns it off)");
+    bool verifies = url.sslmode == SslMode::VerifyCa || url.sslmode == SslMode::VerifyFull;
+    if (verifies && !url.sslrootcert.empty() && url.sslrootcert != "system")
+        if (auto why = certificate_file_problem(url.sslrootcert)) return "sslrootcert: " + *why;
+    if (!url.sslcert.empty()) {
+        if (auto why = certificate_file_problem(url.sslcert)) return "sslcert: " + *why;
+        if (url.sslkey.empty()) return std::string("sslcert needs sslkey");
+        if (auto why = key_file_problem(url.sslkey, url.sslcert)) return "sslkey: " + *why;
+    } else if (!url.sslkey.empty()) {
+        return std::string("sslkey needs sslcert");
+    }
     return std::nullopt;
 }
 

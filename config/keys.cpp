@@ -10,6 +10,7 @@
 #include "config/database_url.hpp"
 #include "config/key_tables.hpp"
 #include "config/suggest.hpp"
+#include "config/tls_files.hpp"
 #include "protocol/sql/guard.hpp"
 
 namespace sluice::config {
@@ -666,7 +667,7 @@ void read_url(NodeReader& reader, const toml::node& node, const std::string& key
         reader.error(node, key, "invalid URL: " + *error);
         return;
     }
-    if (auto why = unsupported_upstream_feature(std::get<UpstreamUrl>(parsed))) {
+    if (auto why = upstream_tls_problem(std::get<UpstreamUrl>(parsed))) {
         reader.error(node, key, *why);
         return;
     }
@@ -715,6 +716,81 @@ void read_guard(NodeReader& r, const toml::node& n, const std::string& k, Config
 void read_tcp(NodeReader& r, const toml::node& n, const std::string& k, Config& c) {
     read_table_section<Tcp, kTcpKeys.size(), &Config::tcp>(r, n, k, c, kTcpKeys);
 }
+// --- [client_tls] ---------------------------------------------------------------------------------
+
+constexpr std::array<std::string_view, 4> kClientTlsModes{"disable", "allow", "prefer", "require"};
+
+void read_client_tls_mode(NodeReader& reader, const toml::node& node, const std::string& key, ClientTls& tls) {
+    constexpr std::array<ClientTlsMode, 4> kModes{ClientTlsMode::Disable, ClientTlsMode::Allow, ClientTlsMode::Prefer,
+                                                  ClientTlsMode::Require};
+    if (auto index = reader.choice(node, key, kClientTlsModes)) tls.mode = kModes[*index];
+}
+
+constexpr std::array<std::string_view, 3> kClientCertChecks{"off", "verify-ca", "verify-full"};
+
+void read_client_cert(NodeReader& reader, const toml::node& node, const std::string& key, ClientTls& tls) {
+    constexpr std::array<ClientCertCheck, 3> kChecks{ClientCertCheck::Off, ClientCertCheck::VerifyCa,
+                                                     ClientCertCheck::VerifyFull};
+    if (auto index = reader.choice(node, key, kClientCertChecks)) tls.client_cert = kChecks[*index];
+}
+
+constexpr std::array<std::string_view, 2> kTlsProtocols{"TLSv1.2", "TLSv1.3"};
+
+void read_min_protocol(NodeReader& reader, const toml::node& node, const std::string& key, ClientTls& tls) {
+    if (auto index = reader.choice(node, key, kTlsProtocols)) tls.min_protocol = std::string(kTlsProtocols[*index]);
+}
+
+constexpr std::array<KeySpec<ClientTls>, 7> kClientTlsKeys{{
+    {"mode", "string", "disable",
+     "\"disable\": SSLRequest is answered 'N'; \"allow\" or \"prefer\": TLS for the clients that ask for it "
+     "(SSLRequest or PostgreSQL 17's direct TLS), plaintext for the others; \"require\": plaintext clients are "
+     "refused with SQLSTATE 28000.",
+     &read_client_tls_mode},
+    {"cert_file", "string", "", "PEM file with sluice's server certificate (and its chain). Needed unless mode is "
+     "\"disable\".", &read_string<&ClientTls::cert_file>},
+    {"key_file", "string", "", "PEM file with the certificate's private key (unencrypted).",
+     &read_string<&ClientTls::key_file>},
+    {"ca_file", "string", "", "PEM file with the CAs that client certificates must chain to (for client_cert).",
+     &read_string<&ClientTls::ca_file>},
+    {"client_cert", "string", "off",
+     "\"off\": no client certificate is asked for; \"verify-ca\": clients must present a certificate that "
+     "chains to ca_file; \"verify-full\": and its CN must equal the user name they log in as.",
+     &read_client_cert},
+    {"min_protocol", "string", "TLSv1.2", "The oldest TLS version accepted: \"TLSv1.2\" or \"TLSv1.3\".",
+     &read_min_protocol},
+    {"ciphers", "string", "", "OpenSSL cipher list for TLS 1.2 (e.g. \"HIGH:!aNULL\"); empty: OpenSSL's default. "
+     "TLS 1.3 suites are OpenSSL's.", &read_string<&ClientTls::ciphers>},
+}};
+
+// The section as a whole, once its keys read cleanly: the files it names must be usable.
+void check_client_tls(NodeReader& reader, const toml::table& table, const std::string& key, const ClientTls& tls) {
+    auto file_key = [&](std::string_view name) { return join_key(key, name); };
+    if (tls.mode != ClientTlsMode::Disable) {
+        if (tls.cert_file.empty() || tls.key_file.empty()) {
+            reader.error(table, key, "mode \"" + std::string(kClientTlsModes[static_cast<std::size_t>(tls.mode)]) +
+                                         "\" needs cert_file and key_file");
+            return;
+        }
+    }
+    if (!tls.cert_file.empty()) {
+        if (auto why = certificate_file_problem(tls.cert_file)) reader.error(*table.get("cert_file"), file_key("cert_file"), *why);
+        else if (tls.key_file.empty()) reader.error(table, key, "cert_file needs key_file");
+        else if (auto why = key_file_problem(tls.key_file, tls.cert_file)) reader.error(*table.get("key_file"), file_key("key_file"), *why);
+    }
+    if (tls.client_cert != ClientCertCheck::Off && tls.ca_file.empty())
+        reader.error(*table.get("client_cert"), file_key("client_cert"), "needs ca_file (the CAs client certificates must chain to)");
+    if (!tls.ca_file.empty())
+        if (auto why = certificate_file_problem(tls.ca_file)) reader.error(*table.get("ca_file"), file_key("ca_file"), *why);
+}
+
+void read_client_tls(NodeReader& reader, const toml::node& node, const std::string& key, Config& config) {
+    const toml::table* table = reader.table(node, key);
+    if (table == nullptr) return;
+    const std::size_t errors_before = reader.error_count();
+    read_section<ClientTls>(reader, *table, key, kClientTlsKeys, config.client_tls);
+    if (reader.error_count() == errors_before) check_client_tls(reader, *table, key, config.client_tls);
+}
+
 void read_logging(NodeReader& r, const toml::node& n, const std::string& k, Config& c) {
     read_table_section<Logging, kLoggingKeys.size(), &Config::logging>(r, n, k, c, kLoggingKeys);
 }
@@ -739,7 +815,7 @@ constexpr std::array<KeySpec<Config>, 10> kConfigKeys{{
     {"tcp", "table", "", "TCP socket options for client and server connections.", &read_tcp},
     {"logging", "table", "", "What is logged.", &read_logging},
     {"databases", "array of tables", "", "The databases clients can connect to.", &read_databases},
-    {"client_tls", "", "", "", nullptr},
+    {"client_tls", "table", "", "TLS between clients and sluice.", &read_client_tls},
     {"guard", "table", "", "The query guard: which statements clients may send.", &read_guard},
     {"admin", "", "", "", nullptr},
 }};
@@ -780,6 +856,7 @@ std::vector<KeyInfo> known_keys() {
     append_infos(out, "guard.override", kGuardOverrideKeys);
     append_infos(out, "tcp", kTcpKeys);
     append_infos(out, "logging", kLoggingKeys);
+    append_infos(out, "client_tls", kClientTlsKeys);
     append_infos(out, "databases", kDatabaseKeys);
     return out;
 }

@@ -254,7 +254,7 @@ LoadResult load_text(std::string_view text, const std::string& source, const Env
             if (auto* error = std::get_if<std::string>(&parsed)) {
                 state.errors.push_back(ConfigError{"environment", 0, 0, std::string(kDatabaseUrlVariable),
                                                    "invalid URL: " + *error});
-            } else if (auto why = unsupported_upstream_feature(std::get<UpstreamUrl>(parsed))) {
+            } else if (auto why = upstream_tls_problem(std::get<UpstreamUrl>(parsed))) {
                 state.errors.push_back(ConfigError{"environment", 0, 0, std::string(kDatabaseUrlVariable), *why});
             } else {
                 config.databases.push_back(database_from_url(std::get<UpstreamUrl>(parsed), config.pool));
@@ -326,7 +326,7 @@ LoadResult from_database_url(std::string_view url, const std::string& source_nam
     if (auto* error = std::get_if<std::string>(&parsed)) {
         return std::vector<ConfigError>{ConfigError{source_name, 0, 0, "", "invalid URL: " + *error}};
     }
-    if (auto why = unsupported_upstream_feature(std::get<UpstreamUrl>(parsed)))
+    if (auto why = upstream_tls_problem(std::get<UpstreamUrl>(parsed)))
         return std::vector<ConfigError>{ConfigError{source_name, 0, 0, "", *why}};
     Config config;
     config.source = source_name;

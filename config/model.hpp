@@ -18,6 +18,9 @@ using Duration = std::chrono::milliseconds;  // zero means "no limit" wherever a
 enum class PoolMode { Transaction, Session };
 enum class AuthMethod { Trust, Md5, ScramSha256 };
 enum class SslMode { Disable, Allow, Prefer, Require, VerifyCa, VerifyFull };
+// libpq's channel_binding: SCRAM-SHA-256-PLUS when the server offers it over TLS (Prefer), never,
+// or always (Require: no other authentication is accepted).
+enum class ChannelBinding { Disable, Prefer, Require };
 // What transaction mode does when a client changes session state (SET, LISTEN, advisory locks,
 // temp tables, WITH HOLD cursors, SQL PREPARE...): Track replays plain SETs on the client's next
 // server and pins the server to the client for anything else; Pin keeps the server with the client
@@ -37,10 +40,11 @@ struct UpstreamUrl {
     std::optional<std::string> password;     // nullopt: the client's credentials pass through
     std::optional<std::string> database;     // nullopt: the client's database name passes through
     SslMode sslmode = SslMode::Prefer;
-    std::string sslrootcert;
+    std::string sslrootcert;  // a PEM file, or "system" (also when empty) for the OS store
     std::string sslcert;
     std::string sslkey;
     bool sslsni = true;
+    ChannelBinding channel_binding = ChannelBinding::Prefer;
     std::optional<Duration> connect_timeout;
     std::string options;                     // "options" startup parameter (-c name=value ...)
     // Other query parameters sent as startup parameters (application_name, ...).
@@ -204,6 +208,24 @@ struct Tcp {
     std::uint32_t keepalive_count = 0;  // unanswered probes before the connection is dropped (TCP_KEEPCNT)
 };
 
+// [client_tls]: sluice as a TLS server for its clients.
+enum class ClientTlsMode { Disable, Allow, Prefer, Require };
+// Client certificates: not asked for, required and chained to ca_file, or also naming the user
+// (the certificate's CN must equal the user name the client logs in as).
+enum class ClientCertCheck { Off, VerifyCa, VerifyFull };
+
+struct ClientTls {
+    // Disable answers SSLRequest 'N'; Allow and Prefer accept TLS and plaintext (a server cannot
+    // prefer: the client chooses); Require refuses plaintext clients with 28000.
+    ClientTlsMode mode = ClientTlsMode::Disable;
+    std::string cert_file;  // PEM, the server certificate (and chain)
+    std::string key_file;   // PEM, its private key
+    std::string ca_file;    // PEM, the CAs client certificates must chain to
+    ClientCertCheck client_cert = ClientCertCheck::Off;
+    std::string min_protocol = "TLSv1.2";  // TLSv1.2 or TLSv1.3
+    std::string ciphers;                   // OpenSSL cipher list for TLS 1.2; empty: OpenSSL's default
+};
+
 struct Logging {
     std::string level = "info";      // trace | debug | info | warn | error
     bool log_connections = true;     // one line per connect/disconnect
@@ -218,6 +240,7 @@ struct Config {
     Guard guard;
     Tcp tcp;
     Logging logging;
+    ClientTls client_tls;
     std::vector<Database> databases;
 
     [[nodiscard]] const Database* find_database(std::string_view name) const noexcept {

@@ -6,6 +6,7 @@
 
 #include "protocol/auth/crypto.hpp"
 #include "protocol/startup.hpp"
+#include "proxy/tls_engine.hpp"
 
 namespace sluice::proxy {
 
@@ -57,13 +58,28 @@ awaitable<void> forward_cancel(std::shared_ptr<const CancelTarget> target) {
         spdlog::warn("could not forward a cancel request to {}:{}", target->endpoint.host, target->endpoint.port);
         co_return;
     }
-    std::string out;
-    protocol::CancelRequest{target->key.process_id, target->key.secret}.encode(out);
-    co_await asio::async_write(socket, asio::buffer(out), use_tuple);
-    // PostgreSQL closes the connection once it has read the request (and signalled the backend).
-    char byte;
+    Stream stream(std::move(socket));
+    auto send = [&]() -> awaitable<void> {
+        // Over TLS when the server's own connection is: the same SSLRequest, SNI and checks.
+        if (target->tls) {
+            std::string error;
+            if (!co_await ask_for_tls(stream, error) ||
+                !co_await stream.start_tls(upstream_tls_engine(target->tls, target->sni, target->verify_host), error)) {
+                spdlog::warn("could not forward a cancel request to {}:{} over TLS: {}", target->endpoint.host,
+                             target->endpoint.port, error.empty() ? "the server refused TLS" : error);
+                co_return;
+            }
+        }
+        std::string out;
+        protocol::CancelRequest{target->key.process_id, target->key.secret}.encode(out);
+        if (auto [ec, n] = co_await stream.write_all(asio::buffer(out)); ec) co_return;
+        // PostgreSQL closes the connection once it has read the request (and signalled the backend).
+        char byte;
+        co_await stream.read_some(asio::buffer(&byte, 1));
+    };
     timer.expires_after(std::chrono::seconds(5));
-    co_await (socket.async_read_some(asio::buffer(&byte, 1), use_tuple) || timer.async_wait(use_tuple));
+    co_await (send() || timer.async_wait(use_tuple));
+    stream.close();
 }
 
 }  // namespace sluice::proxy

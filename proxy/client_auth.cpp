@@ -11,6 +11,7 @@
 #include "protocol/backend.hpp"
 #include "protocol/frontend.hpp"
 #include "proxy/frame_io.hpp"
+#include "proxy/tls_engine.hpp"
 
 namespace sluice::proxy {
 
@@ -95,7 +96,14 @@ struct ScramOutcome {
 awaitable<ScramOutcome> run_scram(Stream& stream, p::FrameDecoder& decoder, const auth::ScramSecret& secret) {
     ScramOutcome outcome;
     std::string out;
-    p::encode_authentication(p::AuthenticationSASL{{auth::kScramSha256}}, out);
+    // Over TLS, SCRAM-SHA-256-PLUS binds the exchange to sluice's certificate (tls-server-end-point).
+    std::optional<std::string> binding;
+    if (const TlsEngine* tls = stream.tls())
+        if (auto hash = auth::tls_server_end_point(tls->own_certificate_der())) binding = std::move(*hash);
+    if (binding)
+        p::encode_authentication(p::AuthenticationSASL{{auth::kScramSha256Plus, auth::kScramSha256}}, out);
+    else
+        p::encode_authentication(p::AuthenticationSASL{{auth::kScramSha256}}, out);
     if (!co_await send(stream, out)) co_return outcome;
 
     auto read = co_await read_password_message(stream, decoder, kSaslResponse);
@@ -108,7 +116,7 @@ awaitable<ScramOutcome> run_scram(Stream& stream, p::FrameDecoder& decoder, cons
         outcome.protocol_error = "malformed SASLInitialResponse";
         co_return outcome;
     }
-    auth::ScramServer server(secret);
+    auth::ScramServer server(secret, std::move(binding));
     auto first = server.server_first(initial->mechanism, *initial->data);
     if (!first) co_return outcome;
     out.clear();

@@ -6,6 +6,8 @@
 #include "proxy/client_auth.hpp"
 #include "proxy/client_session.hpp"
 #include "proxy/frame_io.hpp"
+#include "proxy/tls_context.hpp"
+#include "proxy/tls_engine.hpp"
 
 namespace sluice::proxy {
 
@@ -25,6 +27,12 @@ bool is_plain_application_name(std::string_view name, std::string_view value) {
 
 awaitable<std::optional<SessionEnd>> ClientSession::read_startup() {
     std::string error;
+    const auto& tls = config_->client_tls;
+    // PostgreSQL 17's direct TLS (sslnegotiation=direct): the first byte is a TLS handshake record,
+    // not a packet length. Peeked, so that a plaintext client's packet stays in the socket.
+    if (ctx_.client_tls && co_await first_byte_is_tls_handshake()) {
+        if (auto end = co_await accept_tls(true)) co_return end;
+    }
     for (;;) {
         auto body = co_await read_startup_packet(client_, decoder_, error);
         if (!body) {
@@ -40,7 +48,10 @@ awaitable<std::optional<SessionEnd>> ClientSession::read_startup() {
             if (decoder_.buffered() != 0)
                 co_return SessionEnd::because(EndReason::ProtocolViolation,
                                               "received unencrypted data after an encryption request");
-            if (!co_await send_to_client("N")) co_return SessionEnd::closed();
+            bool answer_tls = std::holds_alternative<p::SslRequest>(*packet) && ctx_.client_tls && !client_.is_tls();
+            if (!co_await send_to_client(answer_tls ? "S" : "N")) co_return SessionEnd::closed();
+            if (answer_tls)
+                if (auto end = co_await accept_tls(false)) co_return end;
             continue;
         }
         if (place_.admission() != Admission::Admitted) {
@@ -59,9 +70,42 @@ awaitable<std::optional<SessionEnd>> ClientSession::read_startup() {
             }
             co_return SessionEnd{EndReason::CancelRequest, {}, {}, std::nullopt};
         }
+        if (tls.mode == config::ClientTlsMode::Require && !client_.is_tls())
+            co_return SessionEnd::because(EndReason::NotAuthorized, "TLS is required to connect to sluice",
+                                          "Connect with TLS (libpq: sslmode=require or stricter).");
         startup_ = std::get<p::StartupMessage>(std::move(*packet));
         co_return std::nullopt;
     }
+}
+
+awaitable<bool> ClientSession::first_byte_is_tls_handshake() {
+    constexpr unsigned char kTlsHandshakeRecord = 0x16;  // no startup packet is that long
+    auto [ec] = co_await client_.socket().async_wait(tcp::socket::wait_read, use_tuple);
+    if (ec) co_return false;  // the read that follows reports it
+    unsigned char byte = 0;
+    error_code peek_ec;
+    std::size_t n = client_.socket().receive(asio::buffer(&byte, 1), tcp::socket::message_peek, peek_ec);
+    co_return !peek_ec && n == 1 && byte == kTlsHandshakeRecord;
+}
+
+awaitable<std::optional<SessionEnd>> ClientSession::accept_tls(bool direct) {
+    std::string error;
+    if (!co_await client_.start_tls(TlsEngine::server(ctx_.client_tls), error)) {
+        spdlog::info("C{} TLS handshake failed: {}", id_, error);
+        // The handshake's alert told the client; an ErrorResponse in plaintext would be garbage to it.
+        auto end = SessionEnd::because(EndReason::ProtocolViolation, "TLS handshake failed: " + error);
+        end.client_told = true;
+        co_return end;
+    }
+    if (direct && client_.tls()->alpn() != "postgresql") {
+        auto end = SessionEnd::because(EndReason::ProtocolViolation,
+                                       "direct TLS connection without ALPN \"postgresql\"",
+                                       "Use sslnegotiation=direct with a PostgreSQL 17 or newer client.");
+        co_return end;
+    }
+    if (config_->logging.log_connections)
+        spdlog::info("C{} TLS {} established{}", id_, client_.tls()->version(), direct ? " (direct)" : "");
+    co_return std::nullopt;
 }
 
 awaitable<std::optional<SessionEnd>> ClientSession::log_in() {
@@ -78,6 +122,15 @@ awaitable<std::optional<SessionEnd>> ClientSession::log_in() {
     }
     user_ = std::string(startup_.user());
     database_ = std::string(startup_.database());
+    if (client_.is_tls() && config_->client_tls.client_cert == config::ClientCertCheck::VerifyFull) {
+        // The handshake checked the chain; verify-full also ties the certificate to the user.
+        auto cn = client_.tls()->peer_common_name();
+        if (!cn || *cn != user_)
+            co_return SessionEnd::because(EndReason::NotAuthorized,
+                                          "the client certificate's CN \"" + cn.value_or("") +
+                                              "\" does not match user \"" + user_ + "\"",
+                                          "Log in as the user the certificate names (client_tls.client_cert = \"verify-full\").");
+    }
 
     if (ctx_.shutting_down) co_return SessionEnd::because(EndReason::ShuttingDown, "sluice is shutting down");
     if (auto replication = startup_.get("replication");

@@ -10,6 +10,7 @@
 #include "proxy/cancel_registry.hpp"
 #include "proxy/query_guard.hpp"
 #include "proxy/router.hpp"
+#include "proxy/tls_context.hpp"
 
 namespace sluice::proxy {
 
@@ -18,6 +19,8 @@ struct ProxyContext {
     Router& router;
     CancelRegistry& cancels;
     AuthQueryCache* auth_query = nullptr;  // set when [auth.auth_query] is configured
+    // sluice's TLS server settings; nullptr when [client_tls] mode is "disable".
+    std::shared_ptr<const TlsContext> client_tls{};
     std::atomic<bool> shutting_down{false};
     // One parse per distinct SQL text that may change session state, shared by every session.
     sql::AnalysisCache analyses{4096, 8 * 1024 * 1024};

@@ -476,7 +476,7 @@ void Relay::pump_next() {
     // On the session's executor (its strand with several workers), never the server socket's:
     // the pump and the session must not run at once.
     auto& buffer = server.read_buffer();
-    server.stream().socket().async_read_some(
+    server.stream().async_read_some(
         asio::buffer(buffer.data() + held_, buffer.size() - held_),
         asio::bind_executor(client_.socket().get_executor(), [this](error_code ec, std::size_t n) { pump_read(ec, n); }));
 }

@@ -22,6 +22,10 @@ UpstreamTarget Router::target_for(const config::Database& database, const std::s
     if (!url.options.empty()) t.parameters.emplace_back("options", url.options);
     for (const auto& kv : url.parameters) t.parameters.push_back(kv);
     t.connect_timeout = url.connect_timeout.value_or(database.pool.server_connect_timeout);
+    t.sslmode = url.sslmode;
+    t.sni = url.sslsni;
+    t.channel_binding = url.channel_binding;
+    if (url.sslmode != config::SslMode::Disable) t.tls = TlsContext::for_upstream(url, t.tls_error);
     return t;
 }
 

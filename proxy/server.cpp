@@ -38,6 +38,14 @@ Server::~Server() = default;
 
 int Server::run() {
     const auto& listen = config_->listen;
+    if (config_->client_tls.mode != config::ClientTlsMode::Disable) {
+        std::string error;
+        context_.client_tls = TlsContext::for_clients(config_->client_tls, error);
+        if (!context_.client_tls) {
+            spdlog::critical("{}: client_tls: {}", config_->source, error);
+            return 1;
+        }
+    }
     try {
         auto address = asio::ip::make_address(listen.address);
         auto acceptor = std::make_unique<tcp::acceptor>(io_);

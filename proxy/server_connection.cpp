@@ -11,6 +11,7 @@
 #include "protocol/startup.hpp"
 #include "proxy/frame_io.hpp"
 #include "proxy/tcp_keepalive.hpp"
+#include "proxy/tls_engine.hpp"
 #include "proxy/transaction_tracker.hpp"
 
 namespace sluice::proxy {
@@ -45,8 +46,8 @@ awaitable<std::optional<tcp::socket>> open_socket(const config::HostPort& hp, co
     co_return std::optional<tcp::socket>(std::move(socket));
 }
 
-// Every upstream link is plain TCP today, so a cleartext password request sends the password in
-// the clear. Allowed, because a trusted local upstream (pg_hba "password" on 127.0.0.1 or a
+// Over a plaintext upstream link, a cleartext password request sends the password in the clear.
+// Allowed, because a trusted local upstream (pg_hba "password" on 127.0.0.1 or a
 // private network) is a legitimate setup, but said once per server and user: often enough to be
 // seen, not once per connection. The set is bounded by the configured databases and users.
 void warn_cleartext_once(const config::HostPort& endpoint, const std::string& user) {
@@ -62,7 +63,50 @@ void warn_cleartext_once(const config::HostPort& endpoint, const std::string& us
                  endpoint.host, endpoint.port, user);
 }
 
+bool is_ip_address(const std::string& host) {
+    error_code ec;
+    asio::ip::make_address(host, ec);
+    return !ec;
+}
+
+const char* sslmode_name(config::SslMode mode) noexcept {
+    switch (mode) {
+    case config::SslMode::Disable: return "disable";
+    case config::SslMode::Allow: return "allow";
+    case config::SslMode::Prefer: return "prefer";
+    case config::SslMode::Require: return "require";
+    case config::SslMode::VerifyCa: return "verify-ca";
+    case config::SslMode::VerifyFull: return "verify-full";
+    }
+    return "?";
+}
+
 }  // namespace
+
+std::unique_ptr<TlsEngine> upstream_tls_engine(const std::shared_ptr<const TlsContext>& context, const std::string& sni,
+                                               const std::string& verify_host) {
+    return TlsEngine::client(context, sni, verify_host);
+}
+
+awaitable<bool> ask_for_tls(Stream& stream, std::string& answer_error) {
+    std::string out;
+    p::SslRequest{}.encode(out);
+    if (auto [ec, n] = co_await stream.write_all(asio::buffer(out)); ec) {
+        answer_error = "could not send SSLRequest: " + ec.message();
+        co_return false;
+    }
+    // One byte, no more: what follows an 'S' is the server's part of the handshake, and bytes
+    // before it would be plaintext smuggled into the TLS stream.
+    char answer = 0;
+    auto [ec, n] = co_await stream.read_some(asio::buffer(&answer, 1));
+    if (ec || n != 1) {
+        answer_error = "server closed the connection after SSLRequest" + (ec ? ": " + ec.message() : std::string());
+        co_return false;
+    }
+    if (answer == 'S') co_return true;
+    if (answer != 'N') answer_error = std::string("server answered SSLRequest with '") + answer + "'";
+    co_return false;
+}
 
 std::bitset<256> relay_inspected_tags() noexcept {
     std::bitset<256> b;
@@ -122,6 +166,10 @@ awaitable<ConnectOutcome> ServerConnection::login(const UpstreamTarget& target, 
         return refused("the upstream server failed to authenticate itself: " + std::string(why));
     };
 
+    if (auto tls = co_await negotiate_tls(target); !tls.error.empty())
+        co_return tls.permanent ? refused(std::move(tls.error)) : failed(std::move(tls.error));
+    const bool bound_required = target.channel_binding == config::ChannelBinding::Require;
+
     p::StartupMessage startup;
     startup.version = p::kProtocol30;
     startup.parameters.emplace_back("user", credentials.user);
@@ -148,13 +196,22 @@ awaitable<ConnectOutcome> ServerConnection::login(const UpstreamTarget& target, 
                 // the server knows the password; an AuthenticationOk before it proves nothing.
                 if (scram && !scram->server_verified())
                     co_return not_authenticated("AuthenticationOk before a verified SCRAM server-final-message");
+                if (bound_required && !(scram && scram->mechanism() == p::auth::kScramSha256Plus))
+                    co_return not_authenticated("channel_binding=require, but the server authenticated without "
+                                                "channel binding");
                 break;
+            }
+            if (bound_required && !std::holds_alternative<p::AuthenticationSASL>(*auth) &&
+                !std::holds_alternative<p::AuthenticationSASLContinue>(*auth) &&
+                !std::holds_alternative<p::AuthenticationSASLFinal>(*auth)) {
+                co_return not_authenticated("channel_binding=require, but the server asked for a password "
+                                            "without SCRAM-SHA-256-PLUS");
             }
             if (std::holds_alternative<p::AuthenticationCleartextPassword>(*auth)) {
                 if (!credentials.password)
                     co_return refused("server asked for a cleartext password and none is configured for user \"" +
                                       credentials.user + "\"");
-                warn_cleartext_once(endpoint_, credentials.user);
+                if (!stream_.is_tls()) warn_cleartext_once(endpoint_, credentials.user);
                 p::PasswordMessage{*credentials.password}.encode(out);
             } else if (auto* md5 = std::get_if<p::AuthenticationMD5Password>(&*auth)) {
                 std::string secret = credentials.md5_secret ? *credentials.md5_secret
@@ -168,11 +225,27 @@ awaitable<ConnectOutcome> ServerConnection::login(const UpstreamTarget& target, 
                 p::PasswordMessage{response}.encode(out);
             } else if (auto* sasl = std::get_if<p::AuthenticationSASL>(&*auth)) {
                 bool offered = false;
-                for (auto m : sasl->mechanisms) offered |= m == p::auth::kScramSha256;
-                if (!offered) co_return refused("server offers no SASL mechanism sluice supports");
+                bool plus_offered = false;
+                for (auto m : sasl->mechanisms) {
+                    offered |= m == p::auth::kScramSha256;
+                    plus_offered |= m == p::auth::kScramSha256Plus;
+                }
+                // SCRAM-SHA-256-PLUS binds the exchange to the server's certificate: a TLS
+                // man in the middle cannot relay it.
+                std::optional<std::string> binding;
+                const bool may_bind = stream_.is_tls() && target.channel_binding != config::ChannelBinding::Disable;
+                if (may_bind && plus_offered) {
+                    auto hash = p::auth::tls_server_end_point(stream_.tls()->peer_certificate_der());
+                    if (!hash) co_return not_authenticated("cannot bind SCRAM to its certificate: " + hash.error().message);
+                    binding = std::move(*hash);
+                }
+                if (bound_required && !binding)
+                    co_return not_authenticated(stream_.is_tls() ? "channel_binding=require, but the server does not offer SCRAM-SHA-256-PLUS"
+                                                                 : "channel_binding=require, but the connection is not TLS");
+                if (!offered && !binding) co_return refused("server offers no SASL mechanism sluice supports");
                 if (scram) co_return not_authenticated("a second SASL exchange was started");
-                if (credentials.password) scram.emplace(*credentials.password);
-                else if (credentials.scram_keys) scram.emplace(*credentials.scram_keys);
+                if (credentials.password) scram.emplace(*credentials.password, std::move(binding), may_bind);
+                else if (credentials.scram_keys) scram.emplace(*credentials.scram_keys, std::move(binding), may_bind);
                 else co_return refused("server asked for SCRAM and no password or SCRAM keys are available for user \"" +
                                        credentials.user + "\"");
                 auto first = scram->client_first();
@@ -225,6 +298,11 @@ awaitable<ConnectOutcome> ServerConnection::login(const UpstreamTarget& target, 
                 target->endpoint = endpoint_;
                 target->address = stream_.socket().remote_endpoint(ec);
                 target->key = key_;
+                if (stream_.is_tls()) {
+                    target->tls = tls_context_;
+                    target->sni = tls_sni_;
+                    target->verify_host = tls_verify_host_;
+                }
                 cancel_target_ = std::move(target);
             }
             co_return ConnectOutcome{std::move(self), {}, std::nullopt};
@@ -232,6 +310,35 @@ awaitable<ConnectOutcome> ServerConnection::login(const UpstreamTarget& target, 
             co_return failed("unexpected message '" + std::string(1, frame->tag) + "' from server during login");
         }
     }
+}
+
+awaitable<ServerConnection::TlsOutcome> ServerConnection::negotiate_tls(const UpstreamTarget& target) {
+    // libpq: "allow" starts in plaintext (and sluice does not retry with TLS); no TLS over unix sockets.
+    if (target.sslmode == config::SslMode::Disable || target.sslmode == config::SslMode::Allow) co_return TlsOutcome{};
+    if (!endpoint_.host.empty() && endpoint_.host.front() == '/') co_return TlsOutcome{};
+    const std::string where = endpoint_.host + ":" + std::to_string(endpoint_.port);
+    if (!target.tls) co_return TlsOutcome{"TLS to " + where + " cannot be set up: " + target.tls_error, true};
+    const bool required = target.sslmode != config::SslMode::Prefer;
+    std::string error;
+    if (!co_await ask_for_tls(stream_, error)) {
+        if (!error.empty()) co_return TlsOutcome{std::move(error), false};
+        if (required)
+            co_return TlsOutcome{"the server " + where + " does not accept TLS (sslmode=" +
+                                     sslmode_name(target.sslmode) + ")",
+                                 true};
+        co_return TlsOutcome{};  // prefer: plaintext it is
+    }
+    // SNI whenever the host is a name (Neon routes on it); the name or address checked under verify-full.
+    tls_context_ = target.tls;
+    tls_sni_ = target.sni && !is_ip_address(endpoint_.host) ? endpoint_.host : std::string();
+    tls_verify_host_ = target.sslmode == config::SslMode::VerifyFull ? endpoint_.host : std::string();
+    if (!co_await stream_.start_tls(upstream_tls_engine(tls_context_, tls_sni_, tls_verify_host_), error)) {
+        // A certificate that fails the check fails the next attempt too; a reset may not.
+        std::string problem = stream_.tls() ? stream_.tls()->certificate_problem() : std::string();
+        if (!problem.empty()) co_return TlsOutcome{"TLS to " + where + " failed: " + problem + " (" + error + ")", true};
+        co_return TlsOutcome{"TLS to " + where + " failed: " + error, false};
+    }
+    co_return TlsOutcome{};
 }
 
 bool is_transient_login_error(const protocol::ErrorFields& error) noexcept {

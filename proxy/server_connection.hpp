@@ -16,6 +16,7 @@
 #include "proxy/prepared_statements.hpp"
 #include "proxy/session_params.hpp"
 #include "proxy/stream.hpp"
+#include "proxy/tls_context.hpp"
 
 namespace sluice::proxy {
 
@@ -36,6 +37,13 @@ struct UpstreamTarget {
     config::Duration connect_timeout{std::chrono::seconds(5)};
     config::Duration write_timeout{std::chrono::seconds(60)};  // timeouts.server_write
     config::Tcp tcp;  // keepalive on the connection
+    // TLS as libpq's sslmode; `tls` is made once per target (nullptr: sslmode=disable, or it
+    // could not be made, and tls_error says why).
+    config::SslMode sslmode = config::SslMode::Disable;
+    bool sni = true;
+    config::ChannelBinding channel_binding = config::ChannelBinding::Prefer;
+    std::shared_ptr<const TlsContext> tls;
+    std::string tls_error;
 };
 
 struct BackendKey {
@@ -49,12 +57,23 @@ struct CancelTarget {
     config::HostPort endpoint;  // as configured, for logs
     tcp::endpoint address;      // as connected: no new DNS lookup
     BackendKey key;
+    // Set when the server's connection uses TLS: the cancel request goes over TLS the same way.
+    std::shared_ptr<const TlsContext> tls;
+    std::string sni;
+    std::string verify_host;
     // Cancel requests on their way. While one is, the server must not be lent to another client:
     // the cancel could hit that client's query.
     mutable std::atomic<int> in_flight{0};
 };
 
 class ServerConnection;
+class TlsEngine;
+
+// Sends SSLRequest and reads the one-byte answer: true for 'S'. False with `answer_error` empty
+// for 'N', set when the exchange failed.
+awaitable<bool> ask_for_tls(Stream& stream, std::string& answer_error);
+std::unique_ptr<TlsEngine> upstream_tls_engine(const std::shared_ptr<const TlsContext>& context, const std::string& sni,
+                                               const std::string& verify_host);
 
 struct ConnectOutcome {
     std::unique_ptr<ServerConnection> connection;
@@ -118,6 +137,12 @@ public:
     awaitable<QuietResult> run_quietly(std::string_view sql);
 
 private:
+    struct TlsOutcome {
+        std::string error;  // empty: the connection may go on (over TLS or not)
+        bool permanent = false;  // the next attempt would fail the same way (a certificate, sslmode)
+    };
+    // SSLRequest and the handshake as sslmode asks.
+    awaitable<TlsOutcome> negotiate_tls(const UpstreamTarget& target);
     awaitable<ConnectOutcome> login(const UpstreamTarget& target, const ServerCredentials& credentials,
                                     std::unique_ptr<ServerConnection> self);
 
@@ -126,6 +151,10 @@ private:
     config::HostPort endpoint_;
     BackendKey key_;
     std::shared_ptr<const CancelTarget> cancel_target_;
+    // The TLS of this connection, for its cancel requests.
+    std::shared_ptr<const TlsContext> tls_context_;
+    std::string tls_sni_;
+    std::string tls_verify_host_;
     bool role_may_have_changed_ = false;
     ParamMap params_;
     std::uint64_t synced_to_ = 0;

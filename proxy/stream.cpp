@@ -4,22 +4,23 @@
 
 #include <cerrno>
 
+#include "proxy/tls_engine.hpp"
+
 namespace sluice::proxy {
 
 using namespace asio::experimental::awaitable_operators;
 
-bool Stream::idle_and_alive() noexcept {
-    if (!socket_.is_open()) return false;
-    char byte;
-    ssize_t n = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK;
-    return false;  // 0: EOF; > 0: unsolicited bytes
-}
+namespace {
+// One TLS record's worth of plaintext at a time: a full socket holds back at most one record.
+constexpr std::size_t kRecordPlaintext = 16 * 1024;
+constexpr std::size_t kCipherRead = 17 * 1024;  // a full record with its header and tag
 
-std::size_t Stream::write_now(const char* data, std::size_t size, error_code& ec) noexcept {
+// Non-blocking send of what the socket takes: the bytes sent; `ec` set on an error other than
+// "full".
+std::size_t send_now(int fd, const char* data, std::size_t size, error_code& ec) noexcept {
     std::size_t done = 0;
     while (done < size) {
-        ssize_t n = ::send(socket_.native_handle(), data + done, size - done, MSG_DONTWAIT | MSG_NOSIGNAL);
+        ssize_t n = ::send(fd, data + done, size - done, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n >= 0) {
             done += static_cast<std::size_t>(n);
         } else if (errno != EINTR) {
@@ -30,13 +31,106 @@ std::size_t Stream::write_now(const char* data, std::size_t size, error_code& ec
     return done;
 }
 
+error_code tls_error() { return error_code(asio::error::connection_aborted); }
+
+}  // namespace
+
+Stream::Stream(tcp::socket socket) noexcept : socket_(std::move(socket)) {}
+Stream::~Stream() = default;
+Stream::Stream(Stream&&) noexcept = default;
+
+void Stream::close() noexcept {
+    error_code ec;
+    if (tls_ && socket_.is_open()) {
+        // The engine stays: a coroutine suspended on this stream still uses it, and fails on the closed socket.
+        tls_->shutdown();
+        flush_now(ec);
+    }
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+}
+
+bool Stream::idle_and_alive() noexcept {
+    if (!socket_.is_open()) return false;
+    if (tls_ && tls_->has_buffered_input()) return false;
+    char byte;
+    ssize_t n = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK;
+    return false;  // 0: EOF; > 0: unsolicited bytes
+}
+
+std::size_t Stream::plain_write_now(const char* data, std::size_t size, error_code& ec) noexcept {
+    return send_now(socket_.native_handle(), data, size, ec);
+}
+
+bool Stream::flush_now(error_code& ec) noexcept {
+    if (tls_->has_output()) {
+        try {
+            tls_->take_output(cipher_out_);
+        } catch (const std::bad_alloc&) {
+            ec = asio::error::no_memory;
+            return false;
+        }
+    }
+    if (cipher_sent_ < cipher_out_.size())
+        cipher_sent_ += send_now(socket_.native_handle(), cipher_out_.data() + cipher_sent_,
+                                 cipher_out_.size() - cipher_sent_, ec);
+    if (cipher_sent_ < cipher_out_.size()) return false;
+    cipher_out_.clear();  // keeps its capacity
+    cipher_sent_ = 0;
+    return true;
+}
+
+std::size_t Stream::tls_write_now(const char* data, std::size_t size, error_code& ec) noexcept {
+    if (!flush_now(ec)) return 0;
+    // The record of these bytes has gone out whole: now they count as written.
+    std::size_t done = std::min(unreported_, size);
+    unreported_ = 0;
+    while (done < size) {
+        std::size_t n = std::min(size - done, kRecordPlaintext);
+        if (!tls_->write(data + done, n)) {
+            ec = tls_error();
+            return done;
+        }
+        if (!flush_now(ec)) {
+            if (!ec) unreported_ = n;
+            return done;
+        }
+        done += n;
+    }
+    return done;
+}
+
+awaitable<error_code> Stream::wait_writable() {
+    if (write_timeout_ == Clock::duration::zero()) {
+        auto [ec] = co_await socket_.async_wait(tcp::socket::wait_write, use_tuple);
+        co_return ec;
+    }
+    asio::steady_timer deadline(socket_.get_executor());
+    deadline.expires_after(write_timeout_);
+    auto step = co_await (socket_.async_wait(tcp::socket::wait_write, use_tuple) || deadline.async_wait(use_tuple));
+    if (step.index() == 1) co_return error_code(asio::error::timed_out);
+    co_return std::get<0>(std::get<0>(step));
+}
+
 awaitable<std::tuple<error_code, std::size_t>> Stream::write_all(asio::const_buffer buffer) {
     const auto* data = static_cast<const char*>(buffer.data());
     const std::size_t size = buffer.size();
     error_code ec;
     if (!socket_.is_open()) co_return std::tuple{error_code(asio::error::bad_descriptor), std::size_t{0}};
     std::size_t done = write_now(data, size, ec);
-    if (ec || done == size) co_return std::tuple{ec, done};
+    if (ec) co_return std::tuple{ec, done};
+
+    if (tls_) {
+        // Until every record is out, also when `buffer` is empty (a handshake's last flight).
+        while (done < size || !cipher_out_.empty() || tls_->has_output()) {
+            if (auto wec = co_await wait_writable()) co_return std::tuple{wec, done};
+            done += write_now(data + done, size - done, ec);
+            if (ec) co_return std::tuple{ec, done};
+        }
+        co_return std::tuple{error_code{}, done};
+    }
+    if (done == size) co_return std::tuple{ec, done};
 
     // The peer is not keeping up: wait for it, but not for ever.
     if (write_timeout_ == Clock::duration::zero()) {
@@ -54,6 +148,62 @@ awaitable<std::tuple<error_code, std::size_t>> Stream::write_all(asio::const_buf
         if (wec) co_return std::tuple{wec, done};
     }
     co_return std::tuple{error_code{}, done};
+}
+
+awaitable<std::tuple<error_code, std::size_t>> Stream::tls_read_some(asio::mutable_buffer buffer) {
+    auto* data = static_cast<char*>(buffer.data());
+    for (;;) {
+        // Plaintext may wait inside OpenSSL: take it before waiting on the socket, and take as
+        // much as there is (a record at a time) so that one wake-up moves a full buffer.
+        std::size_t got = 0;
+        TlsEngine::Read r{TlsEngine::Status::Done, 0};
+        while (got < buffer.size()) {
+            r = tls_->read(data + got, buffer.size() - got);
+            if (r.status != TlsEngine::Status::Done) break;
+            got += r.size;
+        }
+        // Reading may have produced records to send (a key update's answer): off they go, if the
+        // socket takes them now; otherwise with the next write.
+        error_code ignored;
+        if (tls_->has_output()) flush_now(ignored);
+        if (got > 0) co_return std::tuple{error_code{}, got};
+        if (r.status == TlsEngine::Status::Closed) co_return std::tuple{error_code(asio::error::eof), std::size_t{0}};
+        if (r.status == TlsEngine::Status::Failed) co_return std::tuple{tls_error(), std::size_t{0}};
+
+        if (cipher_in_.size() < kCipherRead) cipher_in_.resize(kCipherRead);
+        auto [ec, n] = co_await socket_.async_read_some(asio::buffer(cipher_in_), use_tuple);
+        if (n > 0) tls_->received(cipher_in_.data(), n);
+        if (ec && n == 0) co_return std::tuple{ec, std::size_t{0}};
+    }
+}
+
+awaitable<bool> Stream::start_tls(std::unique_ptr<TlsEngine> engine, std::string& error) {
+    if (!engine) {
+        error = "cannot start TLS";
+        co_return false;
+    }
+    tls_ = std::move(engine);
+    cipher_in_.resize(kCipherRead);
+    for (;;) {
+        auto status = tls_->handshake();
+        // Every flight goes out before the next is awaited; the last one too (Finished).
+        auto [wec, ignored] = co_await write_all(asio::const_buffer());
+        if (status == TlsEngine::Status::Failed) {
+            error = tls_->error();
+            co_return false;
+        }
+        if (wec) {
+            error = wec.message();
+            co_return false;
+        }
+        if (status == TlsEngine::Status::Done) co_return true;
+        auto [ec, n] = co_await socket_.async_read_some(asio::buffer(cipher_in_), use_tuple);
+        if (n > 0) tls_->received(cipher_in_.data(), n);
+        if (ec && n == 0) {
+            error = ec == asio::error::eof ? "the peer closed the connection during the TLS handshake" : ec.message();
+            co_return false;
+        }
+    }
 }
 
 }  // namespace sluice::proxy

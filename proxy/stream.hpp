@@ -1,18 +1,42 @@
 #pragma once
-// A byte stream to a client or a server. Plain TCP today; TLS joins here (both sides) without
-// changing the code that reads and writes it.
+// A byte stream to a client or a server: plain TCP, or TLS once start_tls() has run. Both read and
+// write the same socket with the same non-blocking calls; a plain stream takes no TLS branch
+// beyond one null check.
 #include <cstddef>
+#include <memory>
+#include <string>
 #include <tuple>
 
 #include "proxy/asio.hpp"
 
 namespace sluice::proxy {
 
+class TlsEngine;
+
 class Stream {
 public:
-    explicit Stream(tcp::socket socket) noexcept : socket_(std::move(socket)) {}
+    explicit Stream(tcp::socket socket) noexcept;
+    ~Stream();
+    Stream(Stream&&) noexcept;
+    Stream& operator=(Stream&&) = delete;
 
-    auto read_some(asio::mutable_buffer buffer) { return socket_.async_read_some(buffer, use_tuple); }
+    awaitable<std::tuple<error_code, std::size_t>> read_some(asio::mutable_buffer buffer) {
+        if (tls_) return tls_read_some(buffer);
+        return socket_.async_read_some(buffer, use_tuple);
+    }
+    // The same as a callback (the relay's pump): `handler(error_code, std::size_t)` runs on its
+    // associated executor, which must be the one this stream is used from.
+    template <class Handler>
+    void async_read_some(asio::mutable_buffer buffer, Handler&& handler) {
+        if (!tls_) return socket_.async_read_some(buffer, std::forward<Handler>(handler));
+        auto ex = asio::get_associated_executor(handler, socket_.get_executor());
+        asio::co_spawn(ex, tls_read_some(buffer),
+                       [h = std::forward<Handler>(handler)](std::exception_ptr e,
+                                                            std::tuple<error_code, std::size_t> r) mutable {
+                           if (e) return h(error_code(asio::error::no_memory), std::size_t{0});
+                           h(std::get<0>(r), std::get<1>(r));
+                       });
+    }
 
     // Writes all of `buffer`. A socket with room takes it at once, without a trip through the event
     // loop (the common case); otherwise the rest is written as the peer reads. A write that makes
@@ -21,16 +45,24 @@ public:
     // Zero: no limit.
     void set_write_timeout(Clock::duration timeout) noexcept { write_timeout_ = timeout; }
     // What the socket takes now, without waiting: the bytes written (fewer when it is full), and
-    // `ec` set on an error.
-    std::size_t write_now(const char* data, std::size_t size, error_code& ec) noexcept;
-
-    // Idempotent.
-    void close() noexcept {
-        error_code ec;
-        socket_.shutdown(tcp::socket::shutdown_both, ec);
-        socket_.close(ec);
+    // `ec` set on an error. After a short write, the next write must start with the bytes not
+    // written (as OpenSSL's SSL_write asks): over TLS, the record holding them may be on its way.
+    std::size_t write_now(const char* data, std::size_t size, error_code& ec) noexcept {
+        if (tls_) return tls_write_now(data, size, ec);
+        return plain_write_now(data, size, ec);
     }
+
+    // TLS from now on, as the server of the handshake (a client's SSLRequest answered 'S', or its
+    // first byte a TLS record) or as its client (an upstream's 'S'). `error` says why it failed.
+    awaitable<bool> start_tls(std::unique_ptr<TlsEngine> engine, std::string& error);
+    [[nodiscard]] bool is_tls() const noexcept { return tls_ != nullptr; }
+    // nullptr for a plain stream.
+    [[nodiscard]] const TlsEngine* tls() const noexcept { return tls_.get(); }
+
+    // Idempotent. Over TLS, a close_notify is sent if the socket takes it at once.
+    void close() noexcept;
     [[nodiscard]] bool is_open() const noexcept { return socket_.is_open(); }
+    // For socket options, cancel() and the executor. Reading or writing it directly bypasses TLS.
     tcp::socket& socket() noexcept { return socket_; }
 
     // Without blocking: false when the peer has closed, reset, or sent something we did not ask
@@ -38,8 +70,21 @@ public:
     [[nodiscard]] bool idle_and_alive() noexcept;
 
 private:
+    std::size_t plain_write_now(const char* data, std::size_t size, error_code& ec) noexcept;
+    std::size_t tls_write_now(const char* data, std::size_t size, error_code& ec) noexcept;
+    awaitable<std::tuple<error_code, std::size_t>> tls_read_some(asio::mutable_buffer buffer);
+    // Sends the pending ciphertext the socket takes now; true when none is left.
+    bool flush_now(error_code& ec) noexcept;
+    awaitable<error_code> wait_writable();
+
     tcp::socket socket_;
     Clock::duration write_timeout_{};
+    std::unique_ptr<TlsEngine> tls_;
+    std::string cipher_out_;          // ciphertext not yet taken by the socket, from cipher_sent_
+    std::size_t cipher_sent_ = 0;
+    // Plaintext bytes whose record is in cipher_out_ but that write_now did not report written.
+    std::size_t unreported_ = 0;
+    std::string cipher_in_;           // read buffer for ciphertext
 };
 
 }  // namespace sluice::proxy

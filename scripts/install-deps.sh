@@ -19,6 +19,7 @@ packages=(
   default-jre-headless libpostgresql-jdbc-java  # pgjdbc test: java runs JdbcCases.java from source
   golang-go golang-github-jackc-pgx-v4-dev  # pgx test: built offline (GOPATH mode) against Debian's pgx v4
   procps util-linux valgrind
+  openssl  # the TLS tests make their throwaway CA and certificates with the openssl command
 )
 
 # A package whose command is already on the PATH from elsewhere counts as present: NodeSource's

@@ -104,8 +104,8 @@ std::string SluiceConfig::to_toml(std::uint16_t listen_port, const PgCluster& cl
     for (const auto& db : databases) {
         // No credentials in the URL: each client's own pass through to PostgreSQL.
         t += "\n[[databases]]\nname = " + toml_string(db) + "\nurl = " +
-             toml_string("postgres://" + cluster.host() + ":" + std::to_string(upstream_port.value_or(cluster.port())) + "/" + db +
-                         "?sslmode=disable") +
+             toml_string("postgres://" + (upstream_host.empty() ? cluster.host() : upstream_host) + ":" +
+                         std::to_string(upstream_port.value_or(cluster.port())) + "/" + db + "?" + upstream_query) +
              "\n";
     }
     t += extra_toml;

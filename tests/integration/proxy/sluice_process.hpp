@@ -41,6 +41,9 @@ struct SluiceConfig {
     // Where the databases' URLs point; nullopt: the cluster's port (a test may point them at a
     // port nothing listens on, or at a listener that never answers).
     std::optional<std::uint16_t> upstream_port;
+    // The databases' URLs: host (empty: the cluster's) and query string.
+    std::string upstream_host;
+    std::string upstream_query = "sslmode=disable";
     // Databases served, each forwarded to the database of the same name on the cluster.
     std::vector<std::string> databases = {"postgres", "clients"};
     std::string log_level = "info";  // must stay "info" or lower: the start waits for an info line

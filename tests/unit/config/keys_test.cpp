@@ -59,6 +59,9 @@ TEST(Keys, DocumentedDefaultsAreTheModelDefaults) {
     EXPECT_EQ(c.pool.server_retry_delay, d.pool.server_retry_delay);
     EXPECT_EQ(c.pool.server_retry_max, d.pool.server_retry_max);
     EXPECT_EQ(c.pool.max_prepared_statements, d.pool.max_prepared_statements);
+    EXPECT_EQ(c.client_tls.mode, d.client_tls.mode);
+    EXPECT_EQ(c.client_tls.client_cert, d.client_tls.client_cert);
+    EXPECT_EQ(c.client_tls.min_protocol, d.client_tls.min_protocol);
     EXPECT_EQ(c.pool.session_state, d.pool.session_state);
     EXPECT_EQ(c.timeouts.query_wait, d.timeouts.query_wait);
     EXPECT_EQ(c.timeouts.client_login, d.timeouts.client_login);
@@ -116,6 +119,8 @@ TEST(Keys, TheKeyList) {
         "guard.override.mode", "guard.override.rules", "guard.override.allow", "guard.override.unparsable",
         "tcp.keepalive", "tcp.keepalive_idle", "tcp.keepalive_interval", "tcp.keepalive_count",
         "logging.level", "logging.log_connections",
+        "client_tls", "client_tls.mode", "client_tls.cert_file", "client_tls.key_file", "client_tls.ca_file",
+        "client_tls.client_cert", "client_tls.min_protocol", "client_tls.ciphers",
         "databases.name", "databases.url", "databases.pool",
     };
     EXPECT_EQ(keys, expected);

@@ -296,7 +296,7 @@ url = "postgres://h:0/app"
 }
 
 TEST(LoadErrors, LaterFeaturesAreNotSupportedYet) {
-    for (std::string_view section : {"client_tls", "admin"}) {
+    for (std::string_view section : {"admin"}) {
         SCOPED_TRACE(section);
         // Appended, not "[" + std::string(...): g++ 12 at -O3 reports a false -Wrestrict overlap
         // in that operator+ (GCC bug 105651).
@@ -691,11 +691,16 @@ TEST_F(LoadFile, UsersFileMissingOrBroken) {
 }
 
 
-// TLS to upstreams is a later feature: until then a URL that asks for it is refused, never served
-// in plaintext.
-TEST(UpstreamTls, RefusedUntilSupported) {
-    for (const char* url : {"postgres://h/db?sslmode=require", "postgres://h/db?sslmode=verify-full",
-                            "postgres://h/db?sslmode=verify-ca", "postgres://h/db?sslrootcert=/ca.pem"}) {
+// TLS settings that cannot work fail at load, naming the key and the reason, never at the first
+// connection (and never as plaintext).
+TEST(UpstreamTls, UnusableSettingsAreRefusedAtLoad) {
+    const std::pair<const char*, const char*> cases[] = {
+        {"postgres://h/db?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem", "sslrootcert: cannot read \"/nonexistent/ca.pem\""},
+        {"postgres://h/db?sslmode=disable&channel_binding=require", "channel_binding=require needs TLS"},
+        {"postgres://h/db?sslmode=require&sslkey=/k.pem", "sslkey needs sslcert"},
+        {"postgres://h/db?channel_binding=maybe", "invalid channel_binding \"maybe\""},
+    };
+    for (const auto& [url, reason] : cases) {
         auto result = load_string(std::string("[[databases]]\nname = \"d\"\nurl = \"") + url + "\"\n", "tls.toml",
                                   env_of({}));
         auto* errors = std::get_if<std::vector<ConfigError>>(&result);
@@ -703,13 +708,21 @@ TEST(UpstreamTls, RefusedUntilSupported) {
         ASSERT_EQ(errors->size(), 1u) << url;
         EXPECT_NE((*errors)[0].to_string().find("tls.toml:3:"), std::string::npos) << (*errors)[0].to_string();
         EXPECT_NE((*errors)[0].to_string().find("databases[0].url"), std::string::npos);
-        EXPECT_NE((*errors)[0].reason.find("TLS to upstream servers is not supported"), std::string::npos);
+        EXPECT_NE((*errors)[0].reason.find(reason), std::string::npos) << (*errors)[0].reason;
     }
-    auto from_url = from_database_url("postgres://u:p@h/db?sslmode=verify-full", "DATABASE_URL");
-    EXPECT_TRUE(std::holds_alternative<std::vector<ConfigError>>(from_url));
-    auto ok = from_database_url("postgres://u:p@h/db?sslmode=prefer", "DATABASE_URL");
-    ASSERT_TRUE(std::holds_alternative<Config>(ok));
-    EXPECT_EQ(std::get<Config>(ok).listen.address, "127.0.0.1");  // trust mode: local only by default
+}
+
+TEST(UpstreamTls, EverySslModeLoads) {
+    for (const char* mode : {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}) {
+        auto result = from_database_url(std::string("postgres://u:p@h/db?channel_binding=require&sslrootcert=system&sslmode=") + mode,
+                                        "DATABASE_URL");
+        if (std::string_view(mode) == "disable") {
+            EXPECT_TRUE(std::holds_alternative<std::vector<ConfigError>>(result));  // binding needs TLS
+            continue;
+        }
+        ASSERT_TRUE(std::holds_alternative<Config>(result)) << mode;
+        EXPECT_EQ(std::get<Config>(result).databases.at(0).upstream.channel_binding, ChannelBinding::Require);
+    }
 }
 
 }  // namespace

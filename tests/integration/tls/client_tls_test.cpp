@@ -1,0 +1,124 @@
+// Issue 10, clients to sluice over TLS: [client_tls] mode = "require" with a certificate for
+// localhost; libpq with sslmode=require, verify-full (the test CA) and a client certificate;
+// plaintext refused with 28000 and a message saying how; SCRAM-SHA-256-PLUS; PostgreSQL 17's
+// direct TLS (ALPN "postgresql"), spoken by a Python client since PostgreSQL 15's libpq cannot.
+#include <cstdlib>
+
+#include "tests/integration/proxy/proxy_test_support.hpp"
+#include "tests/integration/tls/tls_support.hpp"
+#include "tests/support/child_process.hpp"
+
+namespace sluice::testing::tls {
+namespace {
+
+using namespace std::chrono_literals;
+
+SluiceConfig require_tls(const std::string& more = {}) {
+    SluiceConfig c;
+    c.extra_toml = client_tls_toml("require", more);
+    return c;
+}
+
+TEST(ClientTls, LibpqRequireAndVerifyFull) {
+    SluiceProcess sluice(require_tls(), tls_pg());
+    for (const char* mode : {"require", "verify-ca", "verify-full"}) {
+        SCOPED_TRACE(mode);
+        auto c = pq_connect(tls_conninfo(sluice, "sluice_scram", "scram_pw", mode));
+        ASSERT_TRUE(connected(c.get())) << conn_error(c.get());
+        EXPECT_EQ(PQsslInUse(c.get()), 1);
+        EXPECT_EQ(query_value(c.get(), "SELECT 40 + 2"), "42");
+    }
+    EXPECT_NE(sluice.log().find("TLS TLSv1.3 established"), std::string::npos) << sluice.log();
+}
+
+TEST(ClientTls, PlaintextRefusedWithTheReason) {
+    SluiceProcess sluice(require_tls(), tls_pg());
+    auto c = pq_connect(tls_conninfo(sluice, "sluice_scram", "scram_pw", "disable"));
+    ASSERT_FALSE(connected(c.get()));
+    EXPECT_NE(conn_error(c.get()).find("TLS is required to connect to sluice"), std::string::npos) << conn_error(c.get());
+    EXPECT_NE(conn_error(c.get()).find("sslmode=require"), std::string::npos) << conn_error(c.get());
+    // The SQLSTATE, as a plaintext client reads it.
+    auto refused = login_error(sluice_client(sluice, kScramRole));
+    ASSERT_TRUE(refused.has_value());
+    EXPECT_EQ(refused->sqlstate(), "28000");
+}
+
+TEST(ClientTls, VerifyFullWithTheWrongCaFails) {
+    SluiceProcess sluice(require_tls(), tls_pg());
+    auto c = pq_connect("host=localhost port=" + std::to_string(sluice.port()) +
+                        " user=sluice_scram password=scram_pw dbname=postgres sslmode=verify-full sslrootcert=" +
+                        certs().other_ca_cert.string());
+    ASSERT_FALSE(connected(c.get()));
+    EXPECT_NE(conn_error(c.get()).find("certificate verify failed"), std::string::npos) << conn_error(c.get());
+}
+
+TEST(ClientTls, ScramSha256PlusOverTls) {
+    SluiceProcess sluice(require_tls(), tls_pg());
+    auto c = pq_connect(tls_conninfo(sluice, "sluice_scram", "scram_pw", "verify-full", "channel_binding=require"));
+    ASSERT_TRUE(connected(c.get())) << conn_error(c.get());
+    EXPECT_EQ(query_value(c.get(), "SELECT 1"), "1");
+}
+
+TEST(ClientTls, ClientCertificateVerifyFull) {
+    auto config = require_tls("ca_file = \"" + certs().ca_cert.string() + "\"\nclient_cert = \"verify-full\"\n");
+    SluiceProcess sluice(config, tls_pg());
+    const std::string cert = " sslcert=" + certs().client_cert.string() + " sslkey=" + certs().client_key.string();
+    {
+        auto c = pq_connect(tls_conninfo(sluice, "sluice_scram", "scram_pw", "verify-full", cert));
+        ASSERT_TRUE(connected(c.get())) << conn_error(c.get());
+        EXPECT_EQ(query_value(c.get(), "SELECT 1"), "1");
+    }
+    {
+        // The certificate names sluice_scram, not sluice_md5.
+        auto c = pq_connect(tls_conninfo(sluice, "sluice_md5", "md5_pw", "verify-full", cert));
+        ASSERT_FALSE(connected(c.get()));
+        EXPECT_NE(conn_error(c.get()).find("does not match user \"sluice_md5\""), std::string::npos) << conn_error(c.get());
+    }
+    {
+        // No certificate at all: the handshake fails.
+        auto c = pq_connect(tls_conninfo(sluice, "sluice_scram", "scram_pw", "verify-full",
+                                         "sslcert=/nonexistent sslkey=/nonexistent"));
+        ASSERT_FALSE(connected(c.get()));
+    }
+}
+
+// PostgreSQL 17's sslnegotiation=direct: TLS from the first byte, ALPN "postgresql", then the
+// startup packet inside TLS. The answer must be an authentication request ('R').
+TEST(ClientTls, DirectTlsWithAlpn) {
+    SluiceProcess sluice(require_tls(), tls_pg());
+    const std::string script = R"PY(
+import socket, ssl, struct, sys
+port, ca = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.create_default_context(cafile=ca)
+ctx.set_alpn_protocols(["postgresql"])
+with socket.create_connection(("127.0.0.1", port)) as raw:
+    with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+        assert s.selected_alpn_protocol() == "postgresql", s.selected_alpn_protocol()
+        body = struct.pack("!i", 196608) + b"user\0sluice_scram\0database\0postgres\0\0"
+        s.sendall(struct.pack("!i", len(body) + 4) + body)
+        tag = s.recv(1)
+        print("answer", tag.decode())
+)PY";
+    ChildOptions o;
+    o.argv = {"/usr/bin/python3", "-c", script, std::to_string(sluice.port()), certs().ca_cert.string()};
+    ChildProcess py(o);
+    auto st = py.wait_for_exit(30s);
+    ASSERT_TRUE(st) << py.log();
+    EXPECT_TRUE(st->success()) << py.log();
+    EXPECT_NE(py.log().find("answer R"), std::string::npos) << py.log();
+    EXPECT_TRUE(sluice.wait_for_log("established \\(direct\\)", 5s)) << sluice.log();
+}
+
+TEST(ClientTls, PreferAcceptsBoth) {
+    SluiceConfig config;
+    config.extra_toml = client_tls_toml("prefer");
+    SluiceProcess sluice(config, tls_pg());
+    for (const char* mode : {"disable", "require"}) {
+        auto c = pq_connect(tls_conninfo(sluice, "sluice_scram", "scram_pw", mode));
+        ASSERT_TRUE(connected(c.get())) << conn_error(c.get());
+        EXPECT_EQ(PQsslInUse(c.get()), std::string_view(mode) == "require" ? 1 : 0);
+    }
+}
+
+}  // namespace
+}  // namespace sluice::testing::tls
