@@ -34,11 +34,11 @@ TSAN_CXX=${SLUICE_TSAN_CXX:-g++}
 
 # The load cases (a 20,000-connection burst, 1,000 slowloris clients: integration/limits; 10,000
 # clients waiting out query_wait: integration/timeouts) and the long driver runs of issue 8 (30 s
-# of pgbench -M prepared, the Node drivers with their npm install)
+# of pgbench -M prepared, the Node drivers with their npm install, the drivers over TLS)
 # run in the main build only: under a sanitizer they measure the sanitizer, and CI has 60 minutes.
 # The sanitizers still see prepared statements through the raw-protocol scripts, the DDL retry,
-# session state and the Python drivers.
-SANITIZER_EXCLUDE='^integration_(limits\.HeavyLimits|prepared\.Prepared(Pgbench|Node)|timeouts\.HeavyTimeouts)$'
+# session state and the Python drivers, and TLS through libpq on both sides and the TLS load case.
+SANITIZER_EXCLUDE='^integration_(limits\.HeavyLimits|prepared\.Prepared(Pgbench|Node)|timeouts\.HeavyTimeouts|tls\.TlsDrivers)$'
 
 passed=0
 failed=0
