@@ -1,15 +1,12 @@
 // Issue #3 acceptance, real drivers: the shared client suite (shared/clients: psycopg2,
 // psycopg 3, asyncpg, pgbench) against sluice in front of the test cluster.
 //
-// Cases excluded, and why (everything else must pass, named prepared statements included):
-//   TLS (sluice answers SSLRequest with 'N' until TLS lands; the cases would only report INFO):
-//     py.pg3.tls_sslmode_require, py.asyncpg.tls_require, py.auth.scram_user_over_tls
-//   Timeouts: no case needs a sluice-side timeout. py.asyncpg.timeout_cancels_query (client
-//   timeout -> CancelRequest) and py.pg3.set_local_statement_timeout (PostgreSQL's own
-//   statement_timeout) exercise what sluice already relays, so they stay in.
-//
-// run-all.sh sets HC_SKIP itself for its python section (to leave out the info.* cases), which
-// replaces ours; HC_ONLY is passed through, so the exclusions go there as a negative lookahead.
+// No case is excluded: every one must pass, named prepared statements included, and the TLS cases
+// (py.pg3.tls_sslmode_require, py.asyncpg.tls_require, py.auth.scram_user_over_tls) over sluice's
+// [client_tls] mode = "prefer" with the tests' localhost certificate, beside the plaintext ones.
+// Timeouts: no case needs a sluice-side timeout. py.asyncpg.timeout_cancels_query (client timeout
+// -> CancelRequest) and py.pg3.set_local_statement_timeout (PostgreSQL's own statement_timeout)
+// exercise what sluice relays.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -19,15 +16,13 @@
 #include <string>
 
 #include "tests/integration/proxy/proxy_test_support.hpp"
+#include "tests/support/tls_certs.hpp"
 
 namespace sluice::testing {
 namespace {
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
-
-constexpr const char* kExcludedPythonCases =
-    "py\\.pg3\\.tls_sslmode_require|py\\.asyncpg\\.tls_require|py\\.auth\\.scram_user_over_tls";
 
 fs::path clients_dir() { return shared_dir() / "clients"; }
 
@@ -36,7 +31,11 @@ TEST(ProxyRealClients, SharedClientSuitePasses) {
     ASSERT_TRUE(fs::exists(dir / "run-all.sh"))
         << "the real-client suite is missing: expected " << (dir / "run-all.sh").string()
         << " (shared/ beside the repository, or set SLUICE_SHARED_DIR)";
-    SluiceProcess sluice(SluiceConfig{});
+    SluiceConfig config;
+    const TlsCerts& certs = TlsCerts::shared();
+    config.extra_toml = "\n[client_tls]\nmode = \"prefer\"\ncert_file = \"" + certs.server_cert.string() +
+                        "\"\nkey_file = \"" + certs.server_key.string() + "\"\n";
+    SluiceProcess sluice(config);
     ScratchDir tmp("sluice-clients");
 
     // Python drivers through run-all.sh, which must exit 0.
@@ -44,8 +43,6 @@ TEST(ProxyRealClients, SharedClientSuitePasses) {
     py.argv = {"bash", (dir / "run-all.sh").string(), sluice.host(), std::to_string(sluice.port())};
     py.env = client_suite_env(tmp);
     py.env.emplace_back("HC_RUNNERS", "python");
-    py.env.emplace_back("HC_SKIP", kExcludedPythonCases);
-    py.env.emplace_back("HC_ONLY", std::string("^(?!(?:") + kExcludedPythonCases + ")$)");
     py.log_path = tmp.path / "python.log";
     ChildProcess python(py);
     auto st = python.wait_for_exit(15min);
@@ -57,7 +54,8 @@ TEST(ProxyRealClients, SharedClientSuitePasses) {
     ASSERT_TRUE(std::regex_search(out, m, std::regex(R"((\d+) passed, (\d+) failed)"))) << out;
     EXPECT_EQ(m[2], "0") << out;
     EXPECT_GE(std::stoi(m[1]), 35) << "suspiciously few cases ran:\n" << out;
-    EXPECT_EQ(out.find("tls_require"), std::string::npos) << "tls_require ran although excluded";
+    for (const char* tls : {"py.pg3.tls_sslmode_require", "py.asyncpg.tls_require", "py.auth.scram_user_over_tls"})
+        EXPECT_NE(out.find(std::string("PASS ") + tls), std::string::npos) << tls << " did not pass over TLS";
     // Named prepared statements reused across transactions (on other servers).
     for (const char* prepared : {"py.asyncpg.prepared_statement_cache", "py.asyncpg.explicit_prepare_reuse",
                                  "py.asyncpg.executemany_default", "py.pg3.prepare_threshold_0",
