@@ -25,7 +25,7 @@ std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
 
 // A key and a certificate signed by `ca` (self-signed when `ca` is empty).
 void make_cert(const fs::path& dir, const std::string& name, const std::string& subject, const std::string& extensions,
-               const std::string& ca) {
+               const std::string& ca, int days = 3650) {
     fs::path ext = dir / (name + ".ext");
     std::ofstream(ext) << extensions;
     const fs::path key = dir / (name + ".key"), csr = dir / (name + ".csr"), crt = dir / (name + ".crt");
@@ -35,7 +35,7 @@ void make_cert(const fs::path& dir, const std::string& name, const std::string& 
             q(ext));
     } else {
         run("openssl x509 -req -in " + q(csr) + " -CA " + q(dir / (ca + ".crt")) + " -CAkey " + q(dir / (ca + ".key")) +
-            " -CAcreateserial -out " + q(crt) + " -days 3650 -extfile " + q(ext));
+            " -CAcreateserial -out " + q(crt) + " -days " + std::to_string(days) + " -extfile " + q(ext));
     }
 }
 
@@ -50,6 +50,9 @@ TlsCerts generate() {
     make_cert(c.dir, "server", "/CN=localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n", "ca");
     make_cert(c.dir, "other_host", "/CN=other.example", "subjectAltName=DNS:other.example\nextendedKeyUsage=serverAuth\n", "ca");
     make_cert(c.dir, "client", "/CN=sluice_scram", "extendedKeyUsage=clientAuth\n", "ca");
+    // Valid until a day before it was made.
+    make_cert(c.dir, "expired", "/CN=localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+              "ca", -1);
     c.ca_cert = c.dir / "ca.crt";
     c.other_ca_cert = c.dir / "other_ca.crt";
     c.server_cert = c.dir / "server.crt";
@@ -58,6 +61,8 @@ TlsCerts generate() {
     c.other_host_key = c.dir / "other_host.key";
     c.client_cert = c.dir / "client.crt";
     c.client_key = c.dir / "client.key";
+    c.expired_cert = c.dir / "expired.crt";
+    c.expired_key = c.dir / "expired.key";
     // libpq refuses a client key others can read; PostgreSQL one it does not own.
     std::optional<RunAs> postgres;
     if (::geteuid() == 0) postgres = RunAs::user("postgres");

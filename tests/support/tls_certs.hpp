@@ -14,6 +14,7 @@ struct TlsCerts {
     std::filesystem::path client_cert, client_key;  // CN sluice_scram (a PgCluster role)
     std::filesystem::path other_host_cert, other_host_key;  // by the same CA, for "other.example" only
     std::filesystem::path other_ca_cert;      // a CA that signed none of the above
+    std::filesystem::path expired_cert, expired_key;  // like server_cert, but its validity ended before it began
 
     // Made on first use; readable by the `postgres` OS user when running as root (PostgreSQL
     // wants its key owned by itself, mode 0600). Throws std::runtime_error if openssl fails.

@@ -1,6 +1,6 @@
 // Issue 10, sluice to PostgreSQL over TLS: every sslmode (pg_stat_ssl says whether the server
-// connection is encrypted), verify-full against a certificate for another host and against an
-// unknown CA (the client gets 08006 naming the host and the reason), channel_binding=require
+// connection is encrypted), verify-full against a certificate for another host, an expired one and
+// an unknown CA (the client gets 08006 naming the host and the reason), channel_binding=require
 // (SCRAM-SHA-256-PLUS), SNI seen by a relay in front of PostgreSQL, the options parameter
 // reaching the server, and pgbench -S over TLS on both sides.
 #include "tests/integration/proxy/proxy_test_support.hpp"
@@ -54,6 +54,16 @@ TEST(UpstreamTls, VerifyFullAgainstAnotherHostsCertificate) {
     ASSERT_TRUE(refused.has_value());
     EXPECT_EQ(refused->sqlstate(), "08006");
     EXPECT_NE(std::string(refused->what()).find(expected), std::string::npos) << refused->what();
+}
+
+TEST(UpstreamTls, VerifyFullAgainstAnExpiredCertificate) {
+    PgCluster expired(tls_cluster_options(certs().expired_cert, certs().expired_key));
+    SluiceProcess sluice(upstream("sslmode=verify-full&sslrootcert=" + certs().ca_cert.string()), expired);
+    auto c = pq_connect(plain_conninfo(sluice));
+    ASSERT_FALSE(connected(c.get()));
+    const std::string expected = "TLS to localhost:" + std::to_string(expired.port()) + " failed: certificate has expired";
+    EXPECT_NE(conn_error(c.get()).find(expected), std::string::npos) << conn_error(c.get());
+    EXPECT_NE(sluice.log().find(expected), std::string::npos) << sluice.log();
 }
 
 TEST(UpstreamTls, VerifyCaAgainstAnUnknownCa) {
