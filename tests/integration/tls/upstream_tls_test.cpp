@@ -2,7 +2,7 @@
 // connection is encrypted), verify-full against a certificate for another host, an expired one and
 // an unknown CA (the client gets 08006 naming the host and the reason), channel_binding=require
 // (SCRAM-SHA-256-PLUS), SNI seen by a relay in front of PostgreSQL, the options parameter
-// reaching the server, and pgbench -S over TLS on both sides.
+// reaching the server, an IPv6 upstream, and pgbench -S over TLS on both sides.
 #include "tests/integration/proxy/proxy_test_support.hpp"
 #include "tests/integration/tls/sni_relay.hpp"
 #include "tests/integration/tls/tls_support.hpp"
@@ -64,6 +64,18 @@ TEST(UpstreamTls, VerifyFullAgainstAnExpiredCertificate) {
     const std::string expected = "TLS to localhost:" + std::to_string(expired.port()) + " failed: certificate has expired";
     EXPECT_NE(conn_error(c.get()).find(expected), std::string::npos) << conn_error(c.get());
     EXPECT_NE(sluice.log().find(expected), std::string::npos) << sluice.log();
+}
+
+// Supabase's direct hosts are IPv6-only: a bracketed IPv6 literal, over TLS, and SCRAM through it.
+TEST(UpstreamTls, IPv6Upstream) {
+    auto options = tls_cluster_options(certs().server_cert, certs().server_key);
+    options.extra_conf.push_back("listen_addresses = '::1'");
+    PgCluster v6(options);
+    SluiceProcess sluice(upstream("sslmode=require", "[::1]"), v6);
+    auto c = pq_connect(plain_conninfo(sluice));
+    ASSERT_TRUE(connected(c.get())) << conn_error(c.get()) << sluice.log();
+    EXPECT_EQ(query_value(c.get(), kServerSsl), "t");
+    EXPECT_EQ(query_value(c.get(), "SELECT inet_client_addr()::text"), "::1/128");
 }
 
 TEST(UpstreamTls, VerifyCaAgainstAnUnknownCa) {
