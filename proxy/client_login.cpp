@@ -28,10 +28,12 @@ bool is_plain_application_name(std::string_view name, std::string_view value) {
 awaitable<std::optional<SessionEnd>> ClientSession::read_startup() {
     std::string error;
     const auto& tls = config_->client_tls;
+    // One certificate for the whole login, even if SIGHUP loads another meanwhile.
+    const std::shared_ptr<const TlsContext> server_tls = ctx_.client_tls_now();
     // PostgreSQL 17's direct TLS (sslnegotiation=direct): the first byte is a TLS handshake record,
     // not a packet length. Peeked, so that a plaintext client's packet stays in the socket.
-    if (ctx_.client_tls && co_await first_byte_is_tls_handshake()) {
-        if (auto end = co_await accept_tls(true)) co_return end;
+    if (server_tls && co_await first_byte_is_tls_handshake()) {
+        if (auto end = co_await accept_tls(server_tls, true)) co_return end;
     }
     for (;;) {
         auto body = co_await read_startup_packet(client_, decoder_, error);
@@ -48,10 +50,10 @@ awaitable<std::optional<SessionEnd>> ClientSession::read_startup() {
             if (decoder_.buffered() != 0)
                 co_return SessionEnd::because(EndReason::ProtocolViolation,
                                               "received unencrypted data after an encryption request");
-            bool answer_tls = std::holds_alternative<p::SslRequest>(*packet) && ctx_.client_tls && !client_.is_tls();
+            bool answer_tls = std::holds_alternative<p::SslRequest>(*packet) && server_tls && !client_.is_tls();
             if (!co_await send_to_client(answer_tls ? "S" : "N")) co_return SessionEnd::closed();
             if (answer_tls)
-                if (auto end = co_await accept_tls(false)) co_return end;
+                if (auto end = co_await accept_tls(server_tls, false)) co_return end;
             continue;
         }
         if (place_.admission() != Admission::Admitted) {
@@ -88,9 +90,9 @@ awaitable<bool> ClientSession::first_byte_is_tls_handshake() {
     co_return !peek_ec && n == 1 && byte == kTlsHandshakeRecord;
 }
 
-awaitable<std::optional<SessionEnd>> ClientSession::accept_tls(bool direct) {
+awaitable<std::optional<SessionEnd>> ClientSession::accept_tls(std::shared_ptr<const TlsContext> tls, bool direct) {
     std::string error;
-    if (!co_await client_.start_tls(TlsEngine::server(ctx_.client_tls), error)) {
+    if (!co_await client_.start_tls(TlsEngine::server(std::move(tls)), error)) {
         spdlog::info("C{} TLS handshake failed: {}", id_, error);
         // The handshake's alert told the client; an ErrorResponse in plaintext would be garbage to it.
         auto end = SessionEnd::because(EndReason::ProtocolViolation, "TLS handshake failed: " + error);

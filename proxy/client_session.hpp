@@ -51,8 +51,9 @@ private:
     // client_login.cpp
     awaitable<std::optional<SessionEnd>> read_startup();
     awaitable<bool> first_byte_is_tls_handshake();
-    // The TLS handshake as the server; `direct`: without an SSLRequest first (ALPN required).
-    awaitable<std::optional<SessionEnd>> accept_tls(bool direct);
+    // The TLS handshake as the server with `tls` (sluice's certificate as this login began);
+    // `direct`: without an SSLRequest first (ALPN required).
+    awaitable<std::optional<SessionEnd>> accept_tls(std::shared_ptr<const TlsContext> tls, bool direct);
     awaitable<std::optional<SessionEnd>> log_in();
     // settings_ from the pool's defaults and the client's startup settings, spelled as the
     // server spells them where the pool knows; false if some setting was never checked.

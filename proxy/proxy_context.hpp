@@ -2,6 +2,7 @@
 // What every session shares: the config snapshot, the pools, cancel keys, global counters.
 #include <atomic>
 #include <memory>
+#include <mutex>
 
 #include "config/model.hpp"
 #include "protocol/sql/session_state.hpp"
@@ -19,7 +20,17 @@ struct ProxyContext {
     Router& router;
     CancelRegistry& cancels;
     AuthQueryCache* auth_query = nullptr;  // set when [auth.auth_query] is configured
-    // sluice's TLS server settings; nullptr when [client_tls] mode is "disable".
+    // sluice's TLS server settings; nullptr when [client_tls] mode is "disable". SIGHUP loads the
+    // certificate files again (Server::reload_certificates), so logins take a reference each.
+    [[nodiscard]] std::shared_ptr<const TlsContext> client_tls_now() const {
+        std::lock_guard lock(client_tls_mutex);
+        return client_tls;
+    }
+    void set_client_tls(std::shared_ptr<const TlsContext> fresh) {
+        std::lock_guard lock(client_tls_mutex);
+        client_tls = std::move(fresh);
+    }
+    mutable std::mutex client_tls_mutex{};
     std::shared_ptr<const TlsContext> client_tls{};
     std::atomic<bool> shutting_down{false};
     // One parse per distinct SQL text that may change session state, shared by every session.

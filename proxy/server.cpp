@@ -27,7 +27,8 @@ Server::Server(std::shared_ptr<const config::Config> config)
       io_(workers_ == 1 ? BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO : BOOST_ASIO_CONCURRENCY_HINT_DEFAULT),
       router_(io_.get_executor(), config_),
       context_{config_, router_, cancels_},
-      signals_(io_, SIGINT, SIGTERM) {
+      signals_(io_, SIGINT, SIGTERM),
+      reload_signal_(io_, SIGHUP) {
     if (config_->auth.auth_query) {
         auth_query_ = std::make_unique<AuthQueryCache>(io_.get_executor(), *config_->auth.auth_query);
         context_.auth_query = auth_query_.get();
@@ -40,8 +41,8 @@ int Server::run() {
     const auto& listen = config_->listen;
     if (config_->client_tls.mode != config::ClientTlsMode::Disable) {
         std::string error;
-        context_.client_tls = TlsContext::for_clients(config_->client_tls, error);
-        if (!context_.client_tls) {
+        context_.set_client_tls(TlsContext::for_clients(config_->client_tls, error));
+        if (!context_.client_tls_now()) {
             spdlog::critical("{}: client_tls: {}", config_->source, error);
             return 1;
         }
@@ -81,6 +82,7 @@ int Server::run() {
         spdlog::info("received signal {}: shutting down", signo);
         asio::co_spawn(io_, shutdown(), log_exception("shutdown"));
     });
+    wait_for_reload();
 
     unsigned workers = workers_;
     spdlog::info("sluice listening on {}:{} with {} worker thread{}", listen.address, listen.port, workers,
@@ -91,6 +93,32 @@ int Server::run() {
     for (auto& t : threads) t.join();
     spdlog::info("sluice stopped");
     return 0;
+}
+
+void Server::wait_for_reload() {
+    reload_signal_.async_wait([this](const error_code& ec, int) {
+        if (ec) return;
+        reload_certificates();
+        wait_for_reload();
+    });
+}
+
+void Server::reload_certificates() {
+    // Only the certificate files are read again (the rest of the config needs a restart):
+    // sessions keep the certificate they logged in with; new logins get the new one.
+    if (config_->client_tls.mode == config::ClientTlsMode::Disable) {
+        spdlog::info("received SIGHUP: no [client_tls] certificates to reload (other settings take a restart)");
+        return;
+    }
+    std::string error;
+    auto fresh = TlsContext::for_clients(config_->client_tls, error);
+    if (!fresh) {
+        spdlog::error("received SIGHUP: client_tls: {}; the running certificates stay in use", error);
+        return;
+    }
+    context_.set_client_tls(std::move(fresh));
+    spdlog::info("received SIGHUP: client_tls certificates reloaded from \"{}\" (other settings take a restart)",
+                 config_->client_tls.cert_file);
 }
 
 void Server::stop() {
@@ -179,6 +207,7 @@ awaitable<void> Server::shutdown() {
     }
     router_.close_all();
     signals_.cancel();
+    reload_signal_.cancel();
     if (auto summary = guard_summary(context_.guard_counters, config_->guard); !summary.empty())
         spdlog::info("query guard: {}", summary);
     io_.stop();

@@ -30,6 +30,8 @@ private:
     awaitable<void> maintenance_loop();
     awaitable<void> shutdown();
     void spawn_session(tcp::socket socket, ClientCount::Place place);
+    void wait_for_reload();
+    void reload_certificates();
 
     std::shared_ptr<const config::Config> config_;
     unsigned workers_;
@@ -43,6 +45,7 @@ private:
     ProxyContext context_;
     std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
     asio::signal_set signals_;
+    asio::signal_set reload_signal_;  // SIGHUP: client_tls certificates read again
     std::mutex sessions_mutex_;
     std::unordered_map<std::uint64_t, std::weak_ptr<ClientSession>> sessions_;
     std::uint64_t next_session_id_ = 1;

@@ -1,8 +1,12 @@
 // Issue 10, clients to sluice over TLS: [client_tls] mode = "require" with a certificate for
 // localhost; libpq with sslmode=require, verify-full (the test CA) and a client certificate;
 // plaintext refused with 28000 and a message saying how; SCRAM-SHA-256-PLUS; PostgreSQL 17's
-// direct TLS (ALPN "postgresql"), spoken by a Python client since PostgreSQL 15's libpq cannot.
+// direct TLS (ALPN "postgresql"), spoken by a Python client since PostgreSQL 15's libpq cannot;
+// SIGHUP loading new certificates without dropping sessions.
+#include <csignal>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 
 #include "tests/integration/proxy/proxy_test_support.hpp"
 #include "tests/integration/tls/tls_support.hpp"
@@ -41,6 +45,45 @@ TEST(ClientTls, PlaintextRefusedWithTheReason) {
     auto refused = login_error(sluice_client(sluice, kScramRole));
     ASSERT_TRUE(refused.has_value());
     EXPECT_EQ(refused->sqlstate(), "28000");
+}
+
+// SIGHUP reads the certificate files again: established sessions stay, new logins get the new
+// certificate, and files that do not load keep the running one (with an error in the log).
+TEST(ClientTls, SighupReloadsTheCertificateWithoutDroppingConnections) {
+    namespace fs = std::filesystem;
+    ScratchDir dir("sluice-reload");
+    const fs::path cert = dir.path / "sluice.crt", key = dir.path / "sluice.key";
+    fs::copy_file(certs().server_cert, cert);
+    fs::copy_file(certs().server_key, key);
+    SluiceConfig config;
+    config.extra_toml = "\n[client_tls]\nmode = \"require\"\ncert_file = \"" + cert.string() + "\"\nkey_file = \"" +
+                        key.string() + "\"\n";
+    SluiceProcess sluice(config, tls_pg());
+    auto before = pq_connect(tls_conninfo(sluice, "sluice_scram", "scram_pw", "verify-full"));
+    ASSERT_TRUE(connected(before.get())) << conn_error(before.get());
+
+    // Now sluice's certificate is other.example's: verify-full for localhost must refuse it.
+    fs::copy_file(certs().other_host_cert, cert, fs::copy_options::overwrite_existing);
+    fs::copy_file(certs().other_host_key, key, fs::copy_options::overwrite_existing);
+    std::size_t mark = sluice.log_size();
+    sluice.process().send_signal(SIGHUP);
+    ASSERT_TRUE(sluice.wait_for_log("client_tls certificates reloaded", 10s, mark)) << sluice.log(mark);
+    auto after = pq_connect(tls_conninfo(sluice, "sluice_scram", "scram_pw", "verify-full"));
+    ASSERT_FALSE(connected(after.get()));
+    EXPECT_NE(conn_error(after.get()).find("other.example"), std::string::npos) << conn_error(after.get());
+    auto unverified = pq_connect(tls_conninfo(sluice, "sluice_scram", "scram_pw", "require"));
+    EXPECT_TRUE(connected(unverified.get())) << conn_error(unverified.get());
+    // The session from before the reload goes on, over its own TLS.
+    EXPECT_EQ(query_value(before.get(), "SELECT 40 + 2"), "42");
+
+    // A broken file: the running certificate stays.
+    { std::ofstream(cert) << "not a certificate\n"; }
+    mark = sluice.log_size();
+    sluice.process().send_signal(SIGHUP);
+    ASSERT_TRUE(sluice.wait_for_log("the running certificates stay in use", 10s, mark)) << sluice.log(mark);
+    auto still = pq_connect(tls_conninfo(sluice, "sluice_scram", "scram_pw", "require"));
+    EXPECT_TRUE(connected(still.get())) << conn_error(still.get());
+    EXPECT_EQ(query_value(before.get(), "SELECT 1"), "1");
 }
 
 TEST(ClientTls, VerifyFullWithTheWrongCaFails) {
