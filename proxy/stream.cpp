@@ -4,6 +4,7 @@
 
 #include <cerrno>
 
+#include "proxy/handshake_executor.hpp"
 #include "proxy/tls_engine.hpp"
 
 namespace sluice::proxy {
@@ -185,7 +186,11 @@ awaitable<bool> Stream::start_tls(std::unique_ptr<TlsEngine> engine, std::string
     tls_ = std::move(engine);
     cipher_in_.resize(kCipherRead);
     for (;;) {
-        auto status = tls_->handshake();
+        // The key exchange and signatures run on the handshake thread (handshake_executor.hpp);
+        // the stream is not used meanwhile, this coroutine waiting for the step.
+        auto status = co_await asio::co_spawn(
+            handshake_executor(), [this]() -> awaitable<TlsEngine::Status> { co_return tls_->handshake(); },
+            asio::use_awaitable);
         // Every flight goes out before the next is awaited; the last one too (Finished).
         auto [wec, ignored] = co_await write_all(asio::const_buffer());
         if (status == TlsEngine::Status::Failed) {
