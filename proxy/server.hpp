@@ -9,6 +9,7 @@
 #include "proxy/auth_query.hpp"
 #include "proxy/cancel_registry.hpp"
 #include "proxy/client_count.hpp"
+#include "proxy/handshake_executor.hpp"
 #include "proxy/proxy_context.hpp"
 #include "proxy/router.hpp"
 
@@ -50,6 +51,8 @@ private:
     std::unordered_map<std::uint64_t, std::weak_ptr<ClientSession>> sessions_;
     std::uint64_t next_session_id_ = 1;
     bool stopping_ = false;
+    // Last: stopped and joined first, while io_ and the sessions it abandons still exist.
+    HandshakeThread handshakes_;
 };
 
 }  // namespace sluice::proxy

@@ -188,9 +188,13 @@ awaitable<bool> Stream::start_tls(std::unique_ptr<TlsEngine> engine, std::string
     for (;;) {
         // The key exchange and signatures run on the handshake thread (handshake_executor.hpp);
         // the stream is not used meanwhile, this coroutine waiting for the step.
-        auto status = co_await asio::co_spawn(
-            handshake_executor(), [this]() -> awaitable<TlsEngine::Status> { co_return tls_->handshake(); },
-            asio::use_awaitable);
+        TlsEngine::Status status;
+        if (auto on = handshake_executor()) {
+            status = co_await asio::co_spawn(
+                *on, [this]() -> awaitable<TlsEngine::Status> { co_return tls_->handshake(); }, asio::use_awaitable);
+        } else {
+            status = tls_->handshake();
+        }
         // Every flight goes out before the next is awaited; the last one too (Finished).
         auto [wec, ignored] = co_await write_all(asio::const_buffer());
         if (status == TlsEngine::Status::Failed) {
