@@ -106,7 +106,7 @@ std::string SluiceConfig::to_toml(std::uint16_t listen_port, const PgCluster& cl
         t += "\n[[databases]]\nname = " + toml_string(db) + "\nurl = " +
              toml_string("postgres://" + (upstream_host.empty() ? cluster.host() : upstream_host) + ":" +
                          std::to_string(upstream_port.value_or(cluster.port())) + "/" + db + "?" + upstream_query) +
-             "\n";
+             "\n" + database_toml;
     }
     t += extra_toml;
     return t;

@@ -46,6 +46,7 @@ struct SluiceConfig {
     std::string upstream_query = "sslmode=disable";
     // Databases served, each forwarded to the database of the same name on the cluster.
     std::vector<std::string> databases = {"postgres", "clients"};
+    std::string database_toml;  // more lines for every [[databases]] entry ("upstream_pooler = true\n")
     std::string log_level = "info";  // must stay "info" or lower: the start waits for an info line
     bool log_connections = true;
     std::string pool_toml;      // more [pool] lines ("min_size = 2\n")
