@@ -680,13 +680,22 @@ void read_pool_override(NodeReader& reader, const toml::node& node, const std::s
     if (table != nullptr) read_section<PoolSettings>(reader, *table, key, kPoolKeys, database.pool);
 }
 
-constexpr std::array<KeySpec<Database>, 3> kDatabaseKeys{{
+void read_upstream_pooler(NodeReader& reader, const toml::node& node, const std::string& key, Database& database) {
+    if (auto value = reader.boolean(node, key)) database.pool.upstream_pooler = *value;
+}
+
+constexpr std::array<KeySpec<Database>, 4> kDatabaseKeys{{
     {"name", "string", "", "The database name clients ask for.", &read_name<&Database::name>, true},
     {"url", "string", "",
      "The server, in libpq's URI form: postgres://user:password@host:port/dbname?sslmode=... (see below).",
      &read_url, true},
     {"pool", "table", "", "Overrides of [pool] keys for this database, e.g. { size = 5, mode = \"session\" }.",
      &read_pool_override},
+    {"upstream_pooler", "boolean", "false",
+     "The upstream is a transaction-mode pooler itself (Supabase's pooler, Neon's -pooler hosts): sluice then "
+     "prepares named statements and applies each client's settings within every transaction. Needs pool mode "
+     "\"transaction\".",
+     &read_upstream_pooler},
 }};
 
 // --- top level -------------------------------------------------------------------------------------
@@ -801,7 +810,14 @@ void read_databases(NodeReader& reader, const toml::node& node, const std::strin
     for (std::size_t i = 0; i < array->size(); ++i) {
         Database database;
         database.pool = config.pool;
-        read_section<Database>(reader, *array->get(i)->as_table(), index_key(key, i), kDatabaseKeys, database);
+        const toml::table& table = *array->get(i)->as_table();
+        read_section<Database>(reader, table, index_key(key, i), kDatabaseKeys, database);
+        // A session cannot keep its state on a pooler that moves it between backends.
+        if (database.pool.upstream_pooler && database.pool.mode == PoolMode::Session)
+            reader.error(*table.get("upstream_pooler"), join_key(index_key(key, i), "upstream_pooler"),
+                         "needs pool mode \"transaction\": behind a transaction-mode pooler a session's state "
+                         "does not last (point sluice at the provider's session-mode port instead, without "
+                         "upstream_pooler)");
         config.databases.push_back(std::move(database));
     }
 }

@@ -102,6 +102,10 @@ struct PoolSettings {
     // it); 0 = not tracked: named statements pass through unchanged.
     std::uint32_t max_prepared_statements = 200;
     SessionStatePolicy session_state = SessionStatePolicy::Track;
+    // The upstream is a transaction-mode pooler itself (Supabase's, Neon's): consecutive
+    // transactions on one server connection may run on different backends, so nothing may outlive
+    // a transaction there. Set per database ([[databases]] upstream_pooler), never in [pool].
+    bool upstream_pooler = false;
 };
 
 // The limits that may differ per database, user and application_name (zero: no limit).

@@ -11,6 +11,7 @@ using namespace asio::experimental::awaitable_operators;
 namespace {
 constexpr auto kLivenessCheckAfter = std::chrono::milliseconds(100);
 constexpr std::size_t kMaxKnownSettings = 4096;  // bounded: clients choose these values
+constexpr std::size_t kMaxTouchedSettings = 256;  // settings behind an upstream pooler: each costs every transaction
 
 std::string setting_key(std::string_view name, std::string_view value) {
     std::string key;
@@ -327,6 +328,21 @@ void Pool::remember_setting(std::string_view name, std::string_view value, std::
 ParamMap Pool::defaults() const {
     std::lock_guard lock(mutex_);
     return defaults_;
+}
+
+void Pool::touch_setting(std::string_view name, std::string default_value) {
+    std::lock_guard lock(mutex_);
+    // Bounded like known_settings_: a client cannot make every transaction of the pool grow.
+    if (!touched_settings_.contains(name) && touched_settings_.size() >= kMaxTouchedSettings) return;
+    auto [it, added] = touched_settings_.try_emplace(std::string(name), default_value);
+    if (!added && it->second == default_value) return;
+    it->second = std::move(default_value);
+    touched_version_.fetch_add(1, std::memory_order_acq_rel);
+}
+
+ParamMap Pool::touched_settings() const {
+    std::lock_guard lock(mutex_);
+    return touched_settings_;
 }
 
 PoolStats Pool::stats() const {

@@ -7,6 +7,7 @@
 // Every resource taken across a co_await is held by a scoped object: a lent server by a Lease, a
 // queued waiter by a guard that leaves the queue, a slot being connected by a guard that frees it.
 // A cancelled or failed await therefore cannot leak a slot or strand a waiter.
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -64,6 +65,14 @@ public:
 
     // The reported parameters of a freshly logged-in server; empty until one connected.
     [[nodiscard]] ParamMap defaults() const;
+
+    // Behind an upstream pooler: the settings some client of this pool changed with SET, each
+    // with its default (what a client that never set it must see). A client's SET may linger on
+    // the upstream's backend it ran on, so every transaction sets these for itself
+    // (local_settings_statement). The version changes whenever the set does.
+    void touch_setting(std::string_view name, std::string default_value);
+    [[nodiscard]] std::uint64_t touched_version() const noexcept { return touched_version_.load(std::memory_order_acquire); }
+    [[nodiscard]] ParamMap touched_settings() const;
     [[nodiscard]] const PoolKey& key() const noexcept { return key_; }
     [[nodiscard]] const config::PoolSettings& settings() const noexcept { return settings_; }
     [[nodiscard]] PoolStats stats() const;
@@ -112,6 +121,8 @@ private:
     mutable std::mutex mutex_;
     Ledger ledger_;
     ParamMap defaults_;
+    ParamMap touched_settings_;
+    std::atomic<std::uint64_t> touched_version_{0};
     std::map<std::string, std::string, std::less<>> known_settings_;  // "name\0value" -> normalized
     std::uint64_t acquired_ = 0;
     std::uint64_t wait_timeouts_ = 0;

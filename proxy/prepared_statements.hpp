@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <list>
 #include <memory>
 #include <string>
@@ -117,6 +118,14 @@ public:
     void forget_all() {
         for (auto& name : lru_) to_close.push_back(std::move(name));
         clear();
+    }
+
+    // Behind an upstream pooler, where a transaction ends: the names to close before it does,
+    // and the server's next transaction (perhaps on another backend) starts with none.
+    std::vector<std::string> take_all() {
+        std::vector<std::string> names(std::make_move_iterator(lru_.begin()), std::make_move_iterator(lru_.end()));
+        clear();
+        return names;
     }
 
     // Statements the server still has but sluice no longer wants (a plan made invalid by DDL):

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 
 #include "protocol/backend.hpp"
@@ -83,6 +84,7 @@ void Relay::attach(Lease lease) {
     unnamed_portal_deallocates_ = false;
     statement_started_ = transaction_started_ = cancel_sent_ = kNever;
     cancel_slot_.set(lease_->cancel_target());
+    upstream_pooler_ = lease_.pool().settings().upstream_pooler;
 }
 
 // --- client -> server ---------------------------------------------------------------------------
@@ -90,6 +92,7 @@ void Relay::attach(Lease lease) {
 void Relay::add(const p::Frame& frame) {
     auto tag = static_cast<p::FrontendTag>(frame.tag);
     if (!has_batch()) idle_before_batch_ = tracker_.pending() == 0;
+    if (upstream_pooler_) behind_upstream_pooler(tag);
     // SQL text that may touch session state or prepared statements (one cheap scan per text,
     // before anything parses it).
     bool flagged = false;
@@ -166,6 +169,54 @@ void Relay::add(const p::Frame& frame) {
         }
     }
     pass(frame);
+}
+
+void Relay::behind_upstream_pooler(p::FrontendTag tag) {
+    using T = p::FrontendTag;
+    message_starts_transaction_ = false;
+    switch (tag) {
+    case T::Query:
+    case T::FunctionCall:
+    case T::Sync:
+        // They end the implicit transaction (a Query or FunctionCall also runs in it): close what
+        // sluice prepared in it, while it is still on the same backend.
+        if (max_prepared_ > 0)
+            for (const auto& name : lease_->statements().take_all())
+                send_own(statement_message('C', name), Reply::InjectedClose);
+        if (tag == T::Sync) return;
+        break;
+    case T::Parse:
+    case T::Bind:
+    case T::Describe:
+    case T::Execute:
+        break;
+    default:
+        return;
+    }
+    // Only where the server is idle, outside any block (a pipelined transaction behind another
+    // goes without: the server's state there is not known yet).
+    if (!tracker_.idle()) return;
+    message_starts_transaction_ = true;
+    set_local_settings();
+}
+
+void Relay::set_local_settings() {
+    auto& pool = lease_.pool();
+    const std::pair key{settings_.fingerprint, pool.touched_version()};
+    if (local_settings_for_ != key) {
+        local_settings_.clear();
+        auto sql = local_settings_statement(settings_.params, pool.defaults(), pool.touched_settings());
+        if (!sql.empty()) {
+            // The unnamed statement and portal: a transaction starts here, so the client has
+            // neither yet (its own Parse comes after).
+            local_settings_.resize(3);
+            p::Parse{"", sql, {}}.encode(local_settings_[0]);
+            p::Bind{"", "", {}, {}, {}}.encode(local_settings_[1]);
+            p::Execute{"", 0}.encode(local_settings_[2]);
+        }
+        local_settings_for_ = key;
+    }
+    for (const auto& message : local_settings_) send_own(message, Reply::LocalSettings);
 }
 
 void Relay::pass(const p::Frame& frame, std::uint32_t note) {
@@ -251,6 +302,7 @@ bool Relay::check_session_state(const p::Frame& frame, std::string_view sql) {
         case Effect::ResetAll:
         case Effect::DiscardAll:
             if (policy_ == config::SessionStatePolicy::Pin) break;
+            if (upstream_pooler_) note_for_relearning(frame, change);
             if (change.effect == Effect::SetGuc) {
                 if (std::find(learn_.begin(), learn_.end(), change.name) == learn_.end()) learn_.push_back(change.name);
             } else {
@@ -285,6 +337,26 @@ bool Relay::check_session_state(const p::Frame& frame, std::string_view sql) {
         return false;  // pinned: nothing more to watch
     }
     return false;
+}
+
+void Relay::note_for_relearning(const p::Frame& frame, const sql::SessionChange& change) {
+    // Run again where its result is read (learn_settings), so only a statement that is no more
+    // than a setting, sent on its own terms: a Query outside a block (inside one, the block may
+    // still roll it back), SET or RESET (a SELECT set_config(...) may do more; DISCARD ALL cannot run
+    // in a block, RESET ALL is its part that matters here).
+    if (frame.tag != static_cast<char>(p::FrontendTag::Query) || !message_starts_transaction_) return;
+    if (change.effect == sql::Effect::DiscardAll || change.effect == sql::Effect::ResetAll) {
+        relearn_.push_back("RESET ALL");
+        return;
+    }
+    auto starts_with = [&](std::string_view word) {
+        const std::string_view text = change.statement;
+        if (text.size() <= word.size()) return false;
+        for (std::size_t i = 0; i < word.size(); ++i)
+            if (std::tolower(static_cast<unsigned char>(text[i])) != word[i]) return false;
+        return std::isspace(static_cast<unsigned char>(text[word.size()])) != 0;
+    };
+    if (starts_with("set") || starts_with("reset")) relearn_.push_back(change.statement);
 }
 
 void Relay::reject(const p::Frame& frame, const sql::SessionChange& change) {
@@ -371,7 +443,10 @@ void Relay::add_statement_use(const p::Frame& frame, std::string_view client_nam
     if (!lease_->statements().use(known->name)) prepare_on_server(known, Reply::InjectedParse, Noted{.statement = known});
     // Outside a transaction block with nothing before it in flight, the Bind can be sent again
     // if DDL changes the statement's result under it (see retry()).
-    bool retryable = reply == Reply::TrackedBind && tracker_.pending() == 0 && tracker_.status() == p::TxStatus::Idle;
+    // (Not behind an upstream pooler: the replay would hold sluice's Close of the statement, and
+    // the client gets the 0A000 as PostgreSQL itself would answer.)
+    bool retryable = reply == Reply::TrackedBind && tracker_.pending() == 0 && tracker_.status() == p::TxStatus::Idle &&
+                     !upstream_pooler_;
     // The message under the server's name, written straight into the batch.
     auto& batch = batch_for_rewrite();
     std::size_t start = batch.size();
@@ -411,6 +486,9 @@ bool Relay::keep_replays() {
 
 void Relay::prepare_on_server(const std::shared_ptr<const ServerStatement>& statement, Reply reply, Noted noted) {
     auto& server = lease_->statements();
+    // Behind an upstream pooler, a transaction that failed before its Close may have left the
+    // statement on the backend: a Close of nothing succeeds.
+    if (upstream_pooler_) send_own(statement_message('C', statement->name), Reply::InjectedClose);
     for (auto& evicted : server.add(statement->name, max_prepared_))
         send_own(statement_message('C', evicted), Reply::InjectedClose);
     send_own(statement->parse_message, reply, std::move(noted));
@@ -616,6 +694,12 @@ bool Relay::follow(std::string_view chunk) {
                     // The client changed a reported setting (SET TimeZone ...): it now wants it.
                     settings_.set(ps->name, ps->value);
                     server.set_synced_to(settings_.fingerprint);
+                    if (upstream_pooler_) {
+                        // It may linger on that backend for the upstream's next client.
+                        auto defaults = lease_.pool().defaults();
+                        if (auto it = defaults.find(ps->name); it != defaults.end())
+                            lease_.pool().touch_setting(ps->name, it->second);
+                    }
                 }
             }
         }
@@ -634,7 +718,8 @@ bool Relay::follow(std::string_view chunk) {
         bool edited = (reply == Reply::InjectedParse && partial == '1') ||
                       (reply == Reply::EmptyAsDeallocate && partial == 'I') ||
                       ((reply == Reply::InjectedClose || reply == Reply::CloseAsParse) && partial == '3') ||
-                      (reply == Reply::ReplaceError && partial == 'E');
+                      (reply == Reply::ReplaceError && partial == 'E') ||
+                      (reply == Reply::LocalSettings && (partial == '1' || partial == '2' || partial == 'C' || partial == 'E'));
         // A 0A000 that may be retried, and the ReadyForQuery after it: kept while they are small
         // (a big error is not one that is retried).
         bool may_edit = (reply == Reply::TrackedBind && partial == 'E') || (reply == Reply::RetryAfterSync && partial == 'Z') ||
@@ -709,6 +794,18 @@ void Relay::on_noted_response(char tag, std::string_view body, std::uint32_t not
     case Reply::EmptyAsDeallocate:
         if (tag == static_cast<char>(p::BackendTag::EmptyQueryResponse)) edit(kDeallocateComplete);
         return;
+    case Reply::LocalSettings:
+        edit({});
+        if (tag == static_cast<char>(p::BackendTag::ErrorResponse)) {
+            // The client's messages behind it are skipped to a Sync that may never come: the
+            // session ends, as a login with that setting would have.
+            auto fields = p::ErrorFields::decode(body);
+            fail(ServerCloseReason::SettingsRejected,
+                 SessionEnd::because(EndReason::InvalidStartupParameter,
+                                     "the upstream rejected a setting of this session: " +
+                                         (fields ? std::string(fields->message()) : std::string("(undecodable error)"))));
+        }
+        return;
     case Reply::TrackedBind:
         if (tag == static_cast<char>(p::BackendTag::ErrorResponse)) {
             auto fields = p::ErrorFields::decode(body);
@@ -773,6 +870,7 @@ void Relay::retry(std::uint32_t note) {
               Noted{.statement = statement});
         pos = end;
     }
+
     auto session = session_.lock();
     if (!session) return;
     if (limits_on_ && statement_started_ == kNever) statement_started_ = Clock::now();
@@ -857,13 +955,37 @@ void Relay::learn_settings() {
         if (i > 0) sql += ", ";
         // missing_ok: a custom setting may be gone again (RESET app.x).
         sql += "pg_catalog.current_setting(" + quote_literal(names[i]) + ", true)";
+        // Behind an upstream pooler, also the default, for the clients that never set it.
+        if (upstream_pooler_)
+            sql += ", (SELECT reset_val FROM pg_catalog.pg_settings WHERE pg_catalog.lower(name) = pg_catalog.lower(" +
+                   quote_literal(names[i]) + "))";
     }
+    // Behind an upstream pooler this read may run on another backend than the client's SET did:
+    // the SETs run again first, in a block that is rolled back.
+    std::string relearn;
+    if (!relearn_.empty()) {
+        relearn = "BEGIN;";
+        for (const auto& statement : relearn_) relearn += statement + ";";
+        relearn += sql + ";ROLLBACK";
+        relearn_.clear();
+    }
+    const std::size_t columns = upstream_pooler_ ? 2 : 1;
     asio::co_spawn(
         client_.socket().get_executor(),
-        [this, session, names = std::move(names), sql = std::move(sql)]() -> awaitable<void> {
-            auto result = co_await lease_->run_quietly(sql);
+        [this, session, names = std::move(names), sql = std::move(sql), relearn = std::move(relearn),
+         columns]() -> awaitable<void> {
+            auto result = co_await lease_->run_quietly(relearn.empty() ? sql : relearn);
+            if (!relearn.empty() && (result.error || !result.ok)) {
+                // A SET that failed for the client fails here too: read the settings as they are.
+                bool sound = true;
+                if (!result.ok) {
+                    auto rollback = co_await lease_->run_quietly("ROLLBACK");
+                    sound = rollback.ok && !rollback.error;
+                }
+                if (sound) result = co_await lease_->run_quietly(sql);
+            }
             learning_ = false;
-            if (!result.ok || result.error || result.first_row.size() != names.size()) {
+            if (!result.ok || result.error || result.first_row.size() != names.size() * columns) {
                 spdlog::warn("server S{}: could not read the session settings a client changed{}", lease_->id(),
                              result.error ? ": " + std::string(result.error->message()) : std::string());
                 fail(ServerCloseReason::StateUnknown,
@@ -872,7 +994,9 @@ void Relay::learn_settings() {
             } else {
                 auto& server = *lease_;
                 for (std::size_t i = 0; i < names.size(); ++i) {
-                    const auto& value = result.first_row[i];
+                    const auto& value = result.first_row[i * columns];
+                    if (columns == 2 && result.first_row[i * 2 + 1])
+                        lease_.pool().touch_setting(names[i], *result.first_row[i * 2 + 1]);
                     if (value) {
                         settings_.params.insert_or_assign(names[i], *value);
                         server.params().insert_or_assign(names[i], *value);

@@ -117,6 +117,7 @@ private:
         TrackedBind,       // a Bind of a shared statement: 0A000 drops the statement from the server
         EmptyAsDeallocate, // an empty query stands in for DEALLOCATE of a client's name
         RetryAfterSync,    // the Sync after a Bind that failed 0A000: its ReadyForQuery is dropped, and the Bind retried
+        LocalSettings,     // the client's settings for one transaction behind an upstream pooler: answers dropped
         Count,             // must fit the note's low bits (relay.cpp)
     };
     // What sluice must remember about a noted message until its response arrives.
@@ -144,10 +145,17 @@ private:
                            Reply reply);
     void prepare_on_server(const std::shared_ptr<const ServerStatement>& statement, Reply reply, Noted noted);
     void fail_parse(std::string_view client_name, std::string error);
+    // Behind an upstream pooler (config upstream_pooler), before the client's message `tag`: where
+    // a transaction starts, the client's settings for it (set_local_settings); where one may end,
+    // sluice's statements closed and forgotten (the next may run on another backend).
+    void behind_upstream_pooler(protocol::FrontendTag tag);
+    void set_local_settings();
     // Session state in a Query or Parse text that sql::may_change_session() flagged; true if the
     // message was replaced (rejected).
     bool check_session_state(const protocol::Frame& frame, std::string_view sql);
     void reject(const protocol::Frame& frame, const sql::SessionChange& change);
+    // Behind an upstream pooler: keeps a client's SET to run again where its result is read.
+    void note_for_relearning(const protocol::Frame& frame, const sql::SessionChange& change);
     // Sends, instead of the client's Query or Parse, a stand-in that fails on the server (so that the
     // server is where PostgreSQL would be after the error: a transaction block aborted, the rest of a
     // pipeline skipped), and answers the client with `error` in place of the stand-in's.
@@ -245,6 +253,15 @@ private:
     config::SessionStatePolicy policy_ = config::SessionStatePolicy::Track;
     std::function<void(std::string_view)> on_pin_;
     std::vector<std::string> learn_;  // settings to read before the server goes back
+    // Behind an upstream pooler.
+    bool upstream_pooler_ = false;
+    bool message_starts_transaction_ = false;  // the message add() is on begins a transaction
+    // The client's SET/RESET statements outside a block, run again (rolled back) where their result
+    // is read: the read may be on another backend than the one they ran on.
+    std::vector<std::string> relearn_;
+    // The LocalSettings messages, for the settings fingerprint and touched-settings version they were made for.
+    std::vector<std::string> local_settings_;
+    std::optional<std::pair<std::uint64_t, std::uint64_t>> local_settings_for_;
     // The last Parse text that sql::may_change_session() passed, and the last Parse body that
     // may_change_role() passed (both tests are pure: the same text gives the same answer).
     std::string harmless_text_;

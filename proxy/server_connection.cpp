@@ -132,22 +132,38 @@ awaitable<ConnectOutcome> ServerConnection::connect(const UpstreamTarget& target
     std::string last_error = "no upstream host configured";
     for (const auto& hp : target.hosts) {
         asio::steady_timer deadline(ex, target.connect_timeout);
-        auto attempt = [&]() -> awaitable<ConnectOutcome> {
+        auto attempt = [&](const UpstreamTarget& as) -> awaitable<ConnectOutcome> {
             std::string error;
-            auto socket = co_await open_socket(hp, target.tcp, error);
+            auto socket = co_await open_socket(hp, as.tcp, error);
             if (!socket) co_return ConnectOutcome{nullptr, error, std::nullopt};
             auto conn = std::make_unique<ServerConnection>(std::move(*socket), hp);
-            conn->stream().set_write_timeout(target.write_timeout);
+            conn->stream().set_write_timeout(as.write_timeout);
             auto* raw = conn.get();
-            co_return co_await raw->login(target, credentials, std::move(conn));
+            co_return co_await raw->login(as, credentials, std::move(conn));
         };
-        auto result = co_await (attempt() || deadline.async_wait(asio::use_awaitable));
+        auto result = co_await (attempt(target) || deadline.async_wait(asio::use_awaitable));
         if (result.index() == 1) {
             last_error = "timed out connecting to " + hp.host + ":" + std::to_string(hp.port) + " after " +
                          std::to_string(target.connect_timeout.count()) + "ms";
             continue;
         }
         auto outcome = std::get<0>(std::move(result));
+        // libpq's second tries: "prefer" again in plaintext when TLS was tried and failed (the
+        // handshake, or the login over it); "allow" again with TLS when the plaintext login was refused.
+        std::optional<config::SslMode> second;
+        if (!outcome.connection && target.sslmode == config::SslMode::Prefer && outcome.tried_tls)
+            second = config::SslMode::Disable;
+        else if (!outcome.connection && target.sslmode == config::SslMode::Allow && outcome.server_error && target.tls)
+            second = config::SslMode::Require;
+        if (second) {
+            spdlog::info("server {}:{}: {}; trying again {} (sslmode={})", hp.host, hp.port, outcome.error,
+                         *second == config::SslMode::Disable ? "without TLS" : "with TLS", sslmode_name(target.sslmode));
+            UpstreamTarget again = target;
+            again.sslmode = *second;
+            deadline.expires_after(target.connect_timeout);
+            auto retried = co_await (attempt(again) || deadline.async_wait(asio::use_awaitable));
+            if (retried.index() == 0) outcome = std::get<0>(std::move(retried));
+        }
         if (outcome.connection || outcome.server_error || outcome.permanent) co_return outcome;
         last_error = std::move(outcome.error);
     }
@@ -156,6 +172,15 @@ awaitable<ConnectOutcome> ServerConnection::connect(const UpstreamTarget& target
 
 awaitable<ConnectOutcome> ServerConnection::login(const UpstreamTarget& target, const ServerCredentials& credentials,
                                                   std::unique_ptr<ServerConnection> self) {
+    // `self` stays here unless the login succeeds (then the outcome holds it): this object lives
+    // until the outcome is stamped.
+    auto outcome = co_await login_steps(target, credentials, self);
+    outcome.tried_tls = tls_tried_;
+    co_return outcome;
+}
+
+awaitable<ConnectOutcome> ServerConnection::login_steps(const UpstreamTarget& target, const ServerCredentials& credentials,
+                                                        std::unique_ptr<ServerConnection>& self) {
     auto failed = [](std::string why) { return ConnectOutcome{nullptr, std::move(why), std::nullopt}; };
     // Failures that the next attempt would meet again; logged here, where the detail is known.
     auto refused = [this, &credentials](std::string why) {
@@ -332,6 +357,7 @@ awaitable<ServerConnection::TlsOutcome> ServerConnection::negotiate_tls(const Up
     tls_context_ = target.tls;
     tls_sni_ = target.sni && !is_ip_address(endpoint_.host) ? endpoint_.host : std::string();
     tls_verify_host_ = target.sslmode == config::SslMode::VerifyFull ? endpoint_.host : std::string();
+    tls_tried_ = true;
     if (!co_await stream_.start_tls(upstream_tls_engine(tls_context_, tls_sni_, tls_verify_host_), error)) {
         // A certificate that fails the check fails the next attempt too; a reset may not.
         std::string problem = stream_.tls() ? stream_.tls()->certificate_problem() : std::string();

@@ -84,6 +84,9 @@ struct ConnectOutcome {
     // Retrying will not help: the upstream failed to authenticate itself, asked for more than
     // sluice will do, or asked for credentials sluice does not have.
     bool permanent = false;
+    // The attempt went to TLS (the server answered the SSLRequest 'S'): libpq's "prefer" then
+    // tries again in plaintext if it fails.
+    bool tried_tls = false;
 };
 
 class ServerConnection {
@@ -145,6 +148,8 @@ private:
     awaitable<TlsOutcome> negotiate_tls(const UpstreamTarget& target);
     awaitable<ConnectOutcome> login(const UpstreamTarget& target, const ServerCredentials& credentials,
                                     std::unique_ptr<ServerConnection> self);
+    awaitable<ConnectOutcome> login_steps(const UpstreamTarget& target, const ServerCredentials& credentials,
+                                          std::unique_ptr<ServerConnection>& self);
 
     Stream stream_;
     std::uint64_t id_;
@@ -155,6 +160,7 @@ private:
     std::shared_ptr<const TlsContext> tls_context_;
     std::string tls_sni_;
     std::string tls_verify_host_;
+    bool tls_tried_ = false;  // the server accepted the SSLRequest and a handshake began
     bool role_may_have_changed_ = false;
     ParamMap params_;
     std::uint64_t synced_to_ = 0;

@@ -21,6 +21,9 @@ awaitable<ClientSession::Lent> ClientSession::lend_server(Lease taken) {
             lease = std::move(got.lease);
         }
         if (settings_.fingerprint != 0 && lease->synced_to() == settings_.fingerprint) co_return Lent{std::move(lease), {}};
+        // Behind an upstream pooler a round trip here could land on another backend than the
+        // transaction: the relay sets the client's settings within each transaction instead.
+        if (pool_->settings().upstream_pooler) co_return Lent{std::move(lease), {}};
         auto before = lease->params();
         auto sync = sync_statement(settings_.params, lease->params());
         if (sync.sql.empty()) {

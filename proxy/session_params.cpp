@@ -230,4 +230,21 @@ SyncStatement sync_statement(const ParamMap& client, ParamMap& server) {
     return out;
 }
 
+std::string local_settings_statement(const ParamMap& client, const ParamMap& defaults, const ParamMap& touched) {
+    std::string sql;
+    auto add = [&](const std::string& name, const std::string& value) {
+        if (iequals(name, "application_name") || is_server_owned_param(name)) return;
+        // OR keeps evaluating while each test is false: every set_config runs, and no row comes back.
+        sql += sql.empty() ? "SELECT WHERE " : " OR ";
+        sql += "pg_catalog.set_config(" + quote_literal(name) + ", " + quote_literal(value) + ", true) IS NULL";
+    };
+    for (const auto& [name, value] : client) {
+        auto it = defaults.find(name);
+        if ((it == defaults.end() || it->second != value) || touched.contains(name)) add(name, value);
+    }
+    for (const auto& [name, value] : touched)
+        if (!client.contains(name)) add(name, value);
+    return sql;
+}
+
 }  // namespace sluice::proxy

@@ -56,6 +56,15 @@ struct SyncStatement {
 };
 SyncStatement sync_statement(const ParamMap& client, ParamMap& server);
 
+// Behind an upstream pooler (upstream_pooler): the statement sluice sends at the start of each of
+// the client's transactions so that the client's settings hold there, for that transaction only
+// (set_config(..., true): nothing is left on the upstream's backend). It sets each of `client`'s
+// settings that differs from `defaults`, and each setting in `touched` (settings some client of
+// the pool changed with SET, which may linger on the upstream's backends) to the client's value,
+// else to the default `touched` gives. It returns no rows; "" when there is nothing to set.
+// application_name is left out (it only labels the backend) and so are the server-owned settings.
+std::string local_settings_statement(const ParamMap& client, const ParamMap& defaults, const ParamMap& touched);
+
 // A keyed 64-bit digest of a parameter set (names compared case-insensitively). Equal digests
 // let a server known to be in sync with a client skip the comparison on the hot path; the key is
 // random per process so clients cannot craft colliding sets.

@@ -42,6 +42,50 @@ TEST(UpstreamTls, EachSslMode) {
     }
 }
 
+// libpq's second tries. "prefer": TLS first, plaintext again when the handshake or the login over
+// TLS fails; "allow": plaintext first, TLS again when the plaintext login is refused.
+TEST(UpstreamTls, PreferTriesPlaintextWhenTheHandshakeFails) {
+    // A server that speaks only TLS 1.1, which OpenSSL 3 clients refuse: the handshake fails.
+    auto options = tls_cluster_options(certs().server_cert, certs().server_key);
+    options.extra_conf.push_back("ssl_min_protocol_version = 'TLSv1'");
+    options.extra_conf.push_back("ssl_max_protocol_version = 'TLSv1.1'");
+    PgCluster old_tls(options);
+    SluiceProcess sluice(upstream("sslmode=prefer"), old_tls);
+    auto c = pq_connect(plain_conninfo(sluice));
+    ASSERT_TRUE(connected(c.get())) << conn_error(c.get()) << sluice.log();
+    EXPECT_EQ(query_value(c.get(), kServerSsl), "f");
+    EXPECT_NE(sluice.log().find("trying again without TLS (sslmode=prefer)"), std::string::npos) << sluice.log();
+    // require has no second try.
+    SluiceProcess strict(upstream("sslmode=require"), old_tls);
+    auto r = pq_connect(plain_conninfo(strict));
+    EXPECT_FALSE(connected(r.get()));
+}
+
+TEST(UpstreamTls, PreferTriesPlaintextWhenTheLoginOverTlsIsRefused) {
+    auto options = tls_cluster_options(certs().server_cert, certs().server_key);
+    options.extra_hba = {"hostssl all all 127.0.0.1/32 reject"};
+    PgCluster no_tls_logins(options);
+    SluiceProcess sluice(upstream("sslmode=prefer", "127.0.0.1"), no_tls_logins);
+    auto c = pq_connect(plain_conninfo(sluice));
+    ASSERT_TRUE(connected(c.get())) << conn_error(c.get()) << sluice.log();
+    EXPECT_EQ(query_value(c.get(), kServerSsl), "f");
+}
+
+TEST(UpstreamTls, AllowTriesTlsWhenThePlaintextLoginIsRefused) {
+    auto options = tls_cluster_options(certs().server_cert, certs().server_key);
+    options.extra_hba = {"hostnossl all all 127.0.0.1/32 reject"};
+    PgCluster tls_only(options);
+    SluiceProcess sluice(upstream("sslmode=allow", "127.0.0.1"), tls_only);
+    auto c = pq_connect(plain_conninfo(sluice));
+    ASSERT_TRUE(connected(c.get())) << conn_error(c.get()) << sluice.log();
+    EXPECT_EQ(query_value(c.get(), kServerSsl), "t");
+    EXPECT_NE(sluice.log().find("trying again with TLS (sslmode=allow)"), std::string::npos) << sluice.log();
+    // disable has no second try: the refusal reaches the client.
+    SluiceProcess plain(upstream("sslmode=disable", "127.0.0.1"), tls_only);
+    auto r = pq_connect(plain_conninfo(plain));
+    EXPECT_FALSE(connected(r.get()));
+}
+
 TEST(UpstreamTls, VerifyFullAgainstAnotherHostsCertificate) {
     PgCluster other(tls_cluster_options(certs().other_host_cert, certs().other_host_key));
     SluiceProcess sluice(upstream("sslmode=verify-full&sslrootcert=" + certs().ca_cert.string()), other);

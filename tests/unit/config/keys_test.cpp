@@ -121,7 +121,7 @@ TEST(Keys, TheKeyList) {
         "logging.level", "logging.log_connections",
         "client_tls", "client_tls.mode", "client_tls.cert_file", "client_tls.key_file", "client_tls.ca_file",
         "client_tls.client_cert", "client_tls.min_protocol", "client_tls.ciphers",
-        "databases.name", "databases.url", "databases.pool",
+        "databases.name", "databases.url", "databases.pool", "databases.upstream_pooler",
     };
     EXPECT_EQ(keys, expected);
 }

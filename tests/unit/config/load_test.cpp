@@ -342,6 +342,46 @@ workers = -1
     EXPECT_EQ(errors[4].key, "listen.workers");
 }
 
+TEST(Load, UpstreamPoolerPerDatabase) {
+    Config c = expect_config(load_string(R"toml([[databases]]
+name = "a"
+url = "postgres://h/a"
+[[databases]]
+name = "neon"
+url = "postgres://h/b"
+upstream_pooler = true
+)toml",
+                                         "s.toml", no_env()));
+    ASSERT_EQ(c.databases.size(), 2u);
+    EXPECT_FALSE(c.databases[0].pool.upstream_pooler);
+    EXPECT_TRUE(c.databases[1].pool.upstream_pooler);
+    EXPECT_FALSE(c.pool.upstream_pooler);
+}
+
+TEST(LoadErrors, UpstreamPoolerNeedsTransactionMode) {
+    // A session's state cannot last behind a pooler that moves it between backends.
+    auto result = load_string(R"toml([[databases]]
+name = "a"
+url = "postgres://h/a"
+pool = { mode = "session" }
+upstream_pooler = true
+)toml",
+                              "s.toml", no_env());
+    expect_one_error(result, "s.toml", 5, "databases[0].upstream_pooler", "needs pool mode \"transaction\"");
+    result = load_string(R"toml([pool]
+mode = "session"
+[[databases]]
+name = "a"
+url = "postgres://h/a"
+upstream_pooler = "yes"
+)toml",
+                         "s.toml", no_env());
+    expect_one_error(result, "s.toml", 6, "databases[0].upstream_pooler", "expected a boolean");
+    // Not a [pool] key: it describes the upstream, not the pool.
+    result = load_string(with_database("[pool]\nupstream_pooler = true\n"), "s.toml", no_env());
+    expect_one_error(result, "s.toml", 2, "pool.upstream_pooler", "unknown key");
+}
+
 TEST(Load, SessionStateAndPreparedStatements) {
     // [pool] sets the default, a database overrides it, a user overrides both.
     Config c = expect_config(load_string(R"toml([pool]

@@ -79,6 +79,26 @@ TEST(SyncStatement, SetsDifferencesAndResetsLeftovers) {
     EXPECT_EQ(sync_statement(client, server).sql, "");  // applied: nothing more to do
 }
 
+TEST(LocalSettingsStatement, NothingWhenTheClientHasTheDefaults) {
+    ParamMap defaults{{"TimeZone", "UTC"}, {"DateStyle", "ISO, MDY"}};
+    ParamMap client{{"TimeZone", "UTC"}, {"DateStyle", "ISO, MDY"}, {"application_name", "psql"}};
+    EXPECT_EQ(local_settings_statement(client, defaults, {}), "");
+}
+
+TEST(LocalSettingsStatement, ClientDifferencesAndTouchedSettingsForOneTransaction) {
+    ParamMap defaults{{"TimeZone", "UTC"}, {"DateStyle", "ISO, MDY"}};
+    // statement_timeout came with the startup packet (not a reported parameter: no default known).
+    ParamMap client{{"TimeZone", "Asia/Tokyo"}, {"DateStyle", "ISO, MDY"}, {"statement_timeout", "1234ms"},
+                    {"application_name", "app"}, {"is_superuser", "on"}};
+    // Another client SET search_path and DateStyle: they may linger on the upstream's backends.
+    ParamMap touched{{"search_path", "\"$user\", public"}, {"DateStyle", "ISO, MDY"}};
+    EXPECT_EQ(local_settings_statement(client, defaults, touched),
+              "SELECT WHERE pg_catalog.set_config('DateStyle', 'ISO, MDY', true) IS NULL"
+              " OR pg_catalog.set_config('statement_timeout', '1234ms', true) IS NULL"
+              " OR pg_catalog.set_config('TimeZone', 'Asia/Tokyo', true) IS NULL"
+              " OR pg_catalog.set_config('search_path', '\"$user\", public', true) IS NULL");
+}
+
 TEST(Quoting, LiteralsAndIdentifiers) {
     EXPECT_EQ(quote_literal("plain"), "'plain'");
     EXPECT_EQ(quote_literal("a'b"), "'a''b'");
