@@ -307,4 +307,14 @@ ExitStatus run_to_completion(ChildOptions options, std::chrono::milliseconds tim
     throw std::runtime_error(what + " did not finish within " + std::to_string(timeout.count()) + " ms");
 }
 
+std::optional<RunAs> server_identity() {
+    if (::geteuid() != 0) return std::nullopt;
+    return RunAs::user("postgres");
+}
+
+void chown_to(const std::filesystem::path& p, const std::optional<RunAs>& who) {
+    if (who && ::chown(p.c_str(), who->uid, who->gid) != 0)
+        throw std::runtime_error("chown " + p.string() + ": " + std::strerror(errno));
+}
+
 }  // namespace sluice::testing

@@ -22,6 +22,11 @@ struct RunAs {
     // The named user's ids; throws std::runtime_error if there is no such user.
     static RunAs user(const std::string& name);
 };
+// PostgreSQL and PgBouncer refuse to run as root: as root, the servers the tests start run as the
+// `postgres` OS user (and the files they use belong to it); otherwise as the caller.
+std::optional<RunAs> server_identity();
+// Gives `p` to `who` (nothing when nullopt); throws std::runtime_error on failure.
+void chown_to(const std::filesystem::path& p, const std::optional<RunAs>& who);
 
 struct ChildOptions {
     std::vector<std::string> argv;  // argv[0] is looked up on PATH unless it contains a '/'

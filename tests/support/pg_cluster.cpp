@@ -54,16 +54,6 @@ std::string quote_conf_value(const std::string& v) {
     return out;
 }
 
-// PostgreSQL refuses to run as root; as root every tool runs as the `postgres` OS user.
-std::optional<RunAs> postgres_identity() {
-    if (::geteuid() != 0) return std::nullopt;
-    return RunAs::user("postgres");
-}
-
-void chown_to(const fs::path& p, const std::optional<RunAs>& who) {
-    if (who && ::chown(p.c_str(), who->uid, who->gid) != 0)
-        throw std::runtime_error("chown " + p.string() + ": " + std::strerror(errno));
-}
 
 void write_file(const fs::path& p, const std::string& text, bool append) {
     std::ofstream out(p, append ? std::ios::app : std::ios::trunc);
@@ -166,7 +156,7 @@ PgCluster::PgCluster(Options options) : options_(std::move(options)) {
 PgCluster::~PgCluster() { destroy(); }
 
 void PgCluster::init() {
-    auto who = postgres_identity();
+    auto who = server_identity();
     // /tmp, not $TMPDIR: the postgres user must be able to traverse every parent directory, and
     // the socket path must stay under the 107-byte sun_path limit.
     const char* base_env = std::getenv("SLUICE_TEST_TMPDIR");
@@ -332,7 +322,7 @@ void PgCluster::pg_ctl(const std::vector<std::string>& args) {
     }
     o.env = {{"LC_ALL", "C"}, {"TZ", "UTC"}};
     o.log_path = tool_log_path_;
-    o.run_as = postgres_identity();
+    o.run_as = server_identity();
     o.working_dir = root_;
     std::size_t from = fs::exists(tool_log_path_) ? fs::file_size(tool_log_path_) : 0;
     auto st = run_to_completion(std::move(o), std::chrono::seconds(kPgCtlWaitSeconds + 30));

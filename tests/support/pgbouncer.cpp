@@ -26,17 +26,6 @@ constexpr auto kStartTimeout = 20s;
 constexpr auto kStopGrace = 10s;
 constexpr std::size_t kLogTailOnFailure = 4000;
 
-// PgBouncer refuses to run as root ("PgBouncer should not run as root"); as root it runs as the
-// `postgres` OS user, like PgCluster's tools.
-std::optional<RunAs> pgbouncer_identity() {
-    if (::geteuid() != 0) return std::nullopt;
-    return RunAs::user("postgres");
-}
-
-void chown_to(const fs::path& p, const std::optional<RunAs>& who) {
-    if (who && ::chown(p.c_str(), who->uid, who->gid) != 0)
-        throw std::runtime_error("chown " + p.string() + ": " + std::strerror(errno));
-}
 
 void write_owned(const fs::path& p, const std::string& text, const std::optional<RunAs>& who) {
     {
@@ -67,7 +56,7 @@ std::string tail(const std::string& s, std::size_t n) { return s.size() <= n ? s
 PgBouncer::PgBouncer(const PgCluster& cluster) : PgBouncer(cluster, Options{}) {}
 
 PgBouncer::PgBouncer(const PgCluster& cluster, Options options)
-    : options_(std::move(options)), run_as_(pgbouncer_identity()) {
+    : options_(std::move(options)), run_as_(server_identity()) {
     // /tmp, not $TMPDIR: the postgres user must be able to traverse every parent directory.
     const char* base_env = std::getenv("SLUICE_TEST_TMPDIR");
     std::string tmpl = std::string(base_env && *base_env ? base_env : "/tmp") + "/sluice-pgbouncer-XXXXXX";
