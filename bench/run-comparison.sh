@@ -3,7 +3,7 @@
 # Side-by-side benchmark of direct PostgreSQL, PgBouncer 1.18 and sluice (1 and 2 workers), using the
 # shared harness in ../shared/bench (override with SHARED_BENCH=DIR). Everything it starts (cluster,
 # PgBouncer, sluice processes) is stopped on exit. Writes bench/results/<date>[-TAG]-summary.md and
-# keeps the raw outputs in bench/results/<date>[-TAG]/.
+# keeps the raw outputs in bench/results/<date>[-TAG]/; a run without --tag also becomes bench/RESULTS.md.
 #
 # Options:
 #   --reps N              repetitions per scenario and target (3)
@@ -285,4 +285,6 @@ echo "loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$RES/meta.txt"
 rm -f "$RES/summary.md"   # run.sh's per-invocation table, superseded by the summary below
 python3 "$REPO/bench/summarize.py" "$RES" >"$SUMMARY"
 log "summary: $SUMMARY"
+# A full run (no tag) is the project's record.
+if [ -z "$TAG" ]; then cp "$SUMMARY" "$REPO/bench/RESULTS.md"; log "record: bench/RESULTS.md"; fi
 cat "$SUMMARY"

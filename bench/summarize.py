@@ -77,6 +77,107 @@ def workers_verdict(ratio):
     return "flat"
 
 
+def callgrind_ir(res):
+    """Median Ir/tx per (proxy, mode) from the callgrind outputs."""
+    irs = {}
+    for proxy in ("sluice", "pgbouncer"):
+        for mode in ("simple", "extended"):
+            rounds = re.findall(r"round \d+: .*?\((\d+) tx.*Ir/tx=(\d+)",
+                                read(os.path.join(res, f"callgrind-{proxy}-{mode}.txt")) or "")
+            if rounds:
+                irs[(proxy, mode)] = med([int(ir) for _, ir in rounds])
+    return irs
+
+
+def idle_kib_per_client(res, name):
+    """KiB of proxy RSS per idle client at 10k clients (idle-clients.py's table), or None."""
+    text = read(os.path.join(res, f"idle-{name}.md")) or ""
+    table = [l for l in text.splitlines() if re.match(r"\| \d", l)]
+    if not table:
+        return None
+    cells = [c.strip() for c in table[-1].strip().strip("|").split("|")]
+    try:
+        return float(cells[3])
+    except (IndexError, ValueError):
+        return None
+
+
+def targets_section(runs, res, out):
+    """Issue 12's targets, each with what this run measured and whether it holds."""
+    out.append("## Targets (issue 12) against this run\n")
+    out.append("Ratios are paired per repetition, then the median. \"held\" means the median meets the target "
+               "in this run; on a shared 2-core machine a ratio near its bound can flip between runs.\n")
+    out.append("| target | measured | verdict |")
+    out.append("|---|---|---|")
+
+    def row(name, value, held):
+        verdict = "-" if held is None else ("**held**" if held else "not held")
+        out.append(f"| {name} | {value} | {verdict} |")
+
+    def ratio_row(name, s, t, ref, key, bound, higher_is_better=True):
+        r = runs.paired(s, t, ref, key) if s in runs.scenarios else None
+        held = None if r is None else (r >= bound if higher_is_better else r <= bound)
+        row(name, fmt(r, 3), held)
+
+    for s in ("sel-simple-c50", "sel-simple-c500", "sel-ext-c50"):
+        ratio_row(f"{s}: sluice 1 worker TPS ≥ 1.0× PgBouncer", s, "sluice1w", "pgbouncer", "tps", 1.0)
+        ratio_row(f"{s}: sluice 2 workers TPS ≥ 1.15× PgBouncer", s, "sluice2w", "pgbouncer", "tps", 1.15)
+    for s in ("sel-simple-c50", "sel-ext-c50"):
+        ratio_row(f"{s}: proxy CPU/tx, sluice 1 worker ≤ 0.7× PgBouncer", s, "sluice1w", "pgbouncer",
+                  "proxy_cpu_ms_per_1k", 0.7, higher_is_better=False)
+    irs = callgrind_ir(res)
+    for mode in ("simple", "extended"):
+        sv, pv = irs.get(("sluice", mode)), irs.get(("pgbouncer", mode))
+        row(f"Ir/tx ({mode}) ≤ 1.0× PgBouncer", f"{sv:,.0f} vs {pv:,.0f} = {sv / pv:.2f}×" if sv and pv else "-",
+            None if not (sv and pv) else sv / pv <= 1.0)
+    if "sel-simple-c1" in runs.scenarios:
+        d = runs.median("sel-simple-c1", "direct", "lat_ms")
+        added = {t: (runs.median("sel-simple-c1", t, "lat_ms") or 0) - (d or 0) for t in ("pgbouncer", "sluice1w")}
+        if d is not None:
+            row("added latency at 1 client ≤ PgBouncer's", f"sluice1w +{added['sluice1w'] * 1000:.0f} µs, "
+                f"PgBouncer +{added['pgbouncer'] * 1000:.0f} µs", added["sluice1w"] <= added["pgbouncer"])
+    for s in ("churn-md5-c20", "churn-scram-c20"):
+        ratio_row(f"{s}: TPS ≥ 1.0× PgBouncer", s, "sluice1w", "pgbouncer", "tps", 1.0)
+        ratio_row(f"{s}: TPS ≥ 3× direct", s, "sluice1w", "direct", "tps", 3.0)
+    if "sel-prep-c50" in runs.scenarios:
+        ratio_row("sel-prep-c50: sluice 2 workers ≥ 0.8× direct -M prepared", "sel-prep-c50", "sluice2w", "direct",
+                  "tps", 0.8)
+        r = None
+        if "sel-ext-c50" in runs.scenarios:
+            p, e = runs.median("sel-prep-c50", "sluice2w", "tps"), runs.median("sel-ext-c50", "sluice2w", "tps")
+            r = p / e if p and e else None
+        row("sel-prep-c50: sluice 2 workers ≥ 1.1× its own -M extended (medians)", fmt(r, 3),
+            None if r is None else r >= 1.1)
+    sk, pk = idle_kib_per_client(res, "sluice"), idle_kib_per_client(res, "pgbouncer")
+    row("RSS per idle client at 10k ≤ PgBouncer's", f"{fmt(sk, 2)} vs {fmt(pk, 2)} KiB" if sk and pk else "-",
+        None if not (sk and pk) else sk <= pk)
+    out.append("")
+    out.append("Guard and TLS costs are measured by `bench/guard.sh` and `bench/tls.sh` (see bench/README.md).\n")
+
+
+def projection_section(runs, out):
+    """Projection, from this run's proxy CPU per transaction, of what each proxy can carry on more cores."""
+    out.append("## Projection to 16 cores (a model, not a measurement)\n")
+    out.append("PgBouncer runs one thread: whatever the machine, one core carries all its transactions, so its "
+               "ceiling is 10⁶ / (its µs of CPU per transaction). sluice runs one worker per core; the model takes "
+               "the CPU per transaction measured with 2 workers (it includes the cost of sharing pools between "
+               "threads) and assumes it stays flat as workers are added, with PostgreSQL and the clients on other "
+               "machines. Real scaling will be lower where the shared pool mutex or the kernel's network stack "
+               "saturate; treat these as upper bounds for both.\n")
+    out.append("| scenario | PgBouncer µs/tx | ceiling tx/s (any core count) | sluice µs/tx (2w) | sluice ceiling 1 core "
+               "| 4 cores | 16 cores | 16 cores vs PgBouncer |")
+    out.append("|---|---|---|---|---|---|---|---|")
+    for s in runs.scenarios:
+        p = runs.median(s, "pgbouncer", "proxy_cpu_ms_per_1k")
+        q = runs.median(s, "sluice2w", "proxy_cpu_ms_per_1k")
+        if not p or not q:
+            continue
+        pc, sc = 1e6 / p, 1e6 / q
+        out.append(f"| {s} | {p:.1f} | {pc:,.0f} | {q:.1f} | {sc:,.0f} | {4 * sc:,.0f} | {16 * sc:,.0f} | "
+                   f"{16 * sc / pc:.1f}× |")
+    out.append("")
+
+
 def throughput_section(runs, out):
     out.append("## Throughput (pgbench TPS, median of repetitions; ratios paired per repetition)\n")
     out.append("| scenario | direct | pgbouncer | sluice1w | sluice2w | pgb/direct | s1w/direct | s2w/direct "
@@ -295,7 +396,13 @@ def main():
     runs = Runs(recs)
     meta = dict(l.split("=", 1) for l in (read(os.path.join(res, "meta.txt")) or "").splitlines() if "=" in l)
     out = [f"# sluice vs PgBouncer vs direct PostgreSQL — {meta.get('date', '?')}\n"]
-    out.append(f"- sluice: {meta.get('commit', '?')}; binary {meta.get('sluice', '?')}")
+    # Paths relative to the repository: the record must read the same on any checkout.
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    binary = meta.get('sluice', '?')
+    if binary.startswith('/'):
+        path, _, when = binary.partition(' ')
+        binary = os.path.relpath(path, repo) + (' ' + when if when else '')
+    out.append(f"- sluice: {meta.get('commit', '?')}; binary {binary}")
     out.append(f"- {meta.get('pgbouncer', 'PgBouncer ?')}; PostgreSQL 15 throwaway cluster (scale 10, fsync off, "
                "max_connections 800)")
     out.append(f"- {meta.get('args', '')}; run took {int(meta.get('elapsed_s', 0)) // 60} min; "
@@ -307,7 +414,9 @@ def main():
                "with md5 and churn-scram with SCRAM, as through PgBouncer)")
     out.append("- difference: the bench role logs in to sluice with md5 (sluice has no per-user trust), "
                "to PgBouncer and PG with trust; this only affects connection set-up.\n")
+    targets_section(runs, res, out)
     if runs.recs:
+        projection_section(runs, out)
         throughput_section(runs, out)
         cpu_section(runs, out)
         workers_section(runs, out)

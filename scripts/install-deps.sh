@@ -11,6 +11,7 @@ packages=(
   cmake ninja-build g++ clang libclang-rt-14-dev pkg-config git ca-certificates
   # libraries
   libboost1.81-dev libssl-dev libpq-dev libtomlplusplus-dev libspdlog-dev libfmt-dev libpg-query-dev libprotobuf-c-dev
+  liburing-dev  # only for the experimental -DSLUICE_IO_URING=ON build
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   postgresql-15 postgresql-client-15 pgbouncer
