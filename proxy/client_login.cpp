@@ -153,35 +153,15 @@ awaitable<std::optional<SessionEnd>> ClientSession::log_in() {
     if (!gucs.error.empty()) co_return SessionEnd::because(EndReason::InvalidStartupParameter, gucs.error);
 
     pool_ = ctx_.router.pool_for(*database, user_, auth.upstream);
-    relay_.emplace(client_, settings_, statements_, *cancel_slot_,
-                   pool_->settings().mode == config::PoolMode::Session ? Lending::Session : Lending::Transaction,
-                   pool_->settings().max_prepared_statements);
-    if (pool_->settings().mode == config::PoolMode::Transaction) {
-        auto policy = config_->session_state_for(*database, user_);
-        relay_->watch_session_state(ctx_.analyses, policy, [this, policy](std::string_view why) {
-            ++ctx_.pins;
-            spdlog::info("C{} keeps its server until it disconnects ({}): {}", id_,
-                         policy == config::SessionStatePolicy::Pin ? "session_state = \"pin\"" : "state that cannot be replayed",
-                         why);
-        });
-    }
     auto application_name = startup_.get("application_name");
     limits_ = config_->timeouts_for(database_, user_, application_name ? *application_name : std::string_view{});
-    relay_->enforce(limits_, config_->timeouts.cancel_grace, weak_from_this());
     if (auto policy = config_->guard_for(database_, user_, application_name ? *application_name : std::string_view{});
         policy.mode != config::GuardMode::Off) {
-        guard_.emplace(policy, config_->guard,
-                       GuardClient{peer_, user_, database_, application_name ? std::string(*application_name) : ""},
-                       ctx_.analyses, *ctx_.audit_log, ctx_.guard_counters);
-        relay_->guard_with(*guard_);
+        guard_ = std::make_unique<QueryGuard>(policy, config_->guard,
+                                              GuardClient{peer_, user_, database_, application_name ? std::string(*application_name) : ""},
+                                              ctx_.analyses, *ctx_.audit_log, ctx_.guard_counters);
     }
-    relay_->on_idle = [this] {
-        // A session told to stop while in a transaction stops once it is over.
-        if (stopping()) {
-            error_code ignored;
-            client_.socket().cancel(ignored);
-        }
-    };
+    make_relay();
 
     // The client must see the server's real parameters, and its own settings as the server spells
     // them, and a bad setting must fail the login as it would on PostgreSQL: check them on a
@@ -247,6 +227,32 @@ void ClientSession::learn_server_spelling(ServerConnection& server, const std::v
         server.params().insert_or_assign(name, *values[i]);
     }
     settings_.refresh();
+}
+
+void ClientSession::make_relay() {
+    relay_ = std::make_unique<Relay>(client_, settings_, statements_, *cancel_slot_,
+                                     pool_->settings().mode == config::PoolMode::Session ? Lending::Session
+                                                                                         : Lending::Transaction,
+                                     pool_->settings().max_prepared_statements);
+    if (pool_->settings().mode == config::PoolMode::Transaction) {
+        auto policy = config_->session_state_for(*config_->find_database(database_), user_);
+        relay_->watch_session_state(ctx_.analyses, policy, [this, policy](std::string_view why) {
+            ++ctx_.pins;
+            spdlog::info("C{} keeps its server until it disconnects ({}): {}", id_,
+                         policy == config::SessionStatePolicy::Pin ? "session_state = \"pin\"" : "state that cannot be replayed",
+                         why);
+        });
+    }
+    relay_->enforce(limits_, config_->timeouts.cancel_grace, weak_from_this());
+    if (guard_) relay_->guard_with(*guard_);
+    relay_->on_idle = [this] {
+        // A session told to stop while in a transaction stops once it is over.
+        if (stopping()) {
+            error_code ignored;
+            client_.socket().cancel(ignored);
+        }
+        note_if_idle();
+    };
 }
 
 }  // namespace sluice::proxy

@@ -2,12 +2,15 @@
 
 #include <spdlog/spdlog.h>
 
+#include <utility>
+
 #include "protocol/backend.hpp"
 #include "protocol/byte_reader.hpp"
 #include "protocol/error_fields.hpp"
 #include "protocol/frontend.hpp"
 #include "protocol/sqlstate.hpp"
 #include "proxy/frame_io.hpp"
+#include "proxy/log_exception.hpp"
 #include "proxy/tcp_keepalive.hpp"
 
 namespace sluice::proxy {
@@ -59,11 +62,15 @@ ClientSession::ClientSession(ProxyContext& context, tcp::socket socket, std::uin
     client_.socket().set_option(tcp::no_delay(true), ec);
     client_.set_write_timeout(config_->timeouts.client_write);
     apply_keepalive(client_.socket(), config_->tcp);
+    ctx_.sessions.add(*this);
 }
 
 ClientSession::~ClientSession() {
+    ctx_.sessions.remove(*this);
     if (registered_cancel_key_) ctx_.cancels.forget(cancel_key_.process_id);
 }
+
+std::weak_ptr<ClientSession> SessionRegistry::weak_of(ClientSession& session) { return session.weak_from_this(); }
 
 bool ClientSession::stopping() const noexcept { return ctx_.shutting_down || shutdown_requested_; }
 
@@ -80,11 +87,14 @@ void ClientSession::request_shutdown() {
 
 awaitable<void> ClientSession::run() {
     if (config_->logging.log_connections) spdlog::info("C{} connected from {}", id_, peer_);
-    auto end = co_await run_phases();
-    co_await finish(end);
+    if (auto failed = co_await log_in_in_time()) co_return co_await finish(*failed);
+    // A client that has not spoken yet waits parked: connecting ahead of need is what pools of
+    // idle clients (serverless functions, application pools) do.
+    if (decoder_.pending().empty() && client_.nothing_buffered() && !stopping()) co_return park();
+    co_await serve_or_park();
 }
 
-awaitable<SessionEnd> ClientSession::run_phases() {
+awaitable<std::optional<SessionEnd>> ClientSession::log_in_in_time() {
     auto ex = co_await asio::this_coro::executor;
     const bool refused = place_.admission() == Admission::Refused;
     auto login_time = config_->timeouts.client_login;
@@ -99,12 +109,50 @@ awaitable<SessionEnd> ClientSession::run_phases() {
         co_return SessionEnd::because(EndReason::LoginTimeout, "client did not complete login within " +
                                                                    std::to_string(config_->timeouts.client_login.count()) +
                                                                    "ms (timeouts.client_login)");
-    if (auto& end = std::get<0>(login)) co_return std::move(*end);
-    co_return co_await serve();
+    co_return std::move(std::get<0>(login));
 }
 
-awaitable<SessionEnd> ClientSession::serve() {
+awaitable<void> ClientSession::serve_or_park() {
+    if (auto end = co_await serve()) co_return co_await finish(*end);
+    park();
+}
+
+void ClientSession::park_if_idle() {
+    asio::post(client_.socket().get_executor(), [self = shared_from_this()] {
+        // The wait idle_since_tick() saw may be over already (the client spoke).
+        if (self->idle_tick_.load(std::memory_order_relaxed) == 0 || self->park_requested_ || self->stopping()) return;
+        self->park_requested_ = true;
+        error_code ignored;
+        self->client_.socket().cancel(ignored);  // serve() returns nullopt, then park()
+    });
+}
+
+void ClientSession::note_if_idle() {
+    if (waiting_for_client_ && relay_ && !relay_->attached() && decoder_.pending().empty() && client_.nothing_buffered())
+        idle_tick_.store(ctx_.idle_clock.load(std::memory_order_relaxed), std::memory_order_relaxed);
+}
+
+void ClientSession::park() {
+    spdlog::debug("C{} parked", id_);
+    // Nothing is buffered (serve() parks only then): the client's next bytes are all in the socket.
+    decoder_.release_memory();
+    client_.release_memory();
+    if (relay_->forgettable()) relay_.reset();
+    else relay_->release_memory();
+    client_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this()](error_code) mutable {
+        spdlog::debug("C{} resumed", self->id_);
+        // Also on an error (a cancel at shutdown, a limit that ended the session): serve() finds out.
+        // The function object (and so `self`) lives as long as the coroutine.
+        auto ex = self->client_.socket().get_executor();
+        auto what = "session C" + std::to_string(self->id_);
+        asio::co_spawn(ex, [self = std::move(self)] { return self->serve_or_park(); }, log_exception(std::move(what)));
+    });
+}
+
+awaitable<std::optional<SessionEnd>> ClientSession::serve() {
+    if (!relay_) make_relay();
     auto& relay = *relay_;
+    relay.waiting_for_client(false);  // after a park, the client has spoken
     const auto self = shared_from_this();
     std::string error;
     for (;;) {
@@ -155,7 +203,13 @@ awaitable<SessionEnd> ClientSession::serve() {
         // Told to stop while busy (the cancel in on_idle found no read to interrupt).
         if (stopping() && relay.idle()) co_return shutting_down();
         relay.waiting_for_client(true);
+        waiting_for_client_ = true;
+        note_if_idle();
         bool got_more = co_await read_more(client_, decoder_, error);
+        waiting_for_client_ = false;
+        idle_tick_.store(0, std::memory_order_relaxed);
+        // Parked: the wait goes on without this coroutine (the relay's idle limits keep counting).
+        if (std::exchange(park_requested_, false) && !got_more && !relay.end() && !stopping()) co_return std::nullopt;
         relay.waiting_for_client(false);
         if (!got_more) {
             if (relay.end()) co_return *relay.end();

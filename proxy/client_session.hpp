@@ -7,6 +7,7 @@
 // Client messages are seen here, one by one, before any server is attached: the place for
 // policies that act on them (query guard, prepared statements, statement timers).
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -28,6 +29,10 @@
 
 namespace sluice::proxy {
 
+// How often the server looks for idle clients to park (ClientSession::park_if_idle); a client is
+// parked after one to two periods of silence between transactions.
+inline constexpr std::chrono::milliseconds kIdleSweepPeriod{100};
+
 // Largest client message accepted once logged in (a Bind with big parameters, a CopyData chunk).
 inline constexpr std::size_t kMaxClientMessage = 64 * 1024 * 1024;
 
@@ -42,9 +47,28 @@ public:
     void request_shutdown();
     [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
 
+    // Parking. Thousands of clients sit idle between transactions for most of their lives; a parked
+    // one holds no coroutine frames, buffers or relay, only this object and a readiness wait on its
+    // socket, and its serving coroutine starts again when the client speaks.
+    // The idle_clock step at which the session began waiting for its client between transactions,
+    // without a server and with nothing buffered; 0 when it is not.
+    [[nodiscard]] std::uint32_t idle_since_tick() const noexcept { return idle_tick_.load(std::memory_order_relaxed); }
+    // From any thread: park the session if it is still waiting as idle_since_tick() said.
+    void park_if_idle();
+
 private:
-    awaitable<SessionEnd> run_phases();
-    awaitable<SessionEnd> serve();
+    // The login, within timeouts.client_login; a SessionEnd when it failed.
+    awaitable<std::optional<SessionEnd>> log_in_in_time();
+    // Serves transactions until the session ends (then finish()) or is parked.
+    awaitable<void> serve_or_park();
+    // nullopt: parked.
+    awaitable<std::optional<SessionEnd>> serve();
+    void park();
+    // Stamps idle_tick_ when the session waits for its client with nothing held for it: no server
+    // (one may still be on its way back when the wait begins), nothing buffered.
+    void note_if_idle();
+    // The relay for this client's pool (after login, and again after a park that dropped it).
+    void make_relay();
     awaitable<void> finish(const SessionEnd& end);
     [[nodiscard]] bool stopping() const noexcept;
 
@@ -94,9 +118,12 @@ private:
     BackendKey cancel_key_;
     bool registered_cancel_key_ = false;
     ClientCount::Place place_;
-    std::optional<QueryGuard> guard_;  // when [guard] is on for this client
-    std::optional<Relay> relay_;  // made once the pool (and so the lending mode) is known
+    std::unique_ptr<QueryGuard> guard_;  // when [guard] is on for this client
+    std::unique_ptr<Relay> relay_;  // made once the pool (and so the lending mode) is known
     std::atomic<bool> shutdown_requested_{false};
+    std::atomic<std::uint32_t> idle_tick_{0};  // see idle_since_tick()
+    bool park_requested_ = false;
+    bool waiting_for_client_ = false;  // serve() is in its read of the client  // park_if_idle() interrupted the wait for the client
 };
 
 }  // namespace sluice::proxy

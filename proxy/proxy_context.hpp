@@ -11,6 +11,7 @@
 #include "proxy/cancel_registry.hpp"
 #include "proxy/query_guard.hpp"
 #include "proxy/router.hpp"
+#include "proxy/session_registry.hpp"
 #include "proxy/tls_context.hpp"
 
 namespace sluice::proxy {
@@ -39,6 +40,10 @@ struct ProxyContext {
     // The query guard's audit lines (guard.audit_log; opened by Server::run) and counts per rule.
     std::unique_ptr<AuditLog> audit_log{};
     GuardCounters guard_counters{};
+    SessionRegistry sessions{};
+    // Advanced a step every kIdleSweepPeriod by the server; a session waiting for its client between
+    // transactions stamps the wait with it, and one idle a full step or more is parked (ClientSession::park).
+    std::atomic<std::uint32_t> idle_clock{1};
 };
 
 }  // namespace sluice::proxy

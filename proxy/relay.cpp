@@ -494,6 +494,23 @@ void Relay::prepare_on_server(const std::shared_ptr<const ServerStatement>& stat
     send_own(statement->parse_message, reply, std::move(noted));
 }
 
+bool Relay::forgettable() const noexcept {
+    return !lease_ && !end_ && timer_at_ == kNever && !learning_ && !replaying_ && !cancelling_ && !pump_running_ &&
+           !writing_;
+}
+
+void Relay::release_memory() noexcept {
+    for (auto* text : {&batch_copy_, &replay_batch_, &edited_, &harmless_text_, &roleless_body_}) {
+        text->clear();
+        text->shrink_to_fit();
+    }
+    noted_ = {};
+    edits_ = {};
+    replay_candidates_ = {};
+    local_settings_ = {};
+    local_settings_for_.reset();
+}
+
 bool Relay::transaction_over() const {
     return tracker_.idle() && lease_->scanner().at_boundary();
 }

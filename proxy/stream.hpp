@@ -56,6 +56,11 @@ public:
     // first byte a TLS record) or as its client (an upstream's 'S'). `error` says why it failed.
     awaitable<bool> start_tls(std::unique_ptr<TlsEngine> engine, std::string& error);
     [[nodiscard]] bool is_tls() const noexcept { return tls_ != nullptr; }
+    // Nothing read from the socket waits inside the stream (TLS may hold plaintext or ciphertext), so
+    // the socket's readiness tells whether there is more to read.
+    [[nodiscard]] bool nothing_buffered() const noexcept;
+    // Frees the buffer kept between reads (TLS's ciphertext); the next read makes it again.
+    void release_memory() noexcept { std::string().swap(cipher_in_); }
     // nullptr for a plain stream.
     [[nodiscard]] const TlsEngine* tls() const noexcept { return tls_.get(); }
 
