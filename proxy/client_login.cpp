@@ -189,8 +189,8 @@ awaitable<std::optional<SessionEnd>> ClientSession::log_in() {
     std::string out;
     p::encode_authentication(p::AuthenticationOk{}, out);
     for (const auto& [name, value] : defaults) {
-        auto mine = settings_.params.find(name);
-        p::ParameterStatus{name, mine != settings_.params.end() ? std::string_view(mine->second) : value}.encode(out);
+        auto mine = settings_.params().find(name);
+        p::ParameterStatus{name, mine != settings_.params().end() ? std::string_view(mine->second) : value}.encode(out);
     }
     p::BackendKeyData{cancel_key_.process_id, cancel_key_.secret}.encode(out);
     p::ReadyForQuery{p::TxStatus::Idle}.encode(out);
@@ -199,16 +199,17 @@ awaitable<std::optional<SessionEnd>> ClientSession::log_in() {
         spdlog::info("C{} logged in: user \"{}\" database \"{}\" protocol 3.{}", id_, user_, database_, version_.minor);
     startup_ = {};  // everything needed from it is in settings_ now; idle clients stay small
     startup_settings_ = {};
+    settings_.share(pool_->shared_settings(settings_.current(), settings_.fingerprint));
     co_return std::nullopt;
 }
 
 bool ClientSession::apply_known_settings(const ParamMap& defaults) {
-    settings_.params = initial_client_params(defaults, startup_settings_);
+    settings_.edit() = initial_client_params(defaults, startup_settings_);
     bool all_known = true;
     for (const auto& [name, value] : startup_settings_) {
         if (is_plain_application_name(name, value)) continue;
         if (auto spelled = pool_->known_setting(name, value))
-            settings_.params.insert_or_assign(name, std::move(*spelled));
+            settings_.edit().insert_or_assign(name, std::move(*spelled));
         else
             all_known = false;
     }
@@ -223,7 +224,7 @@ void ClientSession::learn_server_spelling(ServerConnection& server, const std::v
         const auto& name = names[i];
         if (auto asked = startup_settings_.find(name); asked != startup_settings_.end())
             pool_->remember_setting(name, asked->second, *values[i]);
-        settings_.params.insert_or_assign(name, *values[i]);
+        settings_.edit().insert_or_assign(name, *values[i]);
         server.params().insert_or_assign(name, *values[i]);
     }
     settings_.refresh();

@@ -9,6 +9,8 @@ namespace sluice::proxy {
 using namespace asio::experimental::awaitable_operators;
 
 namespace {
+
+constexpr std::size_t kMaxSharedSettings = 16;
 constexpr auto kLivenessCheckAfter = std::chrono::milliseconds(100);
 constexpr std::size_t kMaxKnownSettings = 4096;  // bounded: clients choose these values
 constexpr std::size_t kMaxTouchedSettings = 256;  // settings behind an upstream pooler: each costs every transaction
@@ -323,6 +325,17 @@ void Pool::remember_setting(std::string_view name, std::string_view value, std::
     std::lock_guard lock(mutex_);
     if (known_settings_.size() < kMaxKnownSettings)
         known_settings_.insert_or_assign(setting_key(name, value), std::move(normalized));
+}
+
+std::shared_ptr<ParamMap> Pool::shared_settings(std::shared_ptr<ParamMap> mine, std::uint64_t fingerprint) {
+    if (!mine) return mine;
+    std::lock_guard lock(mutex_);
+    for (const auto& [digest, shared] : shared_settings_)
+        if (digest == fingerprint && *shared == *mine) return shared;
+    // A few shapes cover a pool's clients (drivers differ in what they send at startup).
+    if (shared_settings_.size() >= kMaxSharedSettings) shared_settings_.erase(shared_settings_.begin());
+    shared_settings_.emplace_back(fingerprint, mine);
+    return mine;
 }
 
 ParamMap Pool::defaults() const {

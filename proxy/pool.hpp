@@ -62,6 +62,9 @@ public:
     // ("utf8" -> "UTF8"): a client asking for a known setting logs in without a server round trip.
     std::optional<std::string> known_setting(std::string_view name, std::string_view value) const;
     void remember_setting(std::string_view name, std::string_view value, std::string normalized);
+    // A client's settings as its login left them (`fingerprint`: theirs): an equal map that other
+    // clients of the pool already share, or `mine`, now shared with those that follow.
+    std::shared_ptr<ParamMap> shared_settings(std::shared_ptr<ParamMap> mine, std::uint64_t fingerprint);
 
     // The reported parameters of a freshly logged-in server; empty until one connected.
     [[nodiscard]] ParamMap defaults() const;
@@ -124,6 +127,7 @@ private:
     ParamMap touched_settings_;
     std::atomic<std::uint64_t> touched_version_{0};
     std::map<std::string, std::string, std::less<>> known_settings_;  // "name\0value" -> normalized
+    std::vector<std::pair<std::uint64_t, std::shared_ptr<ParamMap>>> shared_settings_;  // newest last
     std::uint64_t acquired_ = 0;
     std::uint64_t wait_timeouts_ = 0;
     std::uint64_t connect_failures_ = 0;

@@ -267,10 +267,10 @@ std::optional<std::string> QueryGuard::check(std::string_view sql, const ClientS
 std::optional<QueryGuard::Block> QueryGuard::lexical_doubt(std::string_view sql, const ClientSettings& settings) {
     if (settings.fingerprint != settings_seen_) {
         settings_seen_ = settings.fingerprint;
-        auto scs = settings.params.find("standard_conforming_strings");
-        scs_off_ = scs != settings.params.end() && scs->second != "on";
-        auto encoding = settings.params.find("client_encoding");
-        risky_encoding_ = encoding != settings.params.end() && is_ambiguous_encoding(encoding->second);
+        auto scs = settings.params().find("standard_conforming_strings");
+        scs_off_ = scs != settings.params().end() && scs->second != "on";
+        auto encoding = settings.params().find("client_encoding");
+        risky_encoding_ = encoding != settings.params().end() && is_ambiguous_encoding(encoding->second);
     }
     if ((scs_off_ || in_doubt_) && sql.find('\\') != std::string_view::npos)
         return Block{std::string(sql::to_string(Rule::Unparsable)), static_cast<std::size_t>(Rule::Unparsable), "", "",

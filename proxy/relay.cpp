@@ -205,7 +205,7 @@ void Relay::set_local_settings() {
     const std::pair key{settings_.fingerprint, pool.touched_version()};
     if (local_settings_for_ != key) {
         local_settings_.clear();
-        auto sql = local_settings_statement(settings_.params, pool.defaults(), pool.touched_settings());
+        auto sql = local_settings_statement(settings_.params(), pool.defaults(), pool.touched_settings());
         if (!sql.empty()) {
             // The unnamed statement and portal: a transaction starts here, so the client has
             // neither yet (its own Parse comes after).
@@ -307,7 +307,7 @@ bool Relay::check_session_state(const p::Frame& frame, std::string_view sql) {
                 if (std::find(learn_.begin(), learn_.end(), change.name) == learn_.end()) learn_.push_back(change.name);
             } else {
                 // Every setting the client has may be back to a default.
-                for (const auto& [name, value] : settings_.params)
+                for (const auto& [name, value] : settings_.params())
                     if (std::find(learn_.begin(), learn_.end(), name) == learn_.end()) learn_.push_back(name);
             }
             continue;
@@ -1015,10 +1015,10 @@ void Relay::learn_settings() {
                     if (columns == 2 && result.first_row[i * 2 + 1])
                         lease_.pool().touch_setting(names[i], *result.first_row[i * 2 + 1]);
                     if (value) {
-                        settings_.params.insert_or_assign(names[i], *value);
+                        settings_.edit().insert_or_assign(names[i], *value);
                         server.params().insert_or_assign(names[i], *value);
                     } else {
-                        settings_.params.erase(names[i]);
+                        settings_.edit().erase(names[i]);
                         server.params().erase(names[i]);
                     }
                 }

@@ -25,7 +25,7 @@ awaitable<ClientSession::Lent> ClientSession::lend_server(Lease taken) {
         // transaction: the relay sets the client's settings within each transaction instead.
         if (pool_->settings().upstream_pooler) co_return Lent{std::move(lease), {}};
         auto before = lease->params();
-        auto sync = sync_statement(settings_.params, lease->params());
+        auto sync = sync_statement(settings_.params(), lease->params());
         if (sync.sql.empty()) {
             lease->set_synced_to(settings_.fingerprint);
             co_return Lent{std::move(lease), {}};

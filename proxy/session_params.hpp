@@ -4,6 +4,7 @@
 // standard_conforming_strings, application_name) and every GUC the client asked for at startup.
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -70,15 +71,31 @@ std::string local_settings_statement(const ParamMap& client, const ParamMap& def
 // random per process so clients cannot craft colliding sets.
 std::uint64_t fingerprint(const ParamMap& params) noexcept;
 
-// What a client believes its session settings are, with their keyed fingerprint.
-struct ClientSettings {
-    ParamMap params;
+// What a client believes its session settings are, with their keyed fingerprint. The clients of
+// a pool that start alike (most do) share one map (Pool::shared_settings); a client's first change
+// makes its own copy.
+class ClientSettings {
+public:
+    [[nodiscard]] const ParamMap& params() const noexcept { return params_ ? *params_ : kNone; }
     std::uint64_t fingerprint = 0;
     void set(std::string_view name, std::string_view value) {
-        params.insert_or_assign(std::string(name), std::string(value));
+        edit().insert_or_assign(std::string(name), std::string(value));
         refresh();
     }
-    void refresh() noexcept { fingerprint = proxy::fingerprint(params); }
+    // This client's own map, to change; refresh() after.
+    ParamMap& edit() {
+        if (!params_ || params_.use_count() > 1) params_ = std::make_shared<ParamMap>(params());
+        return *params_;
+    }
+    void refresh() noexcept { fingerprint = proxy::fingerprint(params()); }
+    // The map in use, to share with clients that start alike; replaced by an equal one.
+    [[nodiscard]] std::shared_ptr<ParamMap> current() const noexcept { return params_; }
+    void share(std::shared_ptr<ParamMap> equal) noexcept { params_ = std::move(equal); }
+
+private:
+    static inline const ParamMap kNone{};
+    // Never changed while another client holds it (edit() copies first).
+    std::shared_ptr<ParamMap> params_;
 };
 
 // SQL literal quoting that is correct whatever standard_conforming_strings says.
