@@ -178,7 +178,7 @@ awaitable<std::tuple<error_code, std::size_t>> Stream::tls_read_some(asio::mutab
     }
 }
 
-bool Stream::nothing_buffered() const noexcept { return !tls_ || !tls_->has_buffered_input(); }
+bool Stream::tls_buffered() const noexcept { return tls_->has_buffered_input(); }
 
 awaitable<bool> Stream::start_tls(std::unique_ptr<TlsEngine> engine, std::string& error) {
     if (!engine) {

@@ -58,7 +58,7 @@ public:
     [[nodiscard]] bool is_tls() const noexcept { return tls_ != nullptr; }
     // Nothing read from the socket waits inside the stream (TLS may hold plaintext or ciphertext), so
     // the socket's readiness tells whether there is more to read.
-    [[nodiscard]] bool nothing_buffered() const noexcept;
+    [[nodiscard]] bool nothing_buffered() const noexcept { return !tls_ || !tls_buffered(); }
     // Frees the buffer kept between reads (TLS's ciphertext); the next read makes it again.
     void release_memory() noexcept { std::string().swap(cipher_in_); }
     // nullptr for a plain stream.
@@ -81,6 +81,7 @@ private:
     // Sends the pending ciphertext the socket takes now; true when none is left.
     bool flush_now(error_code& ec) noexcept;
     awaitable<error_code> wait_writable();
+    [[nodiscard]] bool tls_buffered() const noexcept;
 
     tcp::socket socket_;
     Clock::duration write_timeout_{};
