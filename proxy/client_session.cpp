@@ -90,7 +90,7 @@ awaitable<void> ClientSession::run() {
     if (auto failed = co_await log_in_in_time()) co_return co_await finish(*failed);
     // A client that has not spoken yet waits parked: connecting ahead of need is what pools of
     // idle clients (serverless functions, application pools) do.
-    if (decoder_.pending().empty() && client_.nothing_buffered() && !stopping()) co_return park();
+    if (nothing_buffered() && !stopping()) co_return park();
     co_await serve_or_park();
 }
 
@@ -128,7 +128,7 @@ void ClientSession::park_if_idle() {
 }
 
 void ClientSession::note_if_idle() {
-    if (waiting_for_client_ && relay_ && !relay_->attached() && decoder_.pending().empty() && client_.nothing_buffered())
+    if (waiting_for_client_ && relay_ && !relay_->attached() && nothing_buffered())
         idle_tick_.store(ctx_.idle_clock.load(std::memory_order_relaxed), std::memory_order_relaxed);
 }
 

@@ -67,6 +67,8 @@ private:
     // Stamps idle_tick_ when the session waits for its client with nothing held for it: no server
     // (one may still be on its way back when the wait begins), nothing buffered.
     void note_if_idle();
+    // Nothing the client sent waits in sluice (decoder, TLS): its next bytes are all in the socket.
+    [[nodiscard]] bool nothing_buffered() const noexcept { return decoder_.pending().empty() && client_.nothing_buffered(); }
     // The relay for this client's pool (after login, and again after a park that dropped it).
     void make_relay();
     awaitable<void> finish(const SessionEnd& end);
@@ -122,8 +124,8 @@ private:
     std::unique_ptr<Relay> relay_;  // made once the pool (and so the lending mode) is known
     std::atomic<bool> shutdown_requested_{false};
     std::atomic<std::uint32_t> idle_tick_{0};  // see idle_since_tick()
-    bool park_requested_ = false;
-    bool waiting_for_client_ = false;  // serve() is in its read of the client  // park_if_idle() interrupted the wait for the client
+    bool park_requested_ = false;      // park_if_idle() interrupted the wait for the client
+    bool waiting_for_client_ = false;  // serve() is in its read of the client
 };
 
 }  // namespace sluice::proxy
