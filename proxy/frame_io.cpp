@@ -8,9 +8,11 @@ constexpr std::size_t kMinRead = 512;
 constexpr std::size_t kMaxRead = 64 * 1024;
 }  // namespace
 
-awaitable<bool> read_more(Stream& stream, protocol::FrameDecoder& decoder, std::string& error) {
+awaitable<bool> read_more(Stream& stream, protocol::FrameDecoder& decoder, std::string& error, TurnEnd turn_end) {
     auto space = decoder.prepare_up_to(kMinRead, kMaxRead);
-    auto [ec, n] = co_await stream.read_some(asio::buffer(space.data(), space.size()));
+    // The decoder's pending bytes are the start of its next message, just before the space.
+    auto [ec, n] = co_await stream.read_some(
+        TurnReadBuffer(asio::buffer(space.data(), space.size()), decoder.pending().data(), turn_end));
     decoder.commit(n);
     if (ec) {
         error = ec == asio::error::eof ? "connection closed by peer" : ec.message();

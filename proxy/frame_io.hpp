@@ -17,7 +17,10 @@ awaitable<std::optional<protocol::Frame>> read_frame(Stream& stream, protocol::F
 // A startup-phase packet body, same conventions.
 awaitable<std::optional<std::string_view>> read_startup_packet(Stream& stream, protocol::FrameDecoder& decoder,
                                                                std::string& error);
-// Reads whatever arrives into the decoder; false (with error) on EOF or I/O error.
-awaitable<bool> read_more(Stream& stream, protocol::FrameDecoder& decoder, std::string& error);
+// Reads whatever arrives into the decoder; false (with error) on EOF or I/O error. A read that
+// ends the peer's turn with one of `turn_end`'s messages lets the next read wait for readiness
+// first (turn_read_buffer.hpp).
+awaitable<bool> read_more(Stream& stream, protocol::FrameDecoder& decoder, std::string& error,
+                          TurnEnd turn_end = {});
 
 }  // namespace sluice::proxy

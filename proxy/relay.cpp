@@ -571,8 +571,14 @@ void Relay::pump_next() {
     // On the session's executor (its strand with several workers), never the server socket's:
     // the pump and the session must not run at once.
     auto& buffer = server.read_buffer();
+    // Where the next message starts: after what was read, or at the start of the held bytes (the
+    // beginning of a message being edited); unknown inside a message streaming through.
+    const auto& scanner = server.scanner();
+    const char* first_frame = scanner.at_boundary()                               ? buffer.data() + held_
+                              : held_ != 0 && scanner.partial_bytes() == held_ ? buffer.data()
+                                                                                 : nullptr;
     server.stream().async_read_some(
-        asio::buffer(buffer.data() + held_, buffer.size() - held_),
+        TurnReadBuffer(asio::buffer(buffer.data() + held_, buffer.size() - held_), first_frame, kServerTurnEnd),
         asio::bind_executor(client_.socket().get_executor(), [this](error_code ec, std::size_t n) { pump_read(ec, n); }));
 }
 

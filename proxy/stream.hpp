@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "proxy/asio.hpp"
+#include "proxy/turn_read_buffer.hpp"
 
 namespace sluice::proxy {
 
@@ -24,13 +25,19 @@ public:
         if (tls_) return tls_read_some(buffer);
         return socket_.async_read_some(buffer, use_tuple);
     }
+    // The same, telling a plain socket's reactor where the peer's turn may end (turn_read_buffer.hpp);
+    // TLS reads ciphertext, whose messages cannot be seen, and reads as above.
+    awaitable<std::tuple<error_code, std::size_t>> read_some(TurnReadBuffer buffer) {
+        if (tls_) return tls_read_some(buffer.buffer());
+        return socket_.async_read_some(buffer, use_tuple);
+    }
     // The same as a callback (the relay's pump): `handler(error_code, std::size_t)` runs on its
     // associated executor, which must be the one this stream is used from.
     template <class Handler>
-    void async_read_some(asio::mutable_buffer buffer, Handler&& handler) {
+    void async_read_some(TurnReadBuffer buffer, Handler&& handler) {
         if (!tls_) return socket_.async_read_some(buffer, std::forward<Handler>(handler));
         auto ex = asio::get_associated_executor(handler, socket_.get_executor());
-        asio::co_spawn(ex, tls_read_some(buffer),
+        asio::co_spawn(ex, tls_read_some(buffer.buffer()),
                        [h = std::forward<Handler>(handler)](std::exception_ptr e,
                                                             std::tuple<error_code, std::size_t> r) mutable {
                            if (e) return h(error_code(asio::error::no_memory), std::size_t{0});

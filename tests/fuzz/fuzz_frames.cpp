@@ -1,8 +1,8 @@
 // Typed message streams in both directions. Input: byte 0 picks the direction (bit 0) and the
 // maximum message size (bits 1-7), byte 1 seeds the chunk sizes, the rest is the stream.
 // The same stream is framed whole and in chunks by FrameDecoder and by two FrameScanners; all
-// must agree on every message and on whether the stream breaks, and every frame that decodes
-// with its typed decoder must survive re-encoding byte for byte.
+// must agree on every message and on whether the stream breaks, every frame that decodes with
+// its typed decoder must survive re-encoding byte for byte, and ends_turn must agree with them.
 #include <bitset>
 #include <cstddef>
 #include <cstdint>
@@ -13,6 +13,7 @@
 #include "codec_fuzz_checks.hpp"
 #include "protocol/frame_decoder.hpp"
 #include "protocol/frame_scanner.hpp"
+#include "protocol/turn_end.hpp"
 
 namespace {
 
@@ -147,6 +148,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto scanned = scan_chunked(stream, max_size, seed, all);
     check(scanned.messages == whole.messages, "FrameScanner disagrees with FrameDecoder");
     check(scanned.broken == whole.broken, "FrameScanner breaks differently from FrameDecoder");
+
+    // The proxy's turn check walks the same headers: it must see a turn end exactly where the
+    // decoder's frames cover the stream and the last one ends the turn.
+    if (!whole.broken) {
+        std::size_t covered = 0;
+        for (const auto& m : whole.messages) covered += m.body.size() + 5;
+        const TurnEnd turn = backend ? kServerTurnEnd : kClientTurnEnd;
+        bool expected_end = covered == stream.size() && !whole.messages.empty() &&
+                            turn.ends_turn(whole.messages.back().tag);
+        check(ends_turn(stream, turn) == expected_end, "ends_turn disagrees with FrameDecoder");
+    }
 
     // Inspect only some tags: the rest is skipped by length, never buffered.
     std::bitset<256> some;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <csignal>
 #include <future>
 #include <iostream>
 #include <map>
@@ -177,6 +178,69 @@ TEST(RelayFaults, ClientVanishesMidCopy) {
         << "a server is still in the COPY of a vanished client";
     expect_pool_sound(pg(), sluice, kTrustRole, 2);
     EXPECT_EQ(count_rows(pg(), "SELECT count(*) FROM relay_vanish_copy"), 0) << "a half-sent COPY committed";
+}
+
+// Stops sluice (SIGSTOP) until destroyed, so that what a client sends meanwhile, its FIN
+// included, is all in the socket when sluice next reads it: one epoll edge for all of it.
+class Frozen {
+public:
+    explicit Frozen(SluiceProcess& sluice) : sluice_(sluice) { sluice_.process().send_signal(SIGSTOP); }
+    ~Frozen() { sluice_.process().send_signal(SIGCONT); }
+    Frozen(const Frozen&) = delete;
+    Frozen& operator=(const Frozen&) = delete;
+
+private:
+    SluiceProcess& sluice_;
+};
+
+// A read that ends a client's turn (its Query) lets the next read wait for epoll instead of
+// trying the socket (proxy/turn_read_buffer.hpp), even when the client's FIN came with the Query
+// and no edge will follow it: only the RST that the client's host answers sluice's reply with
+// tells the session. It must still end at once and give its server back clean, whether or not
+// the client opened a transaction.
+TEST(RelayFaults, ClientClosesRightAfterItsQuery) {
+    ASSERT_TRUE(wait_no_backends(kTrustRole.user));
+    auto config = SluiceConfig::trust();
+    config.pool_size = 1;
+    config.query_wait = "5s";
+    SluiceProcess sluice(config);
+    for (const char* sql : {"SELECT pg_sleep(0.3)", "BEGIN", "BEGIN; SELECT pg_sleep(0.3)"}) {
+        SCOPED_TRACE(sql);
+        const auto log_from = sluice.log_size();
+        auto a = BlockingClient::connect(sluice_client(sluice, kTrustRole));
+        {
+            Frozen frozen(sluice);
+            a.send_raw(query_msg(sql));
+            a.close();  // FIN, no Terminate
+        }
+        EXPECT_TRUE(sluice.wait_for_log("closing because", 3s, log_from))
+            << "the session of a client gone after its Query did not end";
+        // The only server: still held by A's session if it missed the close.
+        auto b = connect_and_query(sluice_client(sluice, kTrustRole), "SELECT 42");
+        EXPECT_TRUE(b.ok()) << b.describe();
+        EXPECT_EQ(b.value(), "42");
+    }
+    expect_pool_sound(pg(), sluice, kTrustRole, 1);
+}
+
+// Part of a Query, then the FIN, read at once: no turn ended, so the next read tries the socket
+// and finds the EOF. Nothing goes back to this client to draw an RST: a wait for the next epoll
+// edge would never wake.
+TEST(RelayFaults, ClientClosesInsideAMessage) {
+    ASSERT_TRUE(wait_no_backends(kTrustRole.user));
+    auto config = SluiceConfig::trust();
+    config.pool_size = 1;
+    SluiceProcess sluice(config);
+    const auto log_from = sluice.log_size();
+    auto a = BlockingClient::connect(sluice_client(sluice, kTrustRole));
+    {
+        Frozen frozen(sluice);
+        a.send_raw(query_msg("SELECT 2").substr(0, 7));
+        a.close();
+    }
+    EXPECT_TRUE(sluice.wait_for_log("closing because", 3s, log_from))
+        << "the session of a client gone mid-message did not end";
+    expect_pool_sound(pg(), sluice, kTrustRole, 1);
 }
 
 TEST(RelayFaults, ClientVanishesMidLogin) {
