@@ -11,6 +11,7 @@
 #include "config/model.hpp"
 #include "proxy/asio.hpp"
 #include "proxy/server_connection.hpp"
+#include "proxy/worker_mutex.hpp"
 
 namespace sluice::proxy {
 
@@ -34,7 +35,7 @@ public:
     }
 
 private:
-    mutable std::mutex mutex_;
+    mutable WorkerMutex mutex_;
     std::shared_ptr<const CancelTarget> target_;
 };
 

@@ -21,6 +21,7 @@
 #include "proxy/server_connection.hpp"
 #include "proxy/server_lease.hpp"
 #include "proxy/session_end.hpp"
+#include "proxy/worker_mutex.hpp"
 
 namespace sluice::proxy {
 
@@ -121,7 +122,7 @@ private:
     std::shared_ptr<ConnectionBudget> database_budget_;
     std::shared_ptr<ConnectionBudget> user_budget_;
 
-    mutable std::mutex mutex_;
+    mutable WorkerMutex mutex_;
     Ledger ledger_;
     ParamMap defaults_;
     ParamMap touched_settings_;

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "proxy/client_session.hpp"
+#include "proxy/worker_mutex.hpp"
 
 namespace sluice::proxy {
 
@@ -29,6 +30,8 @@ Server::Server(std::shared_ptr<const config::Config> config)
       context_{config_, router_, cancels_},
       signals_(io_, SIGINT, SIGTERM),
       reload_signal_(io_, SIGHUP) {
+    // Before any thread starts (see worker_mutex.hpp).
+    WorkerMutex::set_single_worker(workers_ == 1);
     if (config_->auth.auth_query) {
         auth_query_ = std::make_unique<AuthQueryCache>(io_.get_executor(), *config_->auth.auth_query);
         context_.auth_query = auth_query_.get();
