@@ -415,6 +415,10 @@ def main():
     out.append("- difference: the bench role logs in to sluice with md5 (sluice has no per-user trust), "
                "to PgBouncer and PG with trust; this only affects connection set-up.\n")
     targets_section(runs, res, out)
+    # The explanation of the targets not held, kept by hand next to this script.
+    analysis = read(os.path.join(os.path.dirname(os.path.abspath(__file__)), "analysis.md"))
+    if analysis:
+        out.append(analysis)
     if runs.recs:
         projection_section(runs, out)
         throughput_section(runs, out)
