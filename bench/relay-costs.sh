@@ -18,6 +18,8 @@
 #   --syscall-tx N    transactions per client in strace runs (SYSCALL_TX, 2000; 4 clients)
 #   --rounds R        repetitions of each figure (ROUNDS, 2)
 #   --out DIR         keep the raw outputs here (OUT, default $BENCH_TMP/relay-costs-<date>-<time>)
+#   --clients C       pgbench clients in (a) and (b) (CLIENTS, 4; the issue 6 targets are for 4; 50
+#                     with pool 20 makes clients queue for servers: the pool's wait path)
 #   --skip-idle --skip-callgrind --skip-syscalls   (SKIP_IDLE=1 ...)
 #   --modes "M ..."   pgbench -M modes for (a) and (b) (MODES, "simple extended"; add prepared for
 #                     issue 8's figures: PgBouncer 1.18 is skipped there, it cannot run it)
@@ -55,7 +57,7 @@ SKIP_IDLE=${SKIP_IDLE:-0} SKIP_CALLGRIND=${SKIP_CALLGRIND:-0} SKIP_SYSCALLS=${SK
 MODES=${MODES:-simple extended}
 NO_PGBOUNCER=${NO_PGBOUNCER:-0}
 IDLE_STEPS=1000,5000,10000
-POOL=20 CLIENTS=4
+POOL=20 CLIENTS=${CLIENTS:-4}
 SUMMARIZE_ONLY=
 
 while [ $# -gt 0 ]; do
@@ -63,6 +65,7 @@ while [ $# -gt 0 ]; do
     --tx) TX=$2; shift 2 ;;
     --syscall-tx) SYSCALL_TX=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
+    --clients) CLIENTS=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --skip-idle) SKIP_IDLE=1; shift ;;
     --modes) MODES=$2; shift 2 ;;

@@ -6,8 +6,6 @@
 
 namespace sluice::proxy {
 
-using namespace asio::experimental::awaitable_operators;
-
 namespace {
 
 constexpr std::size_t kMaxSharedSettings = 16;
@@ -24,10 +22,12 @@ std::string setting_key(std::string_view name, std::string_view value) {
 }
 }  // namespace
 
-// A waiting client: the ledger's record plus the signal that wakes it on any thread. The signal
-// is made only when the client really waits: the busy path lends an idle server without it.
+// A waiting client: the ledger's record plus its alarm, a timer set to when the client must stop
+// waiting. A grant, from any thread, wakes the client by cancelling the alarm on the client's own
+// executor; that cancel may run after the client has stopped waiting, so it shares the alarm.
+// Made only when the client really waits: the busy path lends an idle server without it.
 struct Pool::Waiter : Ledger::Waiter {
-    std::optional<asio::experimental::concurrent_channel<void(error_code)>> signal;
+    std::shared_ptr<asio::steady_timer> alarm;
 };
 
 // Holds a queued waiter: leaving scope (served, timed out, cancelled, thrown through) takes it
@@ -110,8 +110,11 @@ void Pool::wake(Ledger::Waiter* waiter) noexcept {
     // Called under the mutex: a waiter outlives its queue entry only until its guard takes the
     // mutex, so it is alive here.
     if (!waiter) return;
-    auto& signal = static_cast<Waiter*>(waiter)->signal;
-    if (signal) signal->try_send(error_code{});
+    auto& alarm = static_cast<Waiter*>(waiter)->alarm;
+    if (!alarm) return;
+    // A timer is not safe to touch from two threads: the cancel runs where the waiter runs (its
+    // strand), inline when the caller already runs there (always, with one worker).
+    asio::dispatch(alarm->get_executor(), [alarm] { alarm->cancel(); });
 }
 
 void Pool::close_server(std::unique_ptr<ServerConnection> server, ServerCloseReason reason) noexcept {
@@ -158,6 +161,7 @@ Lease Pool::try_lend_idle() {
 
 awaitable<Pool::Acquired> Pool::acquire(Clock::time_point deadline) {
     const auto started = Clock::now();
+    const auto ex = co_await asio::this_coro::executor;
     for (;;) {
         bool waited = false;
         Waiter waiter;
@@ -166,7 +170,9 @@ awaitable<Pool::Acquired> Pool::acquire(Clock::time_point deadline) {
         {
             std::lock_guard lock(mutex_);
             outcome = ledger_.request(waiter, server);
-            if (outcome == Ledger::Outcome::Wait) waiter.signal.emplace(executor_, 1);
+            // Armed before the lock is let go: a grant may come the moment it is.
+            if (outcome == Ledger::Outcome::Wait)
+                waiter.alarm = std::make_shared<asio::steady_timer>(ex);
             for (auto* w : ledger_.take_woken()) wake(w);
         }
         if (outcome == Ledger::Outcome::Closed)
@@ -175,12 +181,12 @@ awaitable<Pool::Acquired> Pool::acquire(Clock::time_point deadline) {
         if (outcome == Ledger::Outcome::Wait) {
             waited = true;
             WaitingGuard queued(*this, waiter);
-            auto ex = co_await asio::this_coro::executor;
             for (;;) {
                 auto reserve_at = started + settings_.reserve_timeout;
                 bool may_reserve_later = settings_.reserve_size > 0 && !waiter.reserve;
-                asio::steady_timer timer(ex, may_reserve_later ? std::min(deadline, reserve_at) : deadline);
-                co_await (waiter.signal->async_receive(use_tuple) || timer.async_wait(use_tuple));
+                // Ends at the time set or when a grant cancels it; either way the ledger says which.
+                waiter.alarm->expires_at(may_reserve_later ? std::min(deadline, reserve_at) : deadline);
+                co_await waiter.alarm->async_wait(use_tuple);
                 std::lock_guard lock(mutex_);
                 if (ledger_.collect(waiter, server)) {
                     outcome = server ? Ledger::Outcome::Lend : Ledger::Outcome::Connect;

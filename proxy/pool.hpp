@@ -53,7 +53,9 @@ public:
         Lease lease;
         std::optional<SessionEnd> failure;  // set when the lease is empty
     };
-    // A server for the caller alone, waiting (FIFO) until `deadline` when none is free.
+    // A server for the caller alone, waiting (FIFO) until `deadline` when none is free. Await it
+    // on a serialized executor (a strand, or the io_context with one thread): a grant wakes the
+    // waiter through that executor.
     awaitable<Acquired> acquire(Clock::time_point deadline);
     // The busy path, without suspending: the most recently used idle server when it needs no check
     // (used moments ago, not due for retirement or a reset). Empty otherwise: then call acquire().
