@@ -77,9 +77,44 @@ constexpr std::array<Byte, 256> kBytes = [] {
 
 Byte byte_class(char c) noexcept { return kBytes[static_cast<unsigned char>(c)]; }
 
+// Whether a word could make the exact scan below say yes: the words it looks at (U, SET and the
+// session words), whatever surrounds them. Dispatched on the length and the first letter.
+bool is_candidate_word(const char* w, std::size_t size) noexcept {
+    const char first = ascii_lower(w[0]);
+    const std::string_view word(w, size);
+    switch (size) {
+    case 1:
+        return first == 'u';
+    case 3:
+        return first == 's' && equals_ci(word, "set");
+    default:
+        break;
+    }
+    if (first == 'p' && size >= 7 && (w[1] | 0x20) == 'g' && w[2] == '_') return true;
+    if (size > 10) return false;
+    static constexpr std::string_view kFirsts = "thlrcpdus";  // temp, hold, ..., set_config
+    return kFirsts.find(first) != std::string_view::npos && is_session_word(word);
+}
+
+// The words as the exact scan sees them (maximal runs of identifier bytes: comment markers and
+// whitespace are never part of one), with none it could say yes for. Most queries stop here after
+// a few instructions a byte; the exact scan is several times that.
+bool has_candidate_word(std::string_view sql) noexcept {
+    const char* p = sql.data();
+    const char* const end = p + sql.size();
+    while (p != end) {
+        while (p != end && byte_class(*p) != Byte::Ident) ++p;
+        const char* start = p;
+        while (p != end && byte_class(*p) == Byte::Ident) ++p;
+        if (p != start && is_candidate_word(start, static_cast<std::size_t>(p - start))) return true;
+    }
+    return false;
+}
+
 }  // namespace
 
 bool may_change_session(std::string_view sql) noexcept {
+    if (!has_candidate_word(sql)) return false;
     // Block comments nest in PostgreSQL. Strings are not tracked: a comment marker inside a string
     // only makes the scan more conservative (see `in_comment` below).
     std::size_t comment_depth = 0;

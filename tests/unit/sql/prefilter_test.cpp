@@ -71,7 +71,9 @@ TEST(Prefilter, SaysYesForSessionKeywords) {
                                  "PREPARE p AS SELECT 1", "DEALLOCATE p", "DISCARD ALL", "LOAD 'x'",
                                  "select set_config('a','b',false)", "SELECT U&\"\\0073et_config\"('a', 'b', false)",
                                  "SELECT 1;SET a.b = 1", "UPDATE t SET a = 1; SET b.c = 2", "/**/SET a.b = 1",
-                                 "SELECT '/*'; SET a.b = 1"}) {
+                                 "SELECT '/*'; SET a.b = 1", "select * from pg_temp_123.t",
+                                 "SELECT PG_TRY_ADVISORY_LOCK(1)", "select Set_Config('a', 'b', false)",
+                                 "select u&\"x\"", "select 1 from t\nwhere a = 1;\n  RESET x"}) {
         EXPECT_TRUE(may_change_session(sql)) << sql;
     }
 }
