@@ -2,12 +2,12 @@
 
 #include <algorithm>
 #include <array>
-#include <bit>
 #include <cctype>
 #include <cstdint>
-#include <cstring>
 #include <random>
 #include <vector>
+
+#include "protocol/sql/byte_masks.hpp"
 
 namespace sluice::proxy {
 
@@ -45,31 +45,24 @@ bool is_server_owned_param(std::string_view name) noexcept {
 
 namespace {
 
-constexpr std::uint64_t kOnes = 0x0101010101010101ull;
-constexpr std::uint64_t kHighs = 0x8080808080808080ull;
-
-// A byte of `v` is zero; exact for the lowest zero byte, which is all a prefilter needs.
-constexpr bool has_zero_byte(std::uint64_t v) noexcept { return ((v - kOnes) & ~v & kHighs) != 0; }
-
 // Whether `sql` may contain "ol" or 'z' (ASCII case-insensitively): every "role" has the one,
-// every "authoriz" the other. Eight bytes a step, stride seven so that a pair may straddle.
+// every "authoriz" the other. Sixteen bytes a step, stride sixteen: each step also reads the byte
+// after its block, so a pair may straddle two blocks.
 bool has_role_hint(std::string_view sql) noexcept {
-    constexpr std::uint64_t kFold = 0x2020202020202020ull;  // 'O' -> 'o'; never clears a bit
-    std::size_t i = 0;
-    if constexpr (std::endian::native == std::endian::little) {
-      for (; i + 8 <= sql.size(); i += 7) {
-        std::uint64_t w;
-        std::memcpy(&w, sql.data() + i, 8);
-        w |= kFold;
-        std::uint64_t o = w ^ (kOnes * 'o');
-        std::uint64_t l = (w >> 8) ^ (kOnes * 'l');  // the byte after each (the top one is 0: no match)
-        std::uint64_t pair = (o | l) | (std::uint64_t{0xff} << 56);
-        if (has_zero_byte(pair) || has_zero_byte(w ^ (kOnes * 'z'))) return true;
-      }
+    const char* const p = sql.data();
+    const std::size_t n = sql.size();
+    if (n >= 17) {
+        std::size_t i = 0;
+        for (; i + 17 <= n; i += 16)
+            if (sql::bytes::pair_or_byte_mask16(p + i, 'o', 'l', 'z') != 0) return true;
+        // The rest: the text's last 17 bytes again (reading twice changes no answer), and the
+        // last byte alone, which starts no pair.
+        if (i + 1 < n && sql::bytes::pair_or_byte_mask16(p + n - 17, 'o', 'l', 'z') != 0) return true;
+        return (p[n - 1] | 0x20) == 'z';
     }
-    for (; i < sql.size(); ++i) {
-        char c = static_cast<char>(sql[i] | 0x20);
-        if (c == 'z' || (c == 'o' && i + 1 < sql.size() && (sql[i + 1] | 0x20) == 'l')) return true;
+    for (std::size_t i = 0; i < n; ++i) {
+        const char c = static_cast<char>(p[i] | 0x20);
+        if (c == 'z' || (c == 'o' && i + 1 < n && (p[i + 1] | 0x20) == 'l')) return true;
     }
     return false;
 }

@@ -1,9 +1,12 @@
 // may_change_session(): the cheap test run on every client SQL string before any parse. It must
 // never say false for a text analyze() reports a change for; anything it is unsure of is true.
 #include <array>
+#include <bit>
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 
+#include "protocol/sql/byte_masks.hpp"
 #include "protocol/sql/lexical.hpp"
 #include "protocol/sql/session_state.hpp"
 
@@ -91,24 +94,106 @@ bool is_candidate_word(const char* w, std::size_t size) noexcept {
         break;
     }
     if (first == 'p' && size >= 7 && (w[1] | 0x20) == 'g' && w[2] == '_') return true;
-    if (size > 10) return false;
-    static constexpr std::string_view kFirsts = "thlrcpdus";  // temp, hold, ..., set_config
-    return kFirsts.find(first) != std::string_view::npos && is_session_word(word);
+    return size <= 10 && is_session_word(word);
+}
+
+// The first letters is_candidate_word() can say yes for, by word length (bit 0: 'a'): one test
+// settles most words. "p" from 7 on also stands for "pg_...", of any length.
+constexpr std::array<std::uint32_t, 11> kCandidateFirsts = [] {
+    auto bits = [](std::string_view letters) {
+        std::uint32_t m = 0;
+        for (char c : letters) m |= 1u << (c - 'a');
+        return m;
+    };
+    std::array<std::uint32_t, 11> t{};
+    t[1] = bits("u");
+    t[3] = bits("s");
+    t[4] = bits("thl");    // temp hold load
+    t[5] = bits("rc");     // reset close
+    t[6] = bits("l");      // listen
+    t[7] = bits("pd");     // prepare discard
+    t[8] = bits("up");     // unlisten
+    t[9] = bits("tp");     // temporary
+    t[10] = bits("dsp");   // deallocate set_config
+    return t;
+}();
+
+// The first letters of the words is_candidate_word() can say yes for, either case.
+constexpr std::array<bool, 256> kCandidateFirst = [] {
+    std::array<bool, 256> t{};
+    for (char c : std::string_view("uthlrcpds")) {
+        t[static_cast<unsigned char>(c)] = true;
+        t[static_cast<unsigned char>(c - 'a' + 'A')] = true;
+    }
+    return t;
+}();
+
+bool may_be_candidate(const char* w, std::size_t size) noexcept {
+    const unsigned letter = static_cast<unsigned char>(w[0] | 0x20) - 'a';
+    if (letter >= 26) return false;
+    const std::uint32_t firsts = size < kCandidateFirsts.size() ? kCandidateFirsts[size] : 1u << ('p' - 'a');
+    return (firsts >> letter & 1u) != 0 && is_candidate_word(w, size);
+}
+
+// Bit i: text[base + i] is an identifier byte, for the 64 bytes from base; 0 past n (n >= 16:
+// every load reads 16 bytes inside the text, the last one the text's last 16 bytes, shifted).
+std::uint64_t ident_mask64(const char* text, std::size_t n, std::size_t base) noexcept {
+    std::uint64_t mask = 0;
+    for (std::size_t block = 0; block < 64; block += 16) {
+        const std::size_t at = base + block;
+        std::uint64_t bits;
+        if (at + 16 <= n) bits = bytes::ident_mask16(text + at);
+        else if (at < n) bits = bytes::ident_mask16(text + n - 16) >> (at + 16 - n);
+        else break;
+        mask |= bits << block;
+    }
+    return mask;
+}
+
+// Walks the words of text[0, n), n >= 16, 64 bytes a step: the identifier mask says where words
+// start and end; only a word whose first letter some candidate has is looked at.
+bool has_candidate_word_in_blocks(const char* text, std::size_t n) noexcept {
+    std::uint64_t carry = 0;  // 1: the byte before this step is an identifier byte
+    std::size_t open_start = n;  // a word that may be a candidate, still open at the last step's end
+    for (std::size_t base = 0; base < n; base += 64) {
+        const std::uint64_t ident = ident_mask64(text, n, base);
+        const std::uint64_t before = ident << 1 | carry;  // a word at the last byte stays open
+        std::uint64_t starts = ident & ~before;
+        const std::uint64_t ends = ~ident & before;  // bit i: byte base + i is the first after a word
+        carry = ident >> 63;
+        if (open_start != n) {
+            if (ends == 0) continue;  // the word runs through this step (no word starts in it either)
+            const std::size_t end = base + static_cast<unsigned>(std::countr_zero(ends));
+            if (may_be_candidate(text + open_start, end - open_start)) return true;
+            open_start = n;
+        }
+        while (starts != 0) {
+            const unsigned at = static_cast<unsigned>(std::countr_zero(starts));
+            starts &= starts - 1;
+            if (!kCandidateFirst[static_cast<unsigned char>(text[base + at])]) continue;
+            const std::uint64_t after = ends >> at;  // (byte `at` is in the word: never an end)
+            if (after == 0) {
+                open_start = base + at;  // the last word of this step
+                break;
+            }
+            if (may_be_candidate(text + base + at, static_cast<unsigned>(std::countr_zero(after)))) return true;
+        }
+    }
+    return open_start != n && may_be_candidate(text + open_start, n - open_start);
 }
 
 // The words as the exact scan sees them (maximal runs of identifier bytes: comment markers and
 // whitespace are never part of one), with none it could say yes for. Most queries stop here after
-// a few instructions a byte; the exact scan is several times that.
+// a few instructions a word; the exact scan costs several a byte.
 bool has_candidate_word(std::string_view sql) noexcept {
-    const char* p = sql.data();
-    const char* const end = p + sql.size();
-    while (p != end) {
-        while (p != end && byte_class(*p) != Byte::Ident) ++p;
-        const char* start = p;
-        while (p != end && byte_class(*p) == Byte::Ident) ++p;
-        if (p != start && is_candidate_word(start, static_cast<std::size_t>(p - start))) return true;
+    const char* const text = sql.data();
+    const std::size_t n = sql.size();
+    if (n < 16) {
+        char block[16] = {};  // zeros past the end: not identifier bytes, so the same words
+        for (std::size_t i = 0; i < n; ++i) block[i] = text[i];
+        return has_candidate_word_in_blocks(block, sizeof block);
     }
-    return false;
+    return has_candidate_word_in_blocks(text, n);
 }
 
 }  // namespace

@@ -78,6 +78,38 @@ TEST(Prefilter, SaysYesForSessionKeywords) {
     }
 }
 
+// The first pass reads the text in blocks (16 bytes, 64 a step): a keyword must be found wherever it
+// starts and ends relative to them, including a word that runs across one or ends the text.
+TEST(Prefilter, FindsKeywordsAtEveryOffset) {
+    for (std::string_view sql : {"SET a.b = 1", "reset all", "LISTEN x", "select pg_advisory_lock(1)", "CREATE TEMP TABLE t()",
+                                 "DEALLOCATE p", "select * from pg_temp_123.t", "select u&\"x\"",
+                                 "select set_config('a','b',false)", "select 1; discard all", "select 1;UNLISTEN"}) {
+        for (std::size_t pad = 0; pad < 80; ++pad) {
+            for (std::size_t tail = 0; tail < 18; ++tail) {
+                for (const std::string& prefix : {std::string(pad, ' '), "select 1;" + std::string(pad, '\n'),
+                                                  "/*" + std::string(pad, 'x') + "*/"}) {
+                    const std::string text = prefix + std::string(sql) + std::string(tail, ' ');
+                    EXPECT_TRUE(may_change_session(text)) << "'" << text << "'";
+                }
+            }
+        }
+    }
+    for (std::size_t pad = 0; pad < 80; ++pad) {
+        for (std::size_t tail = 0; tail < 18; ++tail) {
+            const std::string text = std::string(pad, ' ') + "SELECT abalance FROM pgbench_accounts WHERE aid = 12345;" +
+                                     std::string(tail, ' ');
+            EXPECT_FALSE(may_change_session(text)) << "'" << text << "'";
+        }
+    }
+    // Words longer than a step: one that is a candidate, and one before a candidate.
+    for (std::size_t length = 50; length < 140; ++length) {
+        const std::string name(length, 'x');
+        EXPECT_TRUE(may_change_session("select * from pg_temp_" + name + ".t")) << length;
+        EXPECT_TRUE(may_change_session("select " + name + "; set a.b = 1")) << length;
+        EXPECT_FALSE(may_change_session("select " + name + " from t")) << length;
+    }
+}
+
 TEST(Prefilter, SaysNoForEverydayQueries) {
     for (std::string_view sql :
          {"SELECT 1", "UPDATE pgbench_accounts SET abalance = abalance + $1 WHERE aid = $2",
