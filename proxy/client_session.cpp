@@ -205,7 +205,8 @@ awaitable<std::optional<SessionEnd>> ClientSession::serve() {
         relay.waiting_for_client(true);
         waiting_for_client_ = true;
         note_if_idle();
-        bool got_more = co_await read_more(client_, decoder_, error, kClientTurnEnd);
+        auto [read_ec, n] = co_await client_.read_some(read_space(decoder_, kClientTurnEnd));
+        bool got_more = took_read(decoder_, read_ec, n, error);
         waiting_for_client_ = false;
         idle_tick_.store(0, std::memory_order_relaxed);
         // Parked: the wait goes on without this coroutine (the relay's idle limits keep counting).

@@ -8,17 +8,24 @@ constexpr std::size_t kMinRead = 512;
 constexpr std::size_t kMaxRead = 64 * 1024;
 }  // namespace
 
-awaitable<bool> read_more(Stream& stream, protocol::FrameDecoder& decoder, std::string& error, TurnEnd turn_end) {
+TurnReadBuffer read_space(protocol::FrameDecoder& decoder, TurnEnd turn_end) {
     auto space = decoder.prepare_up_to(kMinRead, kMaxRead);
     // The decoder's pending bytes are the start of its next message, just before the space.
-    auto [ec, n] = co_await stream.read_some(
-        TurnReadBuffer(asio::buffer(space.data(), space.size()), decoder.pending().data(), turn_end));
+    return TurnReadBuffer(asio::buffer(space.data(), space.size()), decoder.pending().data(), turn_end);
+}
+
+bool took_read(protocol::FrameDecoder& decoder, error_code ec, std::size_t n, std::string& error) {
     decoder.commit(n);
     if (ec) {
         error = ec == asio::error::eof ? "connection closed by peer" : ec.message();
-        co_return false;
+        return false;
     }
-    co_return true;
+    return true;
+}
+
+awaitable<bool> read_more(Stream& stream, protocol::FrameDecoder& decoder, std::string& error, TurnEnd turn_end) {
+    auto [ec, n] = co_await stream.read_some(read_space(decoder, turn_end));
+    co_return took_read(decoder, ec, n, error);
 }
 
 awaitable<std::optional<protocol::Frame>> read_frame(Stream& stream, protocol::FrameDecoder& decoder,

@@ -22,5 +22,9 @@ awaitable<std::optional<std::string_view>> read_startup_packet(Stream& stream, p
 // first (turn_read_buffer.hpp).
 awaitable<bool> read_more(Stream& stream, protocol::FrameDecoder& decoder, std::string& error,
                           TurnEnd turn_end = {});
+// read_more() in two halves, for a loop that awaits the read itself (one coroutine frame fewer on
+// the hot path): the space to read into, then the result of `co_await stream.read_some(space)`.
+TurnReadBuffer read_space(protocol::FrameDecoder& decoder, TurnEnd turn_end = {});
+bool took_read(protocol::FrameDecoder& decoder, error_code ec, std::size_t n, std::string& error);
 
 }  // namespace sluice::proxy

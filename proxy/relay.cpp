@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <tuple>
 
 #include "protocol/backend.hpp"
 #include "protocol/byte_reader.hpp"
@@ -545,7 +546,12 @@ awaitable<bool> Relay::forward(const std::shared_ptr<void>& keep_alive) {
         pump_keep_alive_ = keep_alive;
         pump_next();
     }
-    auto [ec, n] = co_await lease_->stream().write_all(asio::buffer(bytes.data(), bytes.size()));
+    // A server socket nearly always has room: written here, without a coroutine for the wait.
+    auto& stream = lease_->stream();
+    std::size_t done = 0;
+    error_code ec;
+    if (!stream.write_all_now(bytes.data(), bytes.size(), done, ec) && !ec)
+        std::tie(ec, std::ignore) = co_await stream.write_all(asio::buffer(bytes.data() + done, bytes.size() - done));
     writing_ = false;
     batch_begin_ = nullptr;
     batch_size_ = 0;

@@ -180,6 +180,8 @@ awaitable<std::tuple<error_code, std::size_t>> Stream::tls_read_some(asio::mutab
 
 bool Stream::tls_buffered() const noexcept { return tls_->has_buffered_input(); }
 
+bool Stream::tls_flushed() const noexcept { return cipher_out_.empty() && !tls_->has_output(); }
+
 awaitable<bool> Stream::start_tls(std::unique_ptr<TlsEngine> engine, std::string& error) {
     if (!engine) {
         error = "cannot start TLS";

@@ -49,6 +49,13 @@ public:
     // loop (the common case); otherwise the rest is written as the peer reads. A write that makes
     // no progress for the write timeout fails with timed_out, and the stream is then unusable.
     awaitable<std::tuple<error_code, std::size_t>> write_all(asio::const_buffer buffer);
+    // write_all()'s first step, for a caller that awaits write_all() only when it is needed (one
+    // coroutine frame fewer on the hot path): true when all of it, and over TLS every record of it,
+    // is out; otherwise `done` bytes were written (write_all() goes on from there) or `ec` is set.
+    bool write_all_now(const char* data, std::size_t size, std::size_t& done, error_code& ec) noexcept {
+        done = write_now(data, size, ec);
+        return !ec && done == size && (!tls_ || tls_flushed());
+    }
     // Zero: no limit.
     void set_write_timeout(Clock::duration timeout) noexcept { write_timeout_ = timeout; }
     // What the socket takes now, without waiting: the bytes written (fewer when it is full), and
@@ -89,6 +96,7 @@ private:
     bool flush_now(error_code& ec) noexcept;
     awaitable<error_code> wait_writable();
     [[nodiscard]] bool tls_buffered() const noexcept;
+    [[nodiscard]] bool tls_flushed() const noexcept;
 
     tcp::socket socket_;
     Clock::duration write_timeout_{};
