@@ -194,7 +194,9 @@ awaitable<std::optional<SessionEnd>> ClientSession::serve() {
             relay.add(**frame);
         }
         if (relay.has_batch()) {
-            if (!co_await relay.forward(self)) co_return *relay.end();
+            auto forwarded = relay.forward_now(self);
+            if (forwarded == Relay::Forwarded::Pending) forwarded = co_await relay.forward(self);
+            if (forwarded == Relay::Forwarded::Ended) co_return *relay.end();
             continue;
         }
 

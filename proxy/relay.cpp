@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
-#include <tuple>
 
 #include "protocol/backend.hpp"
 #include "protocol/byte_reader.hpp"
@@ -524,20 +523,52 @@ void Relay::fail(ServerCloseReason reason, SessionEnd end) {
     if (lease_) lease_->stream().socket().cancel(ignored);
 }
 
-awaitable<bool> Relay::forward(const std::shared_ptr<void>& keep_alive) {
+Relay::Forwarded Relay::forward_now(const std::shared_ptr<void>& keep_alive) {
+    if (must_wait_to_forward()) return Forwarded::Pending;
     session_ = keep_alive;
+    if (end_) return Forwarded::Ended;
+    start_write(keep_alive);
+    auto bytes = batch_bytes();
+    error_code ec;
+    if (!lease_->stream().write_all_now(bytes.data(), bytes.size(), written_, ec) && !ec) return Forwarded::Pending;
+    return finish_write(ec);
+}
+
+awaitable<Relay::Forwarded> Relay::forward(const std::shared_ptr<void>& keep_alive) {
+    auto& stream = lease_->stream();
+    if (!writing_) {  // forward_now() did not start
+        session_ = keep_alive;
+        while (must_wait_to_forward()) co_await until_woken();
+        if (end_) co_return Forwarded::Ended;
+        start_write(keep_alive);
+        auto bytes = batch_bytes();
+        error_code ec;
+        if (stream.write_all_now(bytes.data(), bytes.size(), written_, ec) || ec) co_return finish_write(ec);
+    }
+    auto rest = batch_bytes().substr(written_);
+    auto [ec, n] = co_await stream.write_all(asio::buffer(rest.data(), rest.size()));
+    co_return finish_write(ec);
+}
+
+bool Relay::must_wait_to_forward() const noexcept {
     // Also after sluice's own cancel: it must not reach the server once the next statement runs.
-    while (learning_ || replaying_ || (cancelling_ && !end_)) co_await until_woken();
-    if (end_) co_return false;
+    return learning_ || replaying_ || (cancelling_ && !end_);
+}
+
+std::string_view Relay::batch_bytes() const noexcept {
+    return batch_copy_.empty() ? std::string_view(batch_begin_, batch_size_) : std::string_view(batch_copy_);
+}
+
+void Relay::start_write(const std::shared_ptr<void>& keep_alive) {
     if (limits_on_) {
         auto now = Clock::now();
         if (idle_before_batch_ || statement_started_ == kNever) statement_started_ = now;
         if (transaction_started_ == kNever) transaction_started_ = now;
         watch_limits(now);
     }
-    // The batch stays put during the write: the session adds nothing before forward() returns.
-    bool keep_batch = !replay_candidates_.empty() && keep_replays();
-    std::string_view bytes = batch_copy_.empty() ? std::string_view(batch_begin_, batch_size_) : batch_copy_;
+    // The batch stays put during the write: the session adds nothing before forwarding ends.
+    keep_batch_ = !replay_candidates_.empty() && keep_replays();
+    written_ = 0;
     // Busy before the pump starts, so that a pump that finds nothing to wait for does not give
     // the server back under this write.
     writing_ = true;
@@ -546,18 +577,15 @@ awaitable<bool> Relay::forward(const std::shared_ptr<void>& keep_alive) {
         pump_keep_alive_ = keep_alive;
         pump_next();
     }
-    // A server socket nearly always has room: written here, without a coroutine for the wait.
-    auto& stream = lease_->stream();
-    std::size_t done = 0;
-    error_code ec;
-    if (!stream.write_all_now(bytes.data(), bytes.size(), done, ec) && !ec)
-        std::tie(ec, std::ignore) = co_await stream.write_all(asio::buffer(bytes.data() + done, bytes.size() - done));
+}
+
+Relay::Forwarded Relay::finish_write(error_code ec) {
     writing_ = false;
     batch_begin_ = nullptr;
     batch_size_ = 0;
     // A batch a Bind may be retried from stays until the next such batch (when nothing of this
     // one is outstanding any more): swapped, not copied, and both keep their capacity.
-    if (keep_batch) std::swap(batch_copy_, replay_batch_);
+    if (keep_batch_) std::swap(batch_copy_, replay_batch_);
     batch_copy_.clear();
     if (ec == asio::error::timed_out)
         fail(ServerCloseReason::WriteFailed,
@@ -568,7 +596,7 @@ awaitable<bool> Relay::forward(const std::shared_ptr<void>& keep_alive) {
              SessionEnd::because(EndReason::ServerLost, "could not send to the server: " + ec.message(),
                                  "Retry the transaction."));
     settle();
-    co_return !end_;
+    return end_ ? Forwarded::Ended : Forwarded::Done;
 }
 
 void Relay::pump_next() {

@@ -82,8 +82,12 @@ public:
     void add(const protocol::Frame& frame);
     [[nodiscard]] bool has_batch() const noexcept { return batch_size_ > 0 || !batch_copy_.empty(); }
     // Writes the batch to the server, starting the pump if needed. `keep_alive` owns the session
-    // (the pump holds it). False if the server is gone: end() says why.
-    awaitable<bool> forward(const std::shared_ptr<void>& keep_alive);
+    // (the pump holds it). Ended: the server is gone, end() says why.
+    enum class Forwarded { Done, Ended, Pending };
+    // All of it when nothing must be waited for (the common case: no coroutine); Pending: await
+    // forward(), which goes on from where this stopped.
+    Forwarded forward_now(const std::shared_ptr<void>& keep_alive);
+    awaitable<Forwarded> forward(const std::shared_ptr<void>& keep_alive);  // Done or Ended
 
     // Set once the server was lost mid-transaction or sent garbage: the session must end with it.
     [[nodiscard]] const std::optional<SessionEnd>& end() const noexcept { return end_; }
@@ -174,6 +178,11 @@ private:
     // Until learned_ is cancelled: when sluice's own work on the server (learning, a retry, a
     // cancel) ends.
     awaitable<void> until_woken();
+    // forward()'s steps.
+    [[nodiscard]] bool must_wait_to_forward() const noexcept;
+    [[nodiscard]] std::string_view batch_bytes() const noexcept;
+    void start_write(const std::shared_ptr<void>& keep_alive);
+    Forwarded finish_write(error_code ec);
     // SQL DEALLOCATE / DISCARD in a Query or an unnamed Parse; true if the message was replaced.
     bool add_deallocation(const protocol::Frame& frame, std::string_view sql);
     // Response editing (server -> client).
@@ -250,6 +259,8 @@ private:
     std::size_t hold_ = 0;  // of this read, what to keep for the next
     std::string edited_;    // what the client gets when there are edits
     bool writing_ = false;       // client -> server write in progress
+    std::size_t written_ = 0;    // of its batch, what the socket took
+    bool keep_batch_ = false;    // its batch is kept for a replay
     bool pump_running_ = false;  // server -> client pump alive
     std::shared_ptr<void> pump_keep_alive_;  // the session, while the pump runs
     bool letting_go_ = false;    // let_go() decides the server's fate
