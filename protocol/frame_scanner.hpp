@@ -8,6 +8,7 @@
 #include <bitset>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -66,9 +67,15 @@ Result<std::size_t> FrameScanner::scan(std::string_view chunk, OnMessage&& on_me
     // The second condition finishes a body-less message whose header ended the chunk.
     while (pos < chunk.size() || (header_len_ == 5 && body_left_ == 0)) {
         if (body_left_ == 0 && header_len_ < 5) {
-            std::size_t take = std::min<std::size_t>(5 - header_len_, chunk.size() - pos);
-            for (std::size_t i = 0; i < take; ++i) header_[header_len_++] = chunk[pos++];
-            if (header_len_ < 5) break;
+            if (header_len_ == 0 && chunk.size() - pos >= 5) {  // the usual case: a whole header
+                std::memcpy(header_.data(), chunk.data() + pos, 5);
+                header_len_ = 5;
+                pos += 5;
+            } else {
+                std::size_t take = std::min<std::size_t>(5 - header_len_, chunk.size() - pos);
+                for (std::size_t i = 0; i < take; ++i) header_[header_len_++] = chunk[pos++];
+                if (header_len_ < 5) break;
+            }
             auto u = [&](int i) { return static_cast<std::uint32_t>(static_cast<unsigned char>(header_[i])); };
             std::uint32_t len = (u(1) << 24) | (u(2) << 16) | (u(3) << 8) | u(4);
             if (len < 4) {
@@ -89,7 +96,7 @@ Result<std::size_t> FrameScanner::scan(std::string_view chunk, OnMessage&& on_me
         if (collecting_) {
             // Hand out a view straight into the chunk when the body is entirely inside it.
             if (body_.empty() && take == body_left_) {
-                auto body = chunk.substr(pos, take);
+                std::string_view body(chunk.data() + pos, take);
                 pos += take;
                 body_left_ = 0;
                 header_len_ = 0;

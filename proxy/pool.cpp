@@ -300,11 +300,12 @@ awaitable<Pool::Acquired> Pool::connect_new(ConnectingSlot& slot, Clock::time_po
 }
 
 void Pool::give_back(std::unique_ptr<ServerConnection> server) {
-    if (settings_.server_lifetime.count() > 0 && Clock::now() - server->created() >= settings_.server_lifetime) {
+    const auto now = Clock::now();
+    if (settings_.server_lifetime.count() > 0 && now - server->created() >= settings_.server_lifetime) {
         close_lent(std::move(server), ServerCloseReason::LifetimeReached);
         return;
     }
-    server->touch();
+    server->touch(now);
     Ledger::Handoff handoff;
     {
         std::lock_guard lock(mutex_);

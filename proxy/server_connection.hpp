@@ -112,7 +112,7 @@ public:
     ParamMap& params() noexcept { return params_; }
     [[nodiscard]] Clock::time_point created() const noexcept { return created_; }
     [[nodiscard]] Clock::time_point last_used() const noexcept { return last_used_; }
-    void touch() noexcept { last_used_ = Clock::now(); }
+    void touch(Clock::time_point now) noexcept { last_used_ = now; }
     // The fingerprint of the client settings this server was last made to match (0: unknown).
     [[nodiscard]] std::uint64_t synced_to() const noexcept { return synced_to_; }
     void set_synced_to(std::uint64_t fingerprint) noexcept { synced_to_ = fingerprint; }
