@@ -36,6 +36,16 @@ error_code tls_error() { return error_code(asio::error::connection_aborted); }
 
 }  // namespace
 
+// Only a TLS stream pays for these.
+struct Stream::Tls {
+    std::unique_ptr<TlsEngine> engine;
+    std::string cipher_out;  // ciphertext not yet taken by the socket, from cipher_sent
+    std::size_t cipher_sent = 0;
+    // Plaintext bytes whose record is in cipher_out but that write_now did not report written.
+    std::size_t unreported = 0;
+    std::string cipher_in;  // read buffer for ciphertext
+};
+
 Stream::Stream(tcp::socket socket) noexcept : socket_(std::move(socket)) {}
 Stream::~Stream() = default;
 Stream::Stream(Stream&&) noexcept = default;
@@ -44,7 +54,7 @@ void Stream::close() noexcept {
     error_code ec;
     if (tls_ && socket_.is_open()) {
         // The engine stays: a coroutine suspended on this stream still uses it, and fails on the closed socket.
-        tls_->shutdown();
+        tls_->engine->shutdown();
         flush_now(ec);
     }
     socket_.shutdown(tcp::socket::shutdown_both, ec);
@@ -53,7 +63,7 @@ void Stream::close() noexcept {
 
 bool Stream::idle_and_alive() noexcept {
     if (!socket_.is_open()) return false;
-    if (tls_ && tls_->has_buffered_input()) return false;
+    if (tls_ && tls_->engine->has_buffered_input()) return false;
     char byte;
     ssize_t n = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK;
@@ -65,36 +75,36 @@ std::size_t Stream::plain_write_now(const char* data, std::size_t size, error_co
 }
 
 bool Stream::flush_now(error_code& ec) noexcept {
-    if (tls_->has_output()) {
+    if (tls_->engine->has_output()) {
         try {
-            tls_->take_output(cipher_out_);
+            tls_->engine->take_output(tls_->cipher_out);
         } catch (const std::bad_alloc&) {
             ec = asio::error::no_memory;
             return false;
         }
     }
-    if (cipher_sent_ < cipher_out_.size())
-        cipher_sent_ += send_now(socket_.native_handle(), cipher_out_.data() + cipher_sent_,
-                                 cipher_out_.size() - cipher_sent_, ec);
-    if (cipher_sent_ < cipher_out_.size()) return false;
-    cipher_out_.clear();  // keeps its capacity
-    cipher_sent_ = 0;
+    if (tls_->cipher_sent < tls_->cipher_out.size())
+        tls_->cipher_sent += send_now(socket_.native_handle(), tls_->cipher_out.data() + tls_->cipher_sent,
+                                 tls_->cipher_out.size() - tls_->cipher_sent, ec);
+    if (tls_->cipher_sent < tls_->cipher_out.size()) return false;
+    tls_->cipher_out.clear();  // keeps its capacity
+    tls_->cipher_sent = 0;
     return true;
 }
 
 std::size_t Stream::tls_write_now(const char* data, std::size_t size, error_code& ec) noexcept {
     if (!flush_now(ec)) return 0;
     // The record of these bytes has gone out whole: now they count as written.
-    std::size_t done = std::min(unreported_, size);
-    unreported_ = 0;
+    std::size_t done = std::min(tls_->unreported, size);
+    tls_->unreported = 0;
     while (done < size) {
         std::size_t n = std::min(size - done, kRecordPlaintext);
-        if (!tls_->write(data + done, n)) {
+        if (!tls_->engine->write(data + done, n)) {
             ec = tls_error();
             return done;
         }
         if (!flush_now(ec)) {
-            if (!ec) unreported_ = n;
+            if (!ec) tls_->unreported = n;
             return done;
         }
         done += n;
@@ -124,7 +134,7 @@ awaitable<std::tuple<error_code, std::size_t>> Stream::write_all(asio::const_buf
 
     if (tls_) {
         // Until every record is out, also when `buffer` is empty (a handshake's last flight).
-        while (done < size || !cipher_out_.empty() || tls_->has_output()) {
+        while (done < size || !tls_->cipher_out.empty() || tls_->engine->has_output()) {
             if (auto wec = co_await wait_writable()) co_return std::tuple{wec, done};
             done += write_now(data + done, size - done, ec);
             if (ec) co_return std::tuple{ec, done};
@@ -159,50 +169,57 @@ awaitable<std::tuple<error_code, std::size_t>> Stream::tls_read_some(asio::mutab
         std::size_t got = 0;
         TlsEngine::Read r{TlsEngine::Status::Done, 0};
         while (got < buffer.size()) {
-            r = tls_->read(data + got, buffer.size() - got);
+            r = tls_->engine->read(data + got, buffer.size() - got);
             if (r.status != TlsEngine::Status::Done) break;
             got += r.size;
         }
         // Reading may have produced records to send (a key update's answer): off they go, if the
         // socket takes them now; otherwise with the next write.
         error_code ignored;
-        if (tls_->has_output()) flush_now(ignored);
+        if (tls_->engine->has_output()) flush_now(ignored);
         if (got > 0) co_return std::tuple{error_code{}, got};
         if (r.status == TlsEngine::Status::Closed) co_return std::tuple{error_code(asio::error::eof), std::size_t{0}};
         if (r.status == TlsEngine::Status::Failed) co_return std::tuple{tls_error(), std::size_t{0}};
 
-        if (cipher_in_.size() < kCipherRead) cipher_in_.resize(kCipherRead);
-        auto [ec, n] = co_await socket_.async_read_some(asio::buffer(cipher_in_), use_tuple);
-        if (n > 0) tls_->received(cipher_in_.data(), n);
+        if (tls_->cipher_in.size() < kCipherRead) tls_->cipher_in.resize(kCipherRead);
+        auto [ec, n] = co_await socket_.async_read_some(asio::buffer(tls_->cipher_in), use_tuple);
+        if (n > 0) tls_->engine->received(tls_->cipher_in.data(), n);
         if (ec && n == 0) co_return std::tuple{ec, std::size_t{0}};
     }
 }
 
-bool Stream::tls_buffered() const noexcept { return tls_->has_buffered_input(); }
+const TlsEngine* Stream::tls() const noexcept { return tls_ ? tls_->engine.get() : nullptr; }
 
-bool Stream::tls_flushed() const noexcept { return cipher_out_.empty() && !tls_->has_output(); }
+void Stream::release_memory() noexcept {
+    if (tls_) std::string().swap(tls_->cipher_in);
+}
+
+bool Stream::tls_buffered() const noexcept { return tls_->engine->has_buffered_input(); }
+
+bool Stream::tls_flushed() const noexcept { return tls_->cipher_out.empty() && !tls_->engine->has_output(); }
 
 awaitable<bool> Stream::start_tls(std::unique_ptr<TlsEngine> engine, std::string& error) {
     if (!engine) {
         error = "cannot start TLS";
         co_return false;
     }
-    tls_ = std::move(engine);
-    cipher_in_.resize(kCipherRead);
+    tls_ = std::make_unique<Tls>();
+    tls_->engine = std::move(engine);
+    tls_->cipher_in.resize(kCipherRead);
     for (;;) {
         // The key exchange and signatures run on the handshake thread (handshake_executor.hpp);
         // the stream is not used meanwhile, this coroutine waiting for the step.
         TlsEngine::Status status;
         if (auto on = handshake_executor()) {
             status = co_await asio::co_spawn(
-                *on, [this]() -> awaitable<TlsEngine::Status> { co_return tls_->handshake(); }, asio::use_awaitable);
+                *on, [this]() -> awaitable<TlsEngine::Status> { co_return tls_->engine->handshake(); }, asio::use_awaitable);
         } else {
-            status = tls_->handshake();
+            status = tls_->engine->handshake();
         }
         // Every flight goes out before the next is awaited; the last one too (Finished).
         auto [wec, ignored] = co_await write_all(asio::const_buffer());
         if (status == TlsEngine::Status::Failed) {
-            error = tls_->error();
+            error = tls_->engine->error();
             co_return false;
         }
         if (wec) {
@@ -210,8 +227,8 @@ awaitable<bool> Stream::start_tls(std::unique_ptr<TlsEngine> engine, std::string
             co_return false;
         }
         if (status == TlsEngine::Status::Done) co_return true;
-        auto [ec, n] = co_await socket_.async_read_some(asio::buffer(cipher_in_), use_tuple);
-        if (n > 0) tls_->received(cipher_in_.data(), n);
+        auto [ec, n] = co_await socket_.async_read_some(asio::buffer(tls_->cipher_in), use_tuple);
+        if (n > 0) tls_->engine->received(tls_->cipher_in.data(), n);
         if (ec && n == 0) {
             error = ec == asio::error::eof ? "the peer closed the connection during the TLS handshake" : ec.message();
             co_return false;

@@ -74,9 +74,9 @@ public:
     // the socket's readiness tells whether there is more to read.
     [[nodiscard]] bool nothing_buffered() const noexcept { return !tls_ || !tls_buffered(); }
     // Frees the buffer kept between reads (TLS's ciphertext); the next read makes it again.
-    void release_memory() noexcept { std::string().swap(cipher_in_); }
+    void release_memory() noexcept;
     // nullptr for a plain stream.
-    [[nodiscard]] const TlsEngine* tls() const noexcept { return tls_.get(); }
+    [[nodiscard]] const TlsEngine* tls() const noexcept;
 
     // Idempotent. Over TLS, a close_notify is sent if the socket takes it at once.
     void close() noexcept;
@@ -100,12 +100,8 @@ private:
 
     tcp::socket socket_;
     Clock::duration write_timeout_{};
-    std::unique_ptr<TlsEngine> tls_;
-    std::string cipher_out_;          // ciphertext not yet taken by the socket, from cipher_sent_
-    std::size_t cipher_sent_ = 0;
-    // Plaintext bytes whose record is in cipher_out_ but that write_now did not report written.
-    std::size_t unreported_ = 0;
-    std::string cipher_in_;           // read buffer for ciphertext
+    struct Tls;  // the engine and its buffers
+    std::unique_ptr<Tls> tls_;
 };
 
 }  // namespace sluice::proxy
