@@ -75,7 +75,7 @@ awaitable<std::optional<SessionEnd>> ClientSession::read_startup() {
         if (tls.mode == config::ClientTlsMode::Require && !client_.is_tls())
             co_return SessionEnd::because(EndReason::NotAuthorized, "TLS is required to connect to sluice",
                                           "Connect with TLS (libpq: sslmode=require or stricter).");
-        startup_ = std::get<p::StartupMessage>(std::move(*packet));
+        login_->startup = std::get<p::StartupMessage>(std::move(*packet));
         co_return std::nullopt;
     }
 }
@@ -111,7 +111,7 @@ awaitable<std::optional<SessionEnd>> ClientSession::accept_tls(std::shared_ptr<c
 }
 
 awaitable<std::optional<SessionEnd>> ClientSession::log_in() {
-    auto negotiation = p::negotiate_version(startup_, p::kProtocol32);
+    auto negotiation = p::negotiate_version(login_->startup, p::kProtocol32);
     version_ = negotiation.use;
     if (negotiation.send_negotiate) {
         std::string out;
@@ -122,8 +122,8 @@ awaitable<std::optional<SessionEnd>> ClientSession::log_in() {
         p::NegotiateProtocolVersion{version_.code(), options}.encode(out);
         if (!co_await send_to_client(out)) co_return SessionEnd::closed();
     }
-    user_ = std::string(startup_.user());
-    database_ = std::string(startup_.database());
+    user_ = std::string(login_->startup.user());
+    database_ = std::string(login_->startup.database());
     if (client_.is_tls() && config_->client_tls.client_cert == config::ClientCertCheck::VerifyFull) {
         // The handshake checked the chain; verify-full also ties the certificate to the user.
         auto cn = client_.tls()->peer_common_name();
@@ -135,7 +135,7 @@ awaitable<std::optional<SessionEnd>> ClientSession::log_in() {
     }
 
     if (ctx_.shutting_down) co_return SessionEnd::because(EndReason::ShuttingDown, "sluice is shutting down");
-    if (auto replication = startup_.get("replication");
+    if (auto replication = login_->startup.get("replication");
         replication && *replication != "false" && *replication != "off" && *replication != "0" && *replication != "no")
         co_return SessionEnd::because(EndReason::NotSupported, "replication connections are not supported by sluice",
                                       "Connect replication clients to PostgreSQL directly.");
@@ -149,11 +149,11 @@ awaitable<std::optional<SessionEnd>> ClientSession::log_in() {
                                       "database \"" + database_ + "\" does not exist",
                                       "sluice serves only the databases in its configuration.");
 
-    auto gucs = startup_gucs(startup_);
+    auto gucs = startup_gucs(login_->startup);
     if (!gucs.error.empty()) co_return SessionEnd::because(EndReason::InvalidStartupParameter, gucs.error);
 
     pool_ = ctx_.router.pool_for(*database, user_, auth.upstream);
-    auto application_name = startup_.get("application_name");
+    auto application_name = login_->startup.get("application_name");
     limits_ = config_->timeouts_for(database_, user_, application_name ? *application_name : std::string_view{});
     if (auto policy = config_->guard_for(database_, user_, application_name ? *application_name : std::string_view{});
         policy.mode != config::GuardMode::Off) {
@@ -167,7 +167,7 @@ awaitable<std::optional<SessionEnd>> ClientSession::log_in() {
     // them, and a bad setting must fail the login as it would on PostgreSQL: check them on a
     // server unless this pool has seen them all before.
     auto defaults = pool_->defaults();
-    startup_settings_ = std::move(gucs.values);
+    login_->startup_settings = std::move(gucs.values);
     bool must_check = defaults.empty() || !apply_known_settings(defaults);
     if (must_check) {
         auto lent = co_await lend_server();
@@ -197,16 +197,15 @@ awaitable<std::optional<SessionEnd>> ClientSession::log_in() {
     if (!co_await send_to_client(out)) co_return SessionEnd::closed();
     if (config_->logging.log_connections)
         spdlog::info("C{} logged in: user \"{}\" database \"{}\" protocol 3.{}", id_, user_, database_, version_.minor);
-    startup_ = {};  // everything needed from it is in settings_ now; idle clients stay small
-    startup_settings_ = {};
+    login_.reset();  // everything needed from it is in settings_ now; idle clients stay small
     settings_.share(pool_->shared_settings(settings_.current(), settings_.fingerprint));
     co_return std::nullopt;
 }
 
 bool ClientSession::apply_known_settings(const ParamMap& defaults) {
-    settings_.edit() = initial_client_params(defaults, startup_settings_);
+    settings_.edit() = initial_client_params(defaults, login_->startup_settings);
     bool all_known = true;
-    for (const auto& [name, value] : startup_settings_) {
+    for (const auto& [name, value] : login_->startup_settings) {
         if (is_plain_application_name(name, value)) continue;
         if (auto spelled = pool_->known_setting(name, value))
             settings_.edit().insert_or_assign(name, std::move(*spelled));
@@ -222,8 +221,11 @@ void ClientSession::learn_server_spelling(ServerConnection& server, const std::v
     for (std::size_t i = 0; i < names.size() && i < values.size(); ++i) {
         if (!values[i]) continue;
         const auto& name = names[i];
-        if (auto asked = startup_settings_.find(name); asked != startup_settings_.end())
-            pool_->remember_setting(name, asked->second, *values[i]);
+        // The client's own spelling, while its login still has it (a later sync has nothing to add).
+        if (login_) {
+            if (auto asked = login_->startup_settings.find(name); asked != login_->startup_settings.end())
+                pool_->remember_setting(name, asked->second, *values[i]);
+        }
         settings_.edit().insert_or_assign(name, *values[i]);
         server.params().insert_or_assign(name, *values[i]);
     }

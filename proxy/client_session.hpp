@@ -107,7 +107,12 @@ private:
     std::uint64_t id_;
     std::string peer_;
     protocol::FrameDecoder decoder_;
-    protocol::StartupMessage startup_;
+    // What only the login needs, dropped once it is done (idle clients stay small).
+    struct Login {
+        protocol::StartupMessage startup;
+        ParamMap startup_settings;  // the GUCs of its StartupMessage
+    };
+    std::unique_ptr<Login> login_ = std::make_unique<Login>();
     protocol::ProtocolVersion version_ = protocol::kProtocol30;
     std::string user_;
     std::string database_;
@@ -115,7 +120,6 @@ private:
     config::SessionTimeouts limits_;  // for this database, user and application_name
     ClientSettings settings_;  // what the client believes its session settings are
     ClientStatements statements_;  // its named prepared statements (transaction mode)
-    ParamMap startup_settings_;  // the GUCs of its StartupMessage, until login completes
     std::shared_ptr<CancelSlot> cancel_slot_;
     BackendKey cancel_key_;
     bool registered_cancel_key_ = false;

@@ -141,15 +141,17 @@ Deallocation find_deallocation(std::string_view sql) {
 }
 
 void ClientStatements::add(std::string_view name, std::shared_ptr<const ServerStatement> statement) {
+    if (!map_) map_ = std::make_unique<Map>();
     bytes_ += statement->parse_message.size() + name.size();
-    map_.insert_or_assign(std::string(name), std::move(statement));
+    map_->insert_or_assign(std::string(name), std::move(statement));
 }
 
 void ClientStatements::erase(std::string_view name) noexcept {
-    auto it = map_.find(name);
-    if (it == map_.end()) return;
+    if (!map_) return;
+    auto it = map_->find(name);
+    if (it == map_->end()) return;
     bytes_ -= it->second->parse_message.size() + it->first.size();
-    map_.erase(it);
+    map_->erase(it);
 }
 
 bool ServerStatements::use(std::string_view name) {

@@ -80,22 +80,25 @@ public:
     static constexpr std::size_t kMaxBytes = 64 * 1024 * 1024;
 
     [[nodiscard]] std::shared_ptr<const ServerStatement> find(std::string_view name) const noexcept {
-        auto it = map_.find(name);
-        return it == map_.end() ? nullptr : it->second;
+        if (!map_) return nullptr;
+        auto it = map_->find(name);
+        return it == map_->end() ? nullptr : it->second;
     }
     [[nodiscard]] bool full(const ServerStatement& adding) const noexcept {
-        return map_.size() >= kMaxStatements || bytes_ + adding.parse_message.size() > kMaxBytes;
+        return size() >= kMaxStatements || bytes_ + adding.parse_message.size() > kMaxBytes;
     }
     void add(std::string_view name, std::shared_ptr<const ServerStatement> statement);
     void erase(std::string_view name) noexcept;
     void clear() noexcept {
-        map_.clear();
+        map_.reset();
         bytes_ = 0;
     }
-    [[nodiscard]] std::size_t size() const noexcept { return map_.size(); }
+    [[nodiscard]] std::size_t size() const noexcept { return map_ ? map_->size() : 0; }
 
 private:
-    std::unordered_map<std::string, std::shared_ptr<const ServerStatement>, TransparentHash, std::equal_to<>> map_;
+    using Map = std::unordered_map<std::string, std::shared_ptr<const ServerStatement>, TransparentHash, std::equal_to<>>;
+    // Made with the first statement: most clients never name one, and thousands sit idle.
+    std::unique_ptr<Map> map_;
     std::size_t bytes_ = 0;
 };
 
