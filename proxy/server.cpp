@@ -176,6 +176,10 @@ awaitable<void> Server::maintenance_loop() {
     }
 }
 
+namespace {
+constexpr std::uint32_t kTicksPerTrimCheck = 1000 / kIdleSweepPeriod.count();
+}  // namespace
+
 awaitable<void> Server::idle_sweep_loop() {
     asio::steady_timer timer(io_);
     for (;;) {
@@ -189,6 +193,9 @@ awaitable<void> Server::idle_sweep_loop() {
             return since != 0 && now - since >= 2;
         });
         for (auto& session : idle) session->park_if_idle();
+        // Once a second: what a burst of clients left free goes back to the system.
+        if (now % kTicksPerTrimCheck == 0 && heap_.maybe_trim())
+            spdlog::debug("returned free heap memory to the system (RSS now {} KiB)", resident_bytes() / 1024);
     }
 }
 

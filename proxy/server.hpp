@@ -8,6 +8,7 @@
 #include "proxy/cancel_registry.hpp"
 #include "proxy/client_count.hpp"
 #include "proxy/handshake_executor.hpp"
+#include "proxy/heap_trim.hpp"
 #include "proxy/proxy_context.hpp"
 #include "proxy/router.hpp"
 
@@ -51,6 +52,7 @@ private:
     bool stopping_ = false;
     // Last: stopped and joined first, while io_ and the sessions it abandons still exist.
     HandshakeThread handshakes_;
+    HeapTrimmer heap_;  // used by idle_sweep_loop only
 };
 
 }  // namespace sluice::proxy

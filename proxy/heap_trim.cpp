@@ -1,0 +1,38 @@
+#include "proxy/heap_trim.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+namespace sluice::proxy {
+
+std::size_t resident_bytes() noexcept {
+    std::FILE* statm = std::fopen("/proc/self/statm", "r");
+    if (!statm) return 0;
+    unsigned long size = 0, resident = 0;
+    const int read = std::fscanf(statm, "%lu %lu", &size, &resident);
+    std::fclose(statm);
+    if (read != 2) return 0;
+    return static_cast<std::size_t>(resident) * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+}
+
+bool HeapTrimmer::maybe_trim() noexcept {
+    if constexpr (!kSupported) return false;
+#if defined(__GLIBC__)
+    const std::size_t rss = resident_bytes();
+    if (rss < rss_after_last_trim_ + kMinFree) return false;
+    const struct mallinfo2 heap = ::mallinfo2();
+    if (heap.fordblks < kMinFree || heap.fordblks < heap.uordblks) return false;
+    ::malloc_trim(0);
+    rss_after_last_trim_ = resident_bytes();
+    return true;
+#else
+    return false;
+#endif
+}
+
+}  // namespace sluice::proxy
