@@ -536,14 +536,10 @@ Relay::Forwarded Relay::forward_now(const std::shared_ptr<void>& keep_alive) {
 
 awaitable<Relay::Forwarded> Relay::forward(const std::shared_ptr<void>& keep_alive) {
     auto& stream = lease_->stream();
-    if (!writing_) {  // forward_now() did not start
+    if (!writing_) {  // forward_now() did not start: wait, then it can
         session_ = keep_alive;
         while (must_wait_to_forward()) co_await until_woken();
-        if (end_) co_return Forwarded::Ended;
-        start_write(keep_alive);
-        auto bytes = batch_bytes();
-        error_code ec;
-        if (stream.write_all_now(bytes.data(), bytes.size(), written_, ec) || ec) co_return finish_write(ec);
+        if (auto forwarded = forward_now(keep_alive); forwarded != Forwarded::Pending) co_return forwarded;
     }
     auto rest = batch_bytes().substr(written_);
     auto [ec, n] = co_await stream.write_all(asio::buffer(rest.data(), rest.size()));
