@@ -6,6 +6,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -31,5 +32,8 @@ using Clock = std::chrono::steady_clock;
 
 // Expected failures (EOF, resets, timeouts) come back as values, not exceptions.
 inline constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+// The same for an operation awaited where it is made: co_await takes a deferred operation as it is,
+// where use_awaitable wraps each one in a coroutine frame of its own. Not for awaitable operators.
+inline constexpr auto deferred_tuple = asio::as_tuple(asio::deferred);
 
 }  // namespace sluice::proxy

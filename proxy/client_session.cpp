@@ -207,7 +207,8 @@ awaitable<std::optional<SessionEnd>> ClientSession::serve() {
         relay.waiting_for_client(true);
         waiting_for_client_ = true;
         note_if_idle();
-        auto [read_ec, n] = co_await client_.read_some(read_space(decoder_, kClientTurnEnd));
+        auto space = read_space(decoder_, kClientTurnEnd);
+        auto [read_ec, n] = client_.is_tls() ? co_await client_.read_some(space) : co_await client_.plain_read_some(space);
         bool got_more = took_read(decoder_, read_ec, n, error);
         waiting_for_client_ = false;
         idle_tick_.store(0, std::memory_order_relaxed);

@@ -31,6 +31,9 @@ public:
         if (tls_) return tls_read_some(buffer.buffer());
         return socket_.async_read_some(buffer, use_tuple);
     }
+    // read_some() for a plain stream (!is_tls()) as a deferred operation: co_awaited where it is
+    // made, it costs no coroutine frame (the session's read between transactions).
+    auto plain_read_some(TurnReadBuffer buffer) { return socket_.async_read_some(buffer, deferred_tuple); }
     // The same as a callback (the relay's pump): `handler(error_code, std::size_t)` runs on its
     // associated executor, which must be the one this stream is used from.
     template <class Handler>
