@@ -2,13 +2,15 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
 #include <array>
 #include <climits>
 #include <cstdint>
+#include <cstring>
+#include <initializer_list>
+#include <memory>
 #include <stdexcept>
 
 namespace sluice::protocol::auth {
@@ -44,13 +46,27 @@ constexpr std::array<std::int8_t, 256> kBase64Values = make_base64_values();
 }  // namespace
 
 std::string random_bytes(std::size_t n) {
+    // Each login takes a few small pieces (a salt, a cancel key): one RAND_bytes call costs as much
+    // as generating a few kilobytes, so each thread draws a block and hands it out in order. Bytes
+    // handed out are wiped from the block; sluice does not fork, so no two processes share one.
+    struct Block {
+        std::array<unsigned char, 4096> bytes;
+        std::size_t used = sizeof(bytes);
+        ~Block() { OPENSSL_cleanse(bytes.data(), bytes.size()); }
+    };
+    thread_local Block block;
     std::string out(n, '\0');
     std::size_t done = 0;
     while (done < n) {
-        const std::size_t chunk = std::min<std::size_t>(n - done, 1u << 20);
-        if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data() + done), static_cast<int>(chunk)) != 1) {
-            throw std::runtime_error("RAND_bytes failed: no secure random bytes available");
+        if (block.used == block.bytes.size()) {
+            if (RAND_bytes(block.bytes.data(), static_cast<int>(block.bytes.size())) != 1)
+                throw std::runtime_error("RAND_bytes failed: no secure random bytes available");
+            block.used = 0;
         }
+        const std::size_t chunk = std::min(n - done, block.bytes.size() - block.used);
+        std::memcpy(out.data() + done, block.bytes.data() + block.used, chunk);
+        OPENSSL_cleanse(block.bytes.data() + block.used, chunk);
+        block.used += chunk;
         done += chunk;
     }
     return out;
@@ -62,25 +78,67 @@ bool constant_time_equal(std::string_view a, std::string_view b) noexcept {
     return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
+const EVP_MD* fetched_digest(DigestAlgorithm algorithm) {
+    // Fetched once: given EVP_md5() or EVP_sha256(), OpenSSL 3 looks the algorithm up by name in
+    // its providers on every call, which cost more than the digest itself on each login.
+    static EVP_MD* const md5 = EVP_MD_fetch(nullptr, "MD5", nullptr);
+    static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    EVP_MD* md = algorithm == DigestAlgorithm::Md5 ? md5 : sha256;
+    if (md == nullptr)
+        throw std::runtime_error(algorithm == DigestAlgorithm::Md5 ? "MD5 is not available (is the default OpenSSL provider loaded?)"
+                                                                   : "SHA-256 is not available");
+    return md;
+}
+
+namespace {
+
+// One digest over the concatenation of `parts`.
+void digest(const EVP_MD* md, std::initializer_list<std::string_view> parts, unsigned char* out, unsigned int expected) {
+    struct CtxFree {
+        void operator()(EVP_MD_CTX* c) const noexcept { EVP_MD_CTX_free(c); }
+    };
+    thread_local std::unique_ptr<EVP_MD_CTX, CtxFree> ctx(EVP_MD_CTX_new());
+    bool ok = ctx && EVP_DigestInit_ex2(ctx.get(), md, nullptr) == 1;
+    for (auto part : parts) ok = ok && EVP_DigestUpdate(ctx.get(), bytes(part), part.size()) == 1;
+    unsigned int len = 0;
+    ok = ok && EVP_DigestFinal_ex(ctx.get(), out, &len) == 1 && len == expected;
+    if (!ok) throw std::runtime_error("digest failed");
+}
+
+}  // namespace
+
 std::string sha256(std::string_view data) {
     std::string out(kSha256Size, '\0');
-    unsigned int len = 0;
-    if (EVP_Digest(bytes(data), data.size(), reinterpret_cast<unsigned char*>(out.data()), &len, EVP_sha256(),
-                   nullptr) != 1 ||
-        len != kSha256Size) {
-        throw std::runtime_error("SHA-256 failed");
-    }
+    digest(fetched_digest(DigestAlgorithm::Sha256), {data}, reinterpret_cast<unsigned char*>(out.data()), kSha256Size);
     return out;
 }
 
 std::string hmac_sha256(std::string_view key, std::string_view data) {
-    std::string out(kSha256Size, '\0');
-    unsigned int len = 0;
-    if (HMAC(EVP_sha256(), bytes(key), checked_int(key.size(), "HMAC key too long"), bytes(data), data.size(),
-             reinterpret_cast<unsigned char*>(out.data()), &len) == nullptr ||
-        len != kSha256Size) {
-        throw std::runtime_error("HMAC-SHA-256 failed");
+    // RFC 2104 over the fetched digest (OpenSSL's one-shot HMAC() fetches its algorithms each call).
+    constexpr std::size_t kBlock = 64;
+    std::array<unsigned char, kBlock> k{};
+    if (key.size() > kBlock) {
+        digest(fetched_digest(DigestAlgorithm::Sha256), {key}, k.data(), kSha256Size);
+    } else if (!key.empty()) {
+        std::memcpy(k.data(), key.data(), key.size());
     }
+    std::array<char, kBlock> pad;
+    for (std::size_t i = 0; i < kBlock; ++i) pad[i] = static_cast<char>(k[i] ^ 0x36);
+    std::array<unsigned char, kSha256Size> inner;
+    digest(fetched_digest(DigestAlgorithm::Sha256), {std::string_view(pad.data(), kBlock), data}, inner.data(), kSha256Size);
+    for (std::size_t i = 0; i < kBlock; ++i) pad[i] = static_cast<char>(k[i] ^ 0x5c);
+    std::string out(kSha256Size, '\0');
+    digest(fetched_digest(DigestAlgorithm::Sha256),
+           {std::string_view(pad.data(), kBlock), std::string_view(reinterpret_cast<const char*>(inner.data()), kSha256Size)},
+           reinterpret_cast<unsigned char*>(out.data()), kSha256Size);
+    OPENSSL_cleanse(k.data(), k.size());
+    OPENSSL_cleanse(pad.data(), pad.size());
+    return out;
+}
+
+std::string md5_digest(std::string_view data) {
+    std::string out(16, '\0');
+    digest(fetched_digest(DigestAlgorithm::Md5), {data}, reinterpret_cast<unsigned char*>(out.data()), 16);
     return out;
 }
 
@@ -89,7 +147,7 @@ std::string pbkdf2_sha256(std::string_view password, std::string_view salt, int 
     std::string out(kSha256Size, '\0');
     if (PKCS5_PBKDF2_HMAC(reinterpret_cast<const char*>(bytes(password)),
                           checked_int(password.size(), "password too long"), bytes(salt),
-                          checked_int(salt.size(), "salt too long"), iterations, EVP_sha256(),
+                          checked_int(salt.size(), "salt too long"), iterations, fetched_digest(DigestAlgorithm::Sha256),
                           static_cast<int>(kSha256Size), reinterpret_cast<unsigned char*>(out.data())) != 1) {
         throw std::runtime_error("PBKDF2-HMAC-SHA-256 failed");
     }

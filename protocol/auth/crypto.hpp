@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+typedef struct evp_md_st EVP_MD;
+
 namespace sluice::protocol::auth {
 
 // Cryptographically secure random bytes (OpenSSL RAND_bytes); throws std::runtime_error if the
@@ -14,6 +16,7 @@ std::string random_bytes(std::size_t n);
 bool constant_time_equal(std::string_view a, std::string_view b) noexcept;
 
 std::string sha256(std::string_view data);
+std::string md5_digest(std::string_view data);  // 16 bytes
 std::string hmac_sha256(std::string_view key, std::string_view data);
 // PBKDF2-HMAC-SHA-256 with a 32-byte output: SCRAM's Hi().
 std::string pbkdf2_sha256(std::string_view password, std::string_view salt, int iterations);
@@ -22,5 +25,9 @@ std::string base64_encode(std::string_view data);
 // nullopt on characters outside the alphabet, bad padding or bad length.
 std::optional<std::string> base64_decode(std::string_view text);
 std::string hex_encode(std::string_view data);
+
+enum class DigestAlgorithm { Md5, Sha256 };
+// The algorithm as OpenSSL provides it, fetched once per process; throws when it is unavailable.
+const EVP_MD* fetched_digest(DigestAlgorithm algorithm);
 
 }  // namespace sluice::protocol::auth

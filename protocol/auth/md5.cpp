@@ -1,7 +1,5 @@
 #include "protocol/auth/md5.hpp"
 
-#include <openssl/evp.h>
-
 #include <stdexcept>
 
 #include "protocol/auth/crypto.hpp"
@@ -15,16 +13,7 @@ constexpr std::size_t kHexDigits = 32;
 
 }  // namespace
 
-std::string md5_hex(std::string_view data) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    static constexpr unsigned char kEmpty = 0;
-    const auto* in = data.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(data.data());
-    if (EVP_Digest(in, data.size(), digest, &len, EVP_md5(), nullptr) != 1 || len != 16) {
-        throw std::runtime_error("MD5 failed (is the default OpenSSL provider available?)");
-    }
-    return hex_encode(std::string_view(reinterpret_cast<const char*>(digest), len));
-}
+std::string md5_hex(std::string_view data) { return hex_encode(md5_digest(data)); }
 
 std::string md5_secret(std::string_view password, std::string_view user) {
     std::string input;

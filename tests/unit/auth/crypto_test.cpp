@@ -1,6 +1,8 @@
 #include "protocol/auth/crypto.hpp"
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <set>
 #include <stdexcept>
@@ -29,6 +31,33 @@ TEST(Crypto, HmacSha256Rfc4231) {
     EXPECT_EQ(hex_encode(hmac_sha256("Jefe", "what do ya want for nothing?")),
               "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
     EXPECT_EQ(hmac_sha256("", "").size(), 32u);
+    // Test case 6: a key longer than the block is hashed first.
+    EXPECT_EQ(hex_encode(hmac_sha256(std::string(131, '\xaa'), "Test Using Larger Than Block-Size Key - Hash Key First")),
+              "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+}
+
+TEST(Crypto, HmacSha256AgreesWithOpenSslAtEveryKeyLength) {
+    // Around the block size (64) the key is padded, taken as is, or hashed first.
+    for (std::size_t key_size = 0; key_size <= 140; ++key_size) {
+        std::string key = random_bytes(key_size);
+        std::string data = random_bytes(key_size % 7 * 13);
+        unsigned char expected[32];
+        unsigned int len = 0;
+        static const unsigned char kEmpty = 0;
+        ASSERT_NE(HMAC(EVP_sha256(), key.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(key.data()),
+                       static_cast<int>(key.size()), data.empty() ? &kEmpty : reinterpret_cast<const unsigned char*>(data.data()),
+                       data.size(), expected, &len),
+                  nullptr);
+        EXPECT_EQ(hmac_sha256(key, data), std::string(reinterpret_cast<const char*>(expected), len)) << key_size;
+    }
+}
+
+TEST(Crypto, RandomBytesAreFreshAcrossTheDrawnBlock) {
+    // Small requests come out of one drawn block: none repeats, also across a refill.
+    std::set<std::string> seen;
+    for (int i = 0; i < 3000; ++i) EXPECT_TRUE(seen.insert(random_bytes(8)).second) << i;
+    EXPECT_EQ(random_bytes(10000).size(), 10000u);  // more than a block at once
+    EXPECT_EQ(random_bytes(0), "");
 }
 
 TEST(Crypto, Pbkdf2Sha256KnownVectors) {
