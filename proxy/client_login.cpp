@@ -168,14 +168,14 @@ awaitable<std::optional<SessionEnd>> ClientSession::log_in() {
     // server unless this pool has seen them all before.
     auto defaults = pool_->defaults();
     login_->startup_settings = std::move(gucs.values);
-    bool must_check = defaults.empty() || !apply_known_settings(defaults);
+    bool must_check = defaults->empty() || !apply_known_settings(*defaults);
     if (must_check) {
         auto lent = co_await lend_server();
         if (!lent.lease) co_return std::move(lent.failure);
-        if (defaults.empty()) {
+        if (defaults->empty()) {
             // The very first server of this pool: now its defaults are known, check again.
             defaults = pool_->defaults();
-            apply_known_settings(defaults);
+            apply_known_settings(*defaults);
             lent.lease.give_back();
             lent = co_await lend_server();
             if (!lent.lease) co_return std::move(lent.failure);
@@ -187,8 +187,9 @@ awaitable<std::optional<SessionEnd>> ClientSession::log_in() {
     registered_cancel_key_ = true;
 
     std::string out;
+    out.reserve(512);  // a dozen ParameterStatus messages: one allocation, not one per doubling
     p::encode_authentication(p::AuthenticationOk{}, out);
-    for (const auto& [name, value] : defaults) {
+    for (const auto& [name, value] : *defaults) {
         auto mine = settings_.params().find(name);
         p::ParameterStatus{name, mine != settings_.params().end() ? std::string_view(mine->second) : value}.encode(out);
     }

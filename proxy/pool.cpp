@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "protocol/ascii.hpp"
+
 namespace sluice::proxy {
 
 namespace {
@@ -15,7 +17,7 @@ constexpr std::size_t kMaxTouchedSettings = 256;  // settings behind an upstream
 
 std::string setting_key(std::string_view name, std::string_view value) {
     std::string key;
-    for (char c : name) key.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    for (char c : name) key.push_back(protocol::ascii_lower(c));
     key.push_back('\0');
     key.append(value);
     return key;
@@ -266,7 +268,7 @@ awaitable<Pool::Acquired> Pool::connect_new(ConnectingSlot& slot, Clock::time_po
                 std::lock_guard lock(mutex_);
                 ++acquired_;
                 last_connect_failure_.reset();
-                if (defaults_.empty()) defaults_ = outcome.connection->params();
+                if (defaults_->empty()) defaults_ = std::make_shared<const ParamMap>(outcome.connection->params());
             }
             spdlog::info("server S{} connected to {}:{} for pool {}/{}", outcome.connection->id(),
                          outcome.connection->endpoint().host, outcome.connection->endpoint().port, key_.database,
@@ -345,7 +347,7 @@ std::shared_ptr<ParamMap> Pool::shared_settings(std::shared_ptr<ParamMap> mine, 
     return mine;
 }
 
-ParamMap Pool::defaults() const {
+std::shared_ptr<const ParamMap> Pool::defaults() const {
     std::lock_guard lock(mutex_);
     return defaults_;
 }

@@ -69,8 +69,9 @@ public:
     // clients of the pool already share, or `mine`, now shared with those that follow.
     std::shared_ptr<ParamMap> shared_settings(std::shared_ptr<ParamMap> mine, std::uint64_t fingerprint);
 
-    // The reported parameters of a freshly logged-in server; empty until one connected.
-    [[nodiscard]] ParamMap defaults() const;
+    // The reported parameters of a freshly logged-in server; empty until one connected. Never
+    // null; set once, so every login shares it instead of copying it.
+    [[nodiscard]] std::shared_ptr<const ParamMap> defaults() const;
 
     // Behind an upstream pooler: the settings some client of this pool changed with SET, each
     // with its default (what a client that never set it must see). A client's SET may linger on
@@ -126,7 +127,7 @@ private:
 
     mutable WorkerMutex mutex_;
     Ledger ledger_;
-    ParamMap defaults_;
+    std::shared_ptr<const ParamMap> defaults_ = std::make_shared<const ParamMap>();
     ParamMap touched_settings_;
     std::atomic<std::uint64_t> touched_version_{0};
     std::map<std::string, std::string, std::less<>> known_settings_;  // "name\0value" -> normalized

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cstring>
 
+#include "protocol/ascii.hpp"
 #include "protocol/backend.hpp"
 #include "protocol/byte_reader.hpp"
 #include "protocol/error_fields.hpp"
@@ -205,7 +206,7 @@ void Relay::set_local_settings() {
     const std::pair key{settings_.fingerprint, pool.touched_version()};
     if (local_settings_for_ != key) {
         local_settings_.clear();
-        auto sql = local_settings_statement(settings_.params(), pool.defaults(), pool.touched_settings());
+        auto sql = local_settings_statement(settings_.params(), *pool.defaults(), pool.touched_settings());
         if (!sql.empty()) {
             // The unnamed statement and portal: a transaction starts here, so the client has
             // neither yet (its own Parse comes after).
@@ -353,7 +354,7 @@ void Relay::note_for_relearning(const p::Frame& frame, const sql::SessionChange&
         const std::string_view text = change.statement;
         if (text.size() <= word.size()) return false;
         for (std::size_t i = 0; i < word.size(); ++i)
-            if (std::tolower(static_cast<unsigned char>(text[i])) != word[i]) return false;
+            if (p::ascii_lower(text[i]) != word[i]) return false;
         return std::isspace(static_cast<unsigned char>(text[word.size()])) != 0;
     };
     if (starts_with("set") || starts_with("reset")) relearn_.push_back(change.statement);
@@ -750,7 +751,7 @@ bool Relay::follow(std::string_view chunk) {
                     if (upstream_pooler_) {
                         // It may linger on that backend for the upstream's next client.
                         auto defaults = lease_.pool().defaults();
-                        if (auto it = defaults.find(ps->name); it != defaults.end())
+                        if (auto it = defaults->find(ps->name); it != defaults->end())
                             lease_.pool().touch_setting(ps->name, it->second);
                     }
                 }
@@ -1109,7 +1110,7 @@ awaitable<void> Relay::let_go() {
         auto reset = co_await lease_->run_quietly("DISCARD ALL");
         clean = reset.ok && !reset.error;
         if (clean) {
-            lease_->reset_params(lease_.pool().defaults());
+            lease_->reset_params(*lease_.pool().defaults());
             lease_->set_role_may_have_changed(false);
             lease_->statements().clear();  // DEALLOCATE ALL is part of it
         }

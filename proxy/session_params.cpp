@@ -7,17 +7,12 @@
 #include <random>
 #include <vector>
 
+#include "protocol/ascii.hpp"
 #include "protocol/sql/byte_masks.hpp"
 
 namespace sluice::proxy {
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-           });
-}
 
 constexpr std::array<std::string_view, 6> kTrackedReported = {
     "client_encoding", "DateStyle", "TimeZone", "IntervalStyle", "standard_conforming_strings", "application_name"};
@@ -30,17 +25,15 @@ constexpr std::array<std::string_view, 8> kServerOwned = {
 }  // namespace
 
 bool GucNameLess::operator()(std::string_view a, std::string_view b) const noexcept {
-    return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
-        return std::tolower(static_cast<unsigned char>(x)) < std::tolower(static_cast<unsigned char>(y));
-    });
+    return protocol::ascii_iless(a, b);
 }
 
 bool is_tracked_reported_param(std::string_view name) noexcept {
-    return std::any_of(kTrackedReported.begin(), kTrackedReported.end(), [&](auto n) { return iequals(n, name); });
+    return std::any_of(kTrackedReported.begin(), kTrackedReported.end(), [&](auto n) { return protocol::ascii_iequals(n, name); });
 }
 
 bool is_server_owned_param(std::string_view name) noexcept {
-    return std::any_of(kServerOwned.begin(), kServerOwned.end(), [&](auto n) { return iequals(n, name); });
+    return std::any_of(kServerOwned.begin(), kServerOwned.end(), [&](auto n) { return protocol::ascii_iequals(n, name); });
 }
 
 namespace {
@@ -87,8 +80,8 @@ bool may_change_role(std::string_view sql) noexcept {
 }
 
 bool is_startup_only_param(std::string_view name) noexcept {
-    return iequals(name, "user") || iequals(name, "database") || iequals(name, "options") ||
-           iequals(name, "replication") || name.starts_with("_pq_.");
+    return protocol::ascii_iequals(name, "user") || protocol::ascii_iequals(name, "database") || protocol::ascii_iequals(name, "options") ||
+           protocol::ascii_iequals(name, "replication") || name.starts_with("_pq_.");
 }
 
 StartupGucs startup_gucs(const protocol::StartupMessage& startup) {
@@ -96,7 +89,7 @@ StartupGucs startup_gucs(const protocol::StartupMessage& startup) {
     for (const auto& param : startup.parameters) {
         const std::string& name = param.first;  // clang 14 cannot capture structured bindings
         if (is_startup_only_param(name)) continue;
-        if (std::any_of(kServerOwned.begin(), kServerOwned.end(), [&](auto n) { return iequals(n, name); })) continue;
+        if (std::any_of(kServerOwned.begin(), kServerOwned.end(), [&](auto n) { return protocol::ascii_iequals(n, name); })) continue;
         out.values[name] = param.second;
     }
     auto options = startup.get("options");
@@ -165,7 +158,7 @@ std::uint64_t fingerprint(const ParamMap& params) noexcept {
         h *= 0x100000001b3ull;
     };
     for (const auto& [name, value] : params) {
-        for (char c : name) mix(static_cast<unsigned char>(std::tolower(static_cast<unsigned char>(c))));
+        for (char c : name) mix(static_cast<unsigned char>(protocol::ascii_lower(c)));
         mix(0);
         for (char c : value) mix(static_cast<unsigned char>(c));
         mix(0);
@@ -212,7 +205,7 @@ SyncStatement sync_statement(const ParamMap& client, ParamMap& server) {
     }
     for (auto it = server.begin(); it != server.end();) {
         if (!client.contains(it->first) && !is_tracked_reported_param(it->first) &&
-            std::none_of(kServerOwned.begin(), kServerOwned.end(), [&](auto n) { return iequals(n, it->first); })) {
+            std::none_of(kServerOwned.begin(), kServerOwned.end(), [&](auto n) { return protocol::ascii_iequals(n, it->first); })) {
             resets += "RESET " + quote_identifier(it->first) + ";";
             it = server.erase(it);
         } else {
@@ -226,7 +219,7 @@ SyncStatement sync_statement(const ParamMap& client, ParamMap& server) {
 std::string local_settings_statement(const ParamMap& client, const ParamMap& defaults, const ParamMap& touched) {
     std::string sql;
     auto add = [&](const std::string& name, const std::string& value) {
-        if (iequals(name, "application_name") || is_server_owned_param(name)) return;
+        if (protocol::ascii_iequals(name, "application_name") || is_server_owned_param(name)) return;
         // OR keeps evaluating while each test is false: every set_config runs, and no row comes back.
         sql += sql.empty() ? "SELECT WHERE " : " OR ";
         sql += "pg_catalog.set_config(" + quote_literal(name) + ", " + quote_literal(value) + ", true) IS NULL";

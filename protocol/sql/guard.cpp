@@ -2,9 +2,9 @@
 
 #include <pg_query/pg_query.pb-c.h>
 
-#include <cctype>
 #include <utility>
 
+#include "protocol/ascii.hpp"
 #include "protocol/sql/guard_where.hpp"
 #include "protocol/sql/node_walk.hpp"
 #include "protocol/sql/parse_tree.hpp"
@@ -12,13 +12,7 @@
 namespace sluice::sql {
 namespace {
 
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-            return false;
-    return true;
-}
+bool equals_ignoring_case(std::string_view a, std::string_view b) { return protocol::ascii_iequals(a, b); }
 
 // A boolean option as PostgreSQL's defGetBoolean reads it. A value it would reject counts as
 // true: the statement fails on the server anyway, and a finding costs nothing then.

@@ -5,10 +5,10 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <optional>
 #include <utility>
 
+#include "protocol/ascii.hpp"
 #include "protocol/sql/node_walk.hpp"
 #include "protocol/sql/parse_tree.hpp"
 
@@ -18,11 +18,7 @@ namespace {
 // PostgreSQL's cursor option for WITH HOLD (CURSOR_OPT_HOLD in nodes/parsenodes.h).
 constexpr std::int32_t kCursorOptHold = 0x0020;
 
-std::string lower(std::string_view text) {
-    std::string out(text);
-    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-}
+std::string lower(std::string_view text) { return protocol::ascii_lowered(text); }
 
 std::string_view trim(std::string_view text) {
     constexpr std::string_view kSpace = " \t\r\n\f\v";
