@@ -78,6 +78,10 @@ bool constant_time_equal(std::string_view a, std::string_view b) noexcept {
     return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
+namespace {
+
+enum class DigestAlgorithm { Md5, Sha256 };
+
 const EVP_MD* fetched_digest(DigestAlgorithm algorithm) {
     // Fetched once: given EVP_md5() or EVP_sha256(), OpenSSL 3 looks the algorithm up by name in
     // its providers on every call, which cost more than the digest itself on each login.
@@ -89,8 +93,6 @@ const EVP_MD* fetched_digest(DigestAlgorithm algorithm) {
                                                                    : "SHA-256 is not available");
     return md;
 }
-
-namespace {
 
 // One digest over the concatenation of `parts`.
 void digest(const EVP_MD* md, std::initializer_list<std::string_view> parts, unsigned char* out, unsigned int expected) {
@@ -133,6 +135,7 @@ std::string hmac_sha256(std::string_view key, std::string_view data) {
            reinterpret_cast<unsigned char*>(out.data()), kSha256Size);
     OPENSSL_cleanse(k.data(), k.size());
     OPENSSL_cleanse(pad.data(), pad.size());
+    OPENSSL_cleanse(inner.data(), inner.size());
     return out;
 }
 

@@ -5,8 +5,6 @@
 #include <string>
 #include <string_view>
 
-typedef struct evp_md_st EVP_MD;
-
 namespace sluice::protocol::auth {
 
 // Cryptographically secure random bytes (OpenSSL RAND_bytes); throws std::runtime_error if the
@@ -25,9 +23,5 @@ std::string base64_encode(std::string_view data);
 // nullopt on characters outside the alphabet, bad padding or bad length.
 std::optional<std::string> base64_decode(std::string_view text);
 std::string hex_encode(std::string_view data);
-
-enum class DigestAlgorithm { Md5, Sha256 };
-// The algorithm as OpenSSL provides it, fetched once per process; throws when it is unavailable.
-const EVP_MD* fetched_digest(DigestAlgorithm algorithm);
 
 }  // namespace sluice::protocol::auth
