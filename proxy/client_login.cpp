@@ -2,6 +2,7 @@
 // version negotiation, authentication, and the client's settings checked on a server.
 #include <spdlog/spdlog.h>
 
+#include "protocol/ascii.hpp"
 #include "protocol/backend.hpp"
 #include "proxy/client_auth.hpp"
 #include "proxy/client_session.hpp"
@@ -18,7 +19,7 @@ namespace {
 // PostgreSQL keeps a printable-ASCII application_name shorter than NAMEDATALEN as it is: no need
 // to ask a server how it spells one.
 bool is_plain_application_name(std::string_view name, std::string_view value) {
-    if (!GucNameLess{}(name, "application_name") && !GucNameLess{}("application_name", name))
+    if (protocol::ascii_iequals(name, "application_name"))
         return value.size() < 64 && std::all_of(value.begin(), value.end(), [](char c) { return c >= 32 && c < 127; });
     return false;
 }

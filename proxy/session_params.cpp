@@ -12,6 +12,8 @@
 
 namespace sluice::proxy {
 
+using protocol::ascii_iequals;
+
 namespace {
 
 constexpr std::array<std::string_view, 6> kTrackedReported = {
@@ -29,11 +31,11 @@ bool GucNameLess::operator()(std::string_view a, std::string_view b) const noexc
 }
 
 bool is_tracked_reported_param(std::string_view name) noexcept {
-    return std::any_of(kTrackedReported.begin(), kTrackedReported.end(), [&](auto n) { return protocol::ascii_iequals(n, name); });
+    return std::any_of(kTrackedReported.begin(), kTrackedReported.end(), [&](auto n) { return ascii_iequals(n, name); });
 }
 
 bool is_server_owned_param(std::string_view name) noexcept {
-    return std::any_of(kServerOwned.begin(), kServerOwned.end(), [&](auto n) { return protocol::ascii_iequals(n, name); });
+    return std::any_of(kServerOwned.begin(), kServerOwned.end(), [&](auto n) { return ascii_iequals(n, name); });
 }
 
 namespace {
@@ -80,18 +82,14 @@ bool may_change_role(std::string_view sql) noexcept {
 }
 
 bool is_startup_only_param(std::string_view name) noexcept {
-    return protocol::ascii_iequals(name, "user") || protocol::ascii_iequals(name, "database") || protocol::ascii_iequals(name, "options") ||
-           protocol::ascii_iequals(name, "replication") || name.starts_with("_pq_.");
+    return ascii_iequals(name, "user") || ascii_iequals(name, "database") || ascii_iequals(name, "options") ||
+           ascii_iequals(name, "replication") || name.starts_with("_pq_.");
 }
 
 StartupGucs startup_gucs(const protocol::StartupMessage& startup) {
     StartupGucs out;
-    for (const auto& param : startup.parameters) {
-        const std::string& name = param.first;  // clang 14 cannot capture structured bindings
-        if (is_startup_only_param(name)) continue;
-        if (std::any_of(kServerOwned.begin(), kServerOwned.end(), [&](auto n) { return protocol::ascii_iequals(n, name); })) continue;
-        out.values[name] = param.second;
-    }
+    for (const auto& [name, value] : startup.parameters)
+        if (!is_startup_only_param(name) && !is_server_owned_param(name)) out.values[name] = value;
     auto options = startup.get("options");
     if (!options) return out;
     // libpq splits "options" on unescaped whitespace; backslash escapes the next character.
@@ -204,8 +202,7 @@ SyncStatement sync_statement(const ParamMap& client, ParamMap& server) {
         out.set_names.push_back(name);
     }
     for (auto it = server.begin(); it != server.end();) {
-        if (!client.contains(it->first) && !is_tracked_reported_param(it->first) &&
-            std::none_of(kServerOwned.begin(), kServerOwned.end(), [&](auto n) { return protocol::ascii_iequals(n, it->first); })) {
+        if (!client.contains(it->first) && !is_tracked_reported_param(it->first) && !is_server_owned_param(it->first)) {
             resets += "RESET " + quote_identifier(it->first) + ";";
             it = server.erase(it);
         } else {
@@ -219,7 +216,7 @@ SyncStatement sync_statement(const ParamMap& client, ParamMap& server) {
 std::string local_settings_statement(const ParamMap& client, const ParamMap& defaults, const ParamMap& touched) {
     std::string sql;
     auto add = [&](const std::string& name, const std::string& value) {
-        if (protocol::ascii_iequals(name, "application_name") || is_server_owned_param(name)) return;
+        if (ascii_iequals(name, "application_name") || is_server_owned_param(name)) return;
         // OR keeps evaluating while each test is false: every set_config runs, and no row comes back.
         sql += sql.empty() ? "SELECT WHERE " : " OR ";
         sql += "pg_catalog.set_config(" + quote_literal(name) + ", " + quote_literal(value) + ", true) IS NULL";

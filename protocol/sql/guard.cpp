@@ -12,8 +12,6 @@
 namespace sluice::sql {
 namespace {
 
-bool equals_ignoring_case(std::string_view a, std::string_view b) { return protocol::ascii_iequals(a, b); }
-
 // A boolean option as PostgreSQL's defGetBoolean reads it. A value it would reject counts as
 // true: the statement fails on the server anyway, and a finding costs nothing then.
 bool option_value(const PgQuery__DefElem& option) {
@@ -24,7 +22,7 @@ bool option_value(const PgQuery__DefElem& option) {
     case PG_QUERY__NODE__NODE_BOOLEAN: return arg->boolean->boolval != 0;
     case PG_QUERY__NODE__NODE_STRING: {
         const std::string_view v = arg->string->sval;
-        return !(equals_ignoring_case(v, "false") || equals_ignoring_case(v, "off"));
+        return !(protocol::ascii_iequals(v, "false") || protocol::ascii_iequals(v, "off"));
     }
     default: return true;
     }

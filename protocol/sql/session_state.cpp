@@ -18,8 +18,6 @@ namespace {
 // PostgreSQL's cursor option for WITH HOLD (CURSOR_OPT_HOLD in nodes/parsenodes.h).
 constexpr std::int32_t kCursorOptHold = 0x0020;
 
-std::string lower(std::string_view text) { return protocol::ascii_lowered(text); }
-
 std::string_view trim(std::string_view text) {
     constexpr std::string_view kSpace = " \t\r\n\f\v";
     const auto first = text.find_first_not_of(kSpace);
@@ -54,7 +52,7 @@ std::optional<bool> constant_bool(const PgQuery__Node* node) {
     if (c->val_case == PG_QUERY__A__CONST__VAL_BOOLVAL) return c->boolval->boolval != 0;
     if (c->val_case == PG_QUERY__A__CONST__VAL_IVAL) return c->ival->ival != 0;
     if (c->val_case != PG_QUERY__A__CONST__VAL_SVAL) return std::nullopt;
-    const std::string v = lower(trim(c->sval->sval));
+    const std::string v = protocol::ascii_lowered(trim(c->sval->sval));
     // boolin accepts any unique prefix of true/false/yes/no, on/off, 1/0.
     auto prefix_of = [&](std::string_view word) { return !v.empty() && word.starts_with(v); };
     if (prefix_of("true") || prefix_of("yes") || v == "on" || v == "1") return true;
@@ -122,7 +120,7 @@ private:
 
     void variable_set(const PgQuery__VariableSetStmt& set) {
         if (set.is_local) return;  // SET LOCAL: ends with the transaction
-        const std::string name = lower(set.name);
+        const std::string name = protocol::ascii_lowered(set.name);
         switch (set.kind) {
         case PG_QUERY__VARIABLE_SET_KIND__VAR_SET_VALUE:
         case PG_QUERY__VARIABLE_SET_KIND__VAR_SET_DEFAULT:
@@ -146,7 +144,7 @@ private:
                 add(Effect::Unreplayable, name);
                 continue;
             }
-            add(Effect::SetGuc, "default_" + lower(arg->def_elem->defname));
+            add(Effect::SetGuc, "default_" + protocol::ascii_lowered(arg->def_elem->defname));
         }
     }
 
@@ -178,9 +176,9 @@ private:
         if (is_local == true) return;
         const std::optional<std::string> name = constant_string(call.args[0]);
         if (!is_local || !name) {
-            add(Effect::Unreplayable, name ? lower(*name) : std::string("set_config"));
+            add(Effect::Unreplayable, name ? protocol::ascii_lowered(*name) : std::string("set_config"));
         } else {
-            add(Effect::SetGuc, lower(*name));
+            add(Effect::SetGuc, protocol::ascii_lowered(*name));
         }
     }
 
