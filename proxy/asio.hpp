@@ -1,6 +1,7 @@
 #pragma once
 // The Asio vocabulary of proxy/. Included (precompiled) by proxy translation units only; keep it
 // out of headers that protocol/ or config/ see.
+#include <boost/asio/append.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/awaitable.hpp>

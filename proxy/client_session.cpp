@@ -22,10 +22,6 @@ namespace {
 
 constexpr std::size_t kIdleBufferLimit = 1024;
 
-Clock::time_point deadline_after(config::Duration d) {
-    return d.count() == 0 ? Clock::now() + std::chrono::hours(24 * 365 * 10) : Clock::now() + d;
-}
-
 // The tag of the first buffered message if it has arrived whole.
 std::optional<char> complete_frame_tag(const p::FrameDecoder& decoder) {
     auto bytes = decoder.pending();
@@ -71,6 +67,13 @@ ClientSession::~ClientSession() {
 }
 
 std::weak_ptr<ClientSession> SessionRegistry::weak_of(ClientSession& session) { return session.weak_from_this(); }
+
+Clock::time_point ClientSession::deadline_after(config::Duration d) {
+    // Zero means "no limit" for every optional timeout in the configuration.
+    return d.count() == 0 ? Clock::now() + std::chrono::hours(24 * 365 * 10) : Clock::now() + d;
+}
+
+Clock::time_point ClientSession::query_wait_deadline() const { return deadline_after(limits_.query_wait); }
 
 bool ClientSession::stopping() const noexcept { return ctx_.shutting_down || shutdown_requested_; }
 
@@ -180,7 +183,14 @@ awaitable<std::optional<SessionEnd>> ClientSession::serve() {
                         continue;
                     }
                 }
-                if (!lease || settings_.fingerprint == 0 || lease->synced_to() != settings_.fingerprint) {
+                if (!lease) {
+                    // Queued: the pool's wait without lend_server's coroutine frame when the
+                    // server granted has the client's settings already (as most do).
+                    auto got = co_await pool_->acquire(query_wait_deadline());
+                    if (!got.lease) co_return std::move(*got.failure);
+                    lease = std::move(got.lease);
+                }
+                if (!settings_match(*lease)) {
                     auto lent = co_await lend_server(std::move(lease));
                     if (!lent.lease) co_return std::move(*lent.failure);
                     lease = std::move(lent.lease);

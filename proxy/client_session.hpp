@@ -92,8 +92,13 @@ private:
         Lease lease;
         std::optional<SessionEnd> failure;  // set when the lease is empty
     };
-    // `taken`: a server the caller already took from the pool (try_lend_idle), to sync first.
+    // `taken`: a server the caller already took from the pool (try_lend_idle, acquire), to sync
+    // first; it waits for one (query_wait) otherwise.
     awaitable<Lent> lend_server(Lease taken = {});
+    static Clock::time_point deadline_after(config::Duration d);
+    [[nodiscard]] Clock::time_point query_wait_deadline() const;
+    // The server's settings are the client's already (or are set per transaction): lend it as is.
+    [[nodiscard]] bool settings_match(const ServerConnection& server) const;
 
     awaitable<bool> send_to_client(const std::string& bytes);
     // Answers a lone Parse + Sync of a named statement when no server is free, so that a client

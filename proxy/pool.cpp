@@ -24,12 +24,45 @@ std::string setting_key(std::string_view name, std::string_view value) {
 }
 }  // namespace
 
-// A waiting client: the ledger's record plus its alarm, a timer set to when the client must stop
-// waiting. A grant, from any thread, wakes the client by cancelling the alarm on the client's own
-// executor; that cancel may run after the client has stopped waiting, so it shares the alarm.
-// Made only when the client really waits: the busy path lends an idle server without it.
+// A suspended waiter's completion handler, kept in place in the waiter (so in the waiting
+// coroutine's frame): nothing is allocated per wait. Asio's any_completion_handler would allocate,
+// and it takes over the handler's cancellation slot.
+class Pool::Resumption {
+public:
+    Resumption() = default;
+    Resumption(const Resumption&) = delete;
+    Resumption& operator=(const Resumption&) = delete;
+
+    template <class Handler>
+    void emplace(Handler&& handler) {
+        using H = std::decay_t<Handler>;
+        static_assert(sizeof(H) <= sizeof(storage_) && alignof(H) <= alignof(std::max_align_t));
+        new (storage_) H(std::forward<Handler>(handler));
+        post_ = [](void* stored, error_code ec) {
+            H& h = *static_cast<H*>(stored);
+            // To the handler's own executor (the client's), never inline: the caller holds the
+            // pool's mutex, and may run on another thread.
+            asio::post(asio::append(std::move(h), ec));
+            h.~H();
+        };
+    }
+    [[nodiscard]] bool pending() const noexcept { return post_ != nullptr; }
+    // Resumes the waiter with `ec`; once.
+    void post(error_code ec) { std::exchange(post_, nullptr)(storage_, ec); }
+
+private:
+    alignas(std::max_align_t) unsigned char storage_[32];
+    void (*post_)(void*, error_code) = nullptr;
+};
+
+// A waiting client: the ledger's record, when to wake it without a grant (its deadline, or the
+// moment it may use the reserve: the 100 ms sweep checks these, as PgBouncer's janitor checks
+// query_wait_timeout, instead of a timer per wait), and, while it is suspended, how to resume it.
+// Whoever finds `resume` pending under the mutex (a grant, the sweep, a cancellation, the pool
+// closing) posts it; nobody else can.
 struct Pool::Waiter : Ledger::Waiter {
-    std::shared_ptr<asio::steady_timer> alarm;
+    Clock::time_point wake_at;
+    Resumption resume;
 };
 
 // Holds a queued waiter: leaving scope (served, timed out, cancelled, thrown through) takes it
@@ -108,20 +141,42 @@ Pool::~Pool() {
     close();
 }
 
-void Pool::wake(Ledger::Waiter* waiter) noexcept {
+void Pool::wake(Ledger::Waiter* waiter, error_code ec) noexcept {
     // Called under the mutex: a waiter outlives its queue entry only until its guard takes the
     // mutex, so it is alive here.
     if (!waiter) return;
-    auto& alarm = static_cast<Waiter*>(waiter)->alarm;
-    if (!alarm) return;
-    // A timer is not safe to touch from two threads: the cancel runs where the waiter runs (its
-    // strand), inline when the caller already runs there (always, with one worker: then without
-    // dispatch's type-erased trip, which cost half of a wake-up).
-    if (const auto* ex = alarm->get_executor().target<asio::io_context::executor_type>();
-        ex && ex->running_in_this_thread())
-        alarm->cancel();
-    else
-        asio::dispatch(alarm->get_executor(), [alarm] { alarm->cancel(); });
+    auto& w = static_cast<Waiter&>(*waiter);
+    // Not suspended (yet, or any more): it looks at its grant before it suspends again.
+    if (w.resume.pending()) w.resume.post(ec);
+}
+
+auto Pool::wait_turn(Waiter& waiter, Clock::time_point wake_at) {
+    return asio::async_initiate<decltype(deferred_tuple), void(error_code)>(
+        [this, &waiter, wake_at](auto handler) {
+            std::lock_guard lock(mutex_);
+            if (!waiter.queued) {
+                // Granted (or the pool closed) between the caller's look and now.
+                asio::post(asio::append(std::move(handler), error_code{}));
+                return;
+            }
+            waiter.wake_at = wake_at;
+            // The login's deadline cancels a login queued here. Asio clears the slot when the
+            // handler runs, so this never outlives the wait.
+            if (auto slot = asio::get_associated_cancellation_slot(handler); slot.is_connected()) {
+                slot.assign([this, &waiter](asio::cancellation_type) {
+                    std::lock_guard cancel_lock(mutex_);
+                    wake(&waiter, asio::error::operation_aborted);
+                });
+            }
+            waiter.resume.emplace(std::move(handler));
+        },
+        deferred_tuple);
+}
+
+void Pool::wake_overdue(Clock::time_point now) {
+    std::lock_guard lock(mutex_);
+    for (auto* w : ledger_.waiters())
+        if (static_cast<Waiter*>(w)->wake_at <= now) wake(w);
 }
 
 void Pool::close_server(std::unique_ptr<ServerConnection> server, ServerCloseReason reason) noexcept {
@@ -168,7 +223,6 @@ Lease Pool::try_lend_idle() {
 
 awaitable<Pool::Acquired> Pool::acquire(Clock::time_point deadline) {
     const auto started = Clock::now();
-    const auto ex = co_await asio::this_coro::executor;
     for (;;) {
         bool waited = false;
         Waiter waiter;
@@ -177,9 +231,6 @@ awaitable<Pool::Acquired> Pool::acquire(Clock::time_point deadline) {
         {
             std::lock_guard lock(mutex_);
             outcome = ledger_.request(waiter, server);
-            // Armed before the lock is let go: a grant may come the moment it is.
-            if (outcome == Ledger::Outcome::Wait)
-                waiter.alarm = std::make_shared<asio::steady_timer>(ex);
             for (auto* w : ledger_.take_woken()) wake(w);
         }
         if (outcome == Ledger::Outcome::Closed)
@@ -191,9 +242,10 @@ awaitable<Pool::Acquired> Pool::acquire(Clock::time_point deadline) {
             for (;;) {
                 auto reserve_at = started + settings_.reserve_timeout;
                 bool may_reserve_later = settings_.reserve_size > 0 && !waiter.reserve;
-                // Ends at the time set or when a grant cancels it; either way the ledger says which.
-                waiter.alarm->expires_at(may_reserve_later ? std::min(deadline, reserve_at) : deadline);
-                co_await waiter.alarm->async_wait(deferred_tuple);
+                // Ends with a grant, or with the sweep past the time set; either way the ledger says
+                // which. A grant that came before this suspends ends it at once.
+                auto [ec] = co_await wait_turn(waiter, may_reserve_later ? std::min(deadline, reserve_at) : deadline);
+                if (ec) throw boost::system::system_error(ec);  // cancelled: the guard leaves the queue
                 std::lock_guard lock(mutex_);
                 if (ledger_.collect(waiter, server)) {
                     outcome = server ? Ledger::Outcome::Lend : Ledger::Outcome::Connect;
@@ -233,22 +285,11 @@ awaitable<Pool::Acquired> Pool::acquire(Clock::time_point deadline) {
             lease.close(ServerCloseReason::ClosedWhileIdle);
             continue;
         }
-        if (lease->role_may_have_changed()) {
-            // Whatever role the last client took stays with that client.
-            auto reset = co_await lease->run_quietly("RESET SESSION AUTHORIZATION; RESET ROLE");
-            if (!reset.ok || reset.error) {
-                lease.close(ServerCloseReason::ResetFailed);
-                continue;
-            }
-            lease->set_role_may_have_changed(false);
-            // A client whose SET ROLE sluice replays gets it again from sync_statement.
-            lease->params().erase("role");
-            lease->set_synced_to(0);
-        }
-        if (settings_.server_check_delay.count() > 0 && now - lease->last_used() >= settings_.server_check_delay) {
-            auto check = co_await lease->run_quietly("");
-            if (!check.ok || check.error) {
-                lease.close(ServerCloseReason::HealthCheckFailed);
+        const bool needs_check =
+            settings_.server_check_delay.count() > 0 && now - lease->last_used() >= settings_.server_check_delay;
+        if (lease->role_may_have_changed() || needs_check) {
+            if (auto unfit = co_await refresh(*lease, needs_check)) {
+                lease.close(*unfit);
                 continue;
             }
         }
@@ -258,6 +299,25 @@ awaitable<Pool::Acquired> Pool::acquire(Clock::time_point deadline) {
         }
         co_return Acquired{std::move(lease), std::nullopt};
     }
+}
+
+// Out of acquire() so that its coroutine frame stays small enough for Asio's recycling allocator:
+// every queued wait allocates one, this rarely runs.
+awaitable<std::optional<ServerCloseReason>> Pool::refresh(ServerConnection& server, bool check) {
+    if (server.role_may_have_changed()) {
+        // Whatever role the last client took stays with that client.
+        auto reset = co_await server.run_quietly("RESET SESSION AUTHORIZATION; RESET ROLE");
+        if (!reset.ok || reset.error) co_return ServerCloseReason::ResetFailed;
+        server.set_role_may_have_changed(false);
+        // A client whose SET ROLE sluice replays gets it again from sync_statement.
+        server.params().erase("role");
+        server.set_synced_to(0);
+    }
+    if (check) {
+        auto checked = co_await server.run_quietly("");
+        if (!checked.ok || checked.error) co_return ServerCloseReason::HealthCheckFailed;
+    }
+    co_return std::nullopt;
 }
 
 awaitable<Pool::Acquired> Pool::connect_new(ConnectingSlot& slot, Clock::time_point deadline) {

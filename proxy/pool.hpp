@@ -84,6 +84,10 @@ public:
     [[nodiscard]] const config::PoolSettings& settings() const noexcept { return settings_; }
     [[nodiscard]] PoolStats stats() const;
 
+    // Wakes the waiters whose deadline (or reserve_timeout) has passed: called by the 100 ms
+    // idle sweep, so a wait ends at most one period late, and a wait needs no timer of its own.
+    void wake_overdue(Clock::time_point now);
+
     // Periodic upkeep: retire idle servers past server_idle_timeout/server_lifetime or closed by
     // the server, and open connections up to min_size.
     void maintain();
@@ -102,6 +106,7 @@ public:
 private:
     friend class Lease;
     using Ledger = PoolLedger<ServerConnection>;
+    class Resumption;
     struct Waiter;
     class WaitingGuard;
     class ConnectingSlot;
@@ -110,9 +115,15 @@ private:
     void close_lent(std::unique_ptr<ServerConnection> server, ServerCloseReason reason) noexcept;
     // Acts on what a ledger change handed on; call without the mutex.
     void hand_on(Ledger::Handoff handoff) noexcept;
-    static void wake(Ledger::Waiter* waiter) noexcept;
+    static void wake(Ledger::Waiter* waiter, error_code ec = {}) noexcept;
+    // Suspends a queued waiter until wake() (a grant, the pool closing, wake_overdue past
+    // `wake_at`, a cancellation) resumes it; at once if it was granted already.
+    auto wait_turn(Waiter& waiter, Clock::time_point wake_at);
     void close_server(std::unique_ptr<ServerConnection> server, ServerCloseReason reason) noexcept;
     bool usable(ServerConnection& server, Clock::time_point now) const;
+    // A lent server made fit to lend again: its role reset, and checked with an empty query when
+    // `check`; the reason to close it instead, if that failed.
+    awaitable<std::optional<ServerCloseReason>> refresh(ServerConnection& server, bool check);
     awaitable<Acquired> connect_new(ConnectingSlot& slot, Clock::time_point deadline);
     awaitable<void> warm_one();
     SessionEnd wait_timeout(Clock::time_point started, Clock::time_point deadline) const;

@@ -232,6 +232,7 @@ public:
     }
     [[nodiscard]] bool closed() const noexcept { return closed_; }
     [[nodiscard]] const std::deque<ConnPtr>& idle() const noexcept { return idle_; }
+    [[nodiscard]] const std::deque<Waiter*>& waiters() const noexcept { return waiters_; }
 
 private:
     bool take_slot(bool with_reserve) {

@@ -120,6 +120,13 @@ void Router::close_all() {
     for (auto& p : pools) p->close();
 }
 
+void Router::wake_overdue_waiters() {
+    const auto now = Clock::now();
+    // Pool mutexes are taken under mutex_ here as in stats(): never the other way round.
+    std::lock_guard lock(mutex_);
+    for (auto& [k, p] : pools_) p->wake_overdue(now);
+}
+
 std::vector<std::pair<PoolKey, PoolStats>> Router::stats() const {
     std::lock_guard lock(mutex_);
     std::vector<std::pair<PoolKey, PoolStats>> out;

@@ -25,6 +25,8 @@ public:
 
     // Pool upkeep, then retires pools that nobody uses and that hold no server (see .cpp).
     void maintain_all();
+    // Ends the waits that are past their deadline (Pool::wake_overdue); every idle sweep.
+    void wake_overdue_waiters();
     void close_all();
     std::vector<std::pair<PoolKey, PoolStats>> stats() const;
 

@@ -186,6 +186,7 @@ awaitable<void> Server::idle_sweep_loop() {
         timer.expires_after(kIdleSweepPeriod);
         auto [ec] = co_await timer.async_wait(use_tuple);
         if (ec || stopping_) co_return;
+        router_.wake_overdue_waiters();
         const auto now = context_.idle_clock.fetch_add(1, std::memory_order_relaxed) + 1;
         // Stamped two steps ago or earlier: idle for one full period at least.
         auto idle = context_.sessions.select([now](const ClientSession& s) {

@@ -4,15 +4,15 @@
 
 namespace sluice::proxy {
 
-namespace {
-// Zero means "no limit" for every optional timeout in the configuration.
-Clock::time_point deadline_after(config::Duration d) {
-    return d.count() == 0 ? Clock::now() + std::chrono::hours(24 * 365 * 10) : Clock::now() + d;
+bool ClientSession::settings_match(const ServerConnection& server) const {
+    // Behind an upstream pooler a round trip here could land on another backend than the
+    // transaction: the relay sets the client's settings within each transaction instead.
+    return (settings_.fingerprint != 0 && server.synced_to() == settings_.fingerprint) ||
+           pool_->settings().upstream_pooler;
 }
-}  // namespace
 
 awaitable<ClientSession::Lent> ClientSession::lend_server(Lease taken) {
-    const auto deadline = deadline_after(limits_.query_wait);
+    const auto deadline = query_wait_deadline();
     for (;;) {
         Lease lease = std::move(taken);
         if (!lease) {
@@ -20,10 +20,7 @@ awaitable<ClientSession::Lent> ClientSession::lend_server(Lease taken) {
             if (!got.lease) co_return Lent{{}, std::move(got.failure)};
             lease = std::move(got.lease);
         }
-        if (settings_.fingerprint != 0 && lease->synced_to() == settings_.fingerprint) co_return Lent{std::move(lease), {}};
-        // Behind an upstream pooler a round trip here could land on another backend than the
-        // transaction: the relay sets the client's settings within each transaction instead.
-        if (pool_->settings().upstream_pooler) co_return Lent{std::move(lease), {}};
+        if (settings_match(*lease)) co_return Lent{std::move(lease), {}};
         auto before = lease->params();
         auto sync = sync_statement(settings_.params(), lease->params());
         if (sync.sql.empty()) {
