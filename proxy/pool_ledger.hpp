@@ -6,7 +6,6 @@
 // Every taken slot is in exactly one place: an idle server, a lent server, a connect in progress,
 // or a grant waiting in a Waiter. A slot that frees up while clients wait is granted to the first
 // of them (FIFO) rather than released, so no later arrival can overtake the queue.
-#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -43,6 +42,50 @@ public:
         bool reserve = false;  // waited past reserve_timeout: may take a reserve slot
         bool queued = false;
         [[nodiscard]] bool granted() const noexcept { return server != nullptr || slot; }
+
+    private:
+        friend class PoolLedger;
+        Waiter* prev_ = nullptr;  // in the queue, while `queued`
+        Waiter* next_ = nullptr;
+    };
+
+    // The waiters in arrival order, linked through the waiters themselves: joining, and leaving
+    // from anywhere in it (a timeout, a cancellation), take no allocation and no search.
+    class WaiterQueue {
+    public:
+        struct iterator {
+            Waiter* at;
+            Waiter* operator*() const noexcept { return at; }
+            iterator& operator++() noexcept {
+                at = at->next_;
+                return *this;
+            }
+            bool operator==(const iterator&) const = default;
+        };
+        [[nodiscard]] iterator begin() const noexcept { return {head_}; }
+        [[nodiscard]] iterator end() const noexcept { return {nullptr}; }
+        [[nodiscard]] bool empty() const noexcept { return head_ == nullptr; }
+        [[nodiscard]] std::size_t size() const noexcept { return size_; }
+        [[nodiscard]] Waiter* front() const noexcept { return head_; }
+        void push_back(Waiter& w) noexcept {
+            w.prev_ = tail_;
+            w.next_ = nullptr;
+            (tail_ ? tail_->next_ : head_) = &w;
+            tail_ = &w;
+            ++size_;
+        }
+        // `w` must be in this queue.
+        void erase(Waiter& w) noexcept {
+            (w.prev_ ? w.prev_->next_ : head_) = w.next_;
+            (w.next_ ? w.next_->prev_ : tail_) = w.prev_;
+            w.prev_ = w.next_ = nullptr;
+            --size_;
+        }
+
+    private:
+        Waiter* head_ = nullptr;
+        Waiter* tail_ = nullptr;
+        std::size_t size_ = 0;
     };
 
     enum class Outcome {
@@ -78,7 +121,7 @@ public:
             return Outcome::Connect;
         }
         w.queued = true;
-        waiters_.push_back(&w);
+        waiters_.push_back(w);
         return Outcome::Wait;
     }
 
@@ -220,9 +263,12 @@ public:
         for (auto& c : idle_) idle.push_back(std::move(c));
         for (std::size_t i = 0; i < idle.size(); ++i) release_slot();
         idle_.clear();
-        std::vector<Waiter*> woken(waiters_.begin(), waiters_.end());
-        for (Waiter* w : woken) w->queued = false;
-        waiters_.clear();
+        std::vector<Waiter*> woken;
+        woken.reserve(waiters_.size());
+        while (!waiters_.empty()) {
+            woken.push_back(waiters_.front());
+            unlink(*woken.back());
+        }
         return {std::move(idle), std::move(woken)};
     }
 
@@ -232,7 +278,7 @@ public:
     }
     [[nodiscard]] bool closed() const noexcept { return closed_; }
     [[nodiscard]] const std::deque<ConnPtr>& idle() const noexcept { return idle_; }
-    [[nodiscard]] const std::deque<Waiter*>& waiters() const noexcept { return waiters_; }
+    [[nodiscard]] const WaiterQueue& waiters() const noexcept { return waiters_; }
 
 private:
     bool take_slot(bool with_reserve) {
@@ -276,16 +322,17 @@ private:
         ++granted_;
         return w;
     }
-    void unlink(Waiter& w) {
+    void unlink(Waiter& w) noexcept {
+        if (!w.queued) return;
         w.queued = false;
-        if (auto it = std::find(waiters_.begin(), waiters_.end(), &w); it != waiters_.end()) waiters_.erase(it);
+        waiters_.erase(w);
     }
 
     PoolLimits limits_;
     ConnectionBudget* database_budget_;
     ConnectionBudget* user_budget_;
     std::deque<ConnPtr> idle_;
-    std::deque<Waiter*> waiters_;
+    WaiterQueue waiters_;
     std::vector<Waiter*> waiting_woken_;
     std::uint32_t total_ = 0;
     std::uint32_t lent_ = 0;

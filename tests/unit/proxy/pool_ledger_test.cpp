@@ -1019,6 +1019,10 @@ public:
         ASSERT_EQ(c.lent, lent_.size());
         ASSERT_EQ(c.connecting, connecting_);
         ASSERT_EQ(c.waiting, queue_.size());
+        // The ledger's own queue, walked through its links, is the model's.
+        std::vector<Waiter*> in_order;
+        for (Waiter* w : ledger_.waiters()) in_order.push_back(w);
+        ASSERT_TRUE(std::equal(in_order.begin(), in_order.end(), queue_.begin(), queue_.end()));
         std::uint32_t granted = 0;
         for (auto& w : waiters_) {
             ASSERT_FALSE(w->queued && w->granted());
