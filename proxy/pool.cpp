@@ -72,7 +72,10 @@ public:
     WaitingGuard(Pool& pool, Waiter& waiter) noexcept : pool_(pool), waiter_(waiter) {}
     WaitingGuard(const WaitingGuard&) = delete;
     WaitingGuard& operator=(const WaitingGuard&) = delete;
+    // The waiter collected its grant (under the mutex): out of the queue, nothing left to pass on.
+    void dismiss() noexcept { dismissed_ = true; }
     ~WaitingGuard() {
+        if (dismissed_) return;
         Ledger::Handoff handoff;
         {
             std::lock_guard lock(pool_.mutex_);
@@ -85,6 +88,7 @@ public:
 private:
     Pool& pool_;
     Waiter& waiter_;
+    bool dismissed_ = false;
 };
 
 // A slot taken to open a new server. Unless connected() is called, leaving scope frees the slot
@@ -216,7 +220,7 @@ Lease Pool::try_lend_idle() {
             return {};
         Ledger::Waiter unused;
         ledger_.request(unused, server);
-        ++acquired_;
+        acquired_.fetch_add(1, std::memory_order_relaxed);
     }
     return Lease(shared_from_this(), std::move(server));
 }
@@ -249,6 +253,7 @@ awaitable<Pool::Acquired> Pool::acquire(Clock::time_point deadline) {
                 std::lock_guard lock(mutex_);
                 if (ledger_.collect(waiter, server)) {
                     outcome = server ? Ledger::Outcome::Lend : Ledger::Outcome::Connect;
+                    queued.dismiss();
                     break;
                 }
                 if (ledger_.closed())
@@ -261,6 +266,7 @@ awaitable<Pool::Acquired> Pool::acquire(Clock::time_point deadline) {
                 if (may_reserve_later && now >= reserve_at && ledger_.allow_reserve(waiter)) {
                     ledger_.collect(waiter, server);
                     outcome = Ledger::Outcome::Connect;
+                    queued.dismiss();
                     break;
                 }
             }
@@ -293,10 +299,7 @@ awaitable<Pool::Acquired> Pool::acquire(Clock::time_point deadline) {
                 continue;
             }
         }
-        {
-            std::lock_guard lock(mutex_);
-            ++acquired_;
-        }
+        acquired_.fetch_add(1, std::memory_order_relaxed);
         co_return Acquired{std::move(lease), std::nullopt};
     }
 }
@@ -331,7 +334,7 @@ awaitable<Pool::Acquired> Pool::connect_new(ConnectingSlot& slot, Clock::time_po
             slot.connected();
             {
                 std::lock_guard lock(mutex_);
-                ++acquired_;
+                acquired_.fetch_add(1, std::memory_order_relaxed);
                 last_connect_failure_.reset();
                 if (defaults_->empty()) defaults_ = std::make_shared<const ParamMap>(outcome.connection->params());
             }
@@ -441,7 +444,7 @@ PoolStats Pool::stats() const {
     s.total = c.total;
     s.active = c.lent + c.granted;
     s.waiting = c.waiting;
-    s.acquired = acquired_;
+    s.acquired = acquired_.load(std::memory_order_relaxed);
     s.wait_timeouts = wait_timeouts_;
     s.connect_failures = connect_failures_;
     return s;

@@ -143,7 +143,7 @@ private:
     std::atomic<std::uint64_t> touched_version_{0};
     std::map<std::string, std::string, std::less<>> known_settings_;  // "name\0value" -> normalized
     std::vector<std::pair<std::uint64_t, std::shared_ptr<ParamMap>>> shared_settings_;  // newest last
-    std::uint64_t acquired_ = 0;
+    std::atomic<std::uint64_t> acquired_{0};
     std::uint64_t wait_timeouts_ = 0;
     std::uint64_t connect_failures_ = 0;
     // The last time connecting gave up, and what the client was told; cleared by a success.
