@@ -297,6 +297,9 @@ awaitable<void> ClientSession::finish(const SessionEnd& end) {
     const auto& i = info(end.reason);
     if (end.reason == EndReason::ClientClosed || end.reason == EndReason::CancelRequest) {
         if (config_->logging.log_connections) spdlog::info("C{} closing because: {}", id_, i.log_reason);
+    } else if (end.message.starts_with(i.log_reason)) {
+        // The client's message names the reason already ("query_wait timeout: no server ...").
+        spdlog::info("C{} closing because: {}", id_, end.message);
     } else {
         spdlog::info("C{} closing because: {}: {}", id_, i.log_reason, end.message);
     }
