@@ -28,7 +28,8 @@ public:
 private:
     awaitable<void> accept_loop(tcp::acceptor& acceptor);
     awaitable<void> maintenance_loop();
-    // Parks the sessions whose clients have been idle between transactions for a while.
+    // Every 100 ms: ends the pool waits past query_wait or reserve_timeout, and parks the
+    // sessions whose clients have been idle between transactions for a while.
     awaitable<void> idle_sweep_loop();
     awaitable<void> shutdown();
     void spawn_session(tcp::socket socket, ClientCount::Place place);
