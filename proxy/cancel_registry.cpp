@@ -12,9 +12,8 @@ namespace sluice::proxy {
 
 using namespace asio::experimental::awaitable_operators;
 
-BackendKey CancelRegistry::issue(std::shared_ptr<CancelSlot> slot, std::size_t secret_length) {
-    BackendKey key;
-    key.secret = protocol::auth::random_bytes(secret_length);
+void CancelRegistry::issue(CancelSlot& slot, std::size_t secret_length) {
+    auto secret = protocol::auth::random_bytes(secret_length);
     std::lock_guard lock(mutex_);
     for (;;) {
         auto bytes = protocol::auth::random_bytes(4);
@@ -22,27 +21,24 @@ BackendKey CancelRegistry::issue(std::shared_ptr<CancelSlot> slot, std::size_t s
         std::memcpy(&v, bytes.data(), 4);
         auto pid = static_cast<std::int32_t>(v & 0x7fffffffu);
         if (pid == 0 || entries_.contains(pid)) continue;
-        key.process_id = pid;
-        entries_.emplace(pid, Entry{key.secret, std::move(slot)});
-        return key;
+        slot.key_ = BackendKey{pid, std::move(secret)};
+        entries_.emplace(pid, &slot);
+        return;
     }
 }
 
-void CancelRegistry::forget(std::int32_t process_id) {
+void CancelRegistry::forget(const CancelSlot& slot) {
+    if (!slot.registered()) return;
     std::lock_guard lock(mutex_);
-    entries_.erase(process_id);
+    entries_.erase(slot.key().process_id);
 }
 
 std::shared_ptr<const CancelTarget> CancelRegistry::find(std::int32_t process_id, std::string_view secret) const {
-    std::shared_ptr<CancelSlot> slot;
-    {
-        std::lock_guard lock(mutex_);
-        auto it = entries_.find(process_id);
-        if (it == entries_.end() || !protocol::auth::constant_time_equal(it->second.secret, secret))
-            return nullptr;
-        slot = it->second.slot;
-    }
-    return slot->begin_cancel();
+    // Under the registry's lock: the slot's session cannot finish forget() and go meanwhile.
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(process_id);
+    if (it == entries_.end() || !protocol::auth::constant_time_equal(it->second->key().secret, secret)) return nullptr;
+    return it->second->begin_cancel();
 }
 
 awaitable<void> forward_cancel(std::shared_ptr<const CancelTarget> target) {

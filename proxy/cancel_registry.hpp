@@ -15,7 +15,9 @@
 
 namespace sluice::proxy {
 
-// What a session currently holds; written by the session, read by whoever handles a CancelRequest.
+// What a session currently holds, and the key its client cancels with. Written by the session,
+// read by whoever handles a CancelRequest. A member of the session, not an allocation of its own:
+// the registry points to it from issue() until forget(), which the session calls before it goes.
 class CancelSlot {
 public:
     void set(std::shared_ptr<const CancelTarget> t) {
@@ -33,29 +35,30 @@ public:
         if (target_) target_->in_flight.fetch_add(1, std::memory_order_acq_rel);
         return target_;
     }
+    // The key the client was given (BackendKeyData); process id 0 until CancelRegistry::issue.
+    [[nodiscard]] const BackendKey& key() const noexcept { return key_; }
+    [[nodiscard]] bool registered() const noexcept { return key_.process_id != 0; }
 
 private:
+    friend class CancelRegistry;  // sets the key, once
     mutable WorkerMutex mutex_;
     std::shared_ptr<const CancelTarget> target_;
+    BackendKey key_;
 };
 
 class CancelRegistry {
 public:
-    // A fresh key for a session: process id unique among live sessions, secret of
-    // `secret_length` random bytes (4 for protocol 3.0, 32 for 3.2).
-    BackendKey issue(std::shared_ptr<CancelSlot> slot, std::size_t secret_length);
-    void forget(std::int32_t process_id);
+    // Gives `slot` a fresh key and lists it until forget(): process id unique among live
+    // sessions, secret of `secret_length` random bytes (4 for protocol 3.0, 32 for 3.2).
+    void issue(CancelSlot& slot, std::size_t secret_length);
+    void forget(const CancelSlot& slot);
     // The server to cancel, if the key matches a live session (constant-time secret check) and
     // that session holds a server now; counted as in flight until forward_cancel is done.
     std::shared_ptr<const CancelTarget> find(std::int32_t process_id, std::string_view secret) const;
 
 private:
-    struct Entry {
-        std::string secret;
-        std::shared_ptr<CancelSlot> slot;
-    };
     mutable std::mutex mutex_;
-    std::unordered_map<std::int32_t, Entry> entries_;
+    std::unordered_map<std::int32_t, const CancelSlot*> entries_;  // by the key's process id
 };
 
 // Opens a new connection to the server and sends it a CancelRequest with its own key; then the

@@ -184,8 +184,7 @@ awaitable<std::optional<SessionEnd>> ClientSession::log_in() {
         lent.lease.give_back();
     }
 
-    cancel_key_ = ctx_.cancels.issue(cancel_slot_, version_ >= p::kProtocol32 ? 32 : 4);
-    registered_cancel_key_ = true;
+    ctx_.cancels.issue(cancel_slot_, version_ >= p::kProtocol32 ? 32 : 4);
 
     std::string out;
     out.reserve(512);  // a dozen ParameterStatus messages: one allocation, not one per doubling
@@ -194,7 +193,7 @@ awaitable<std::optional<SessionEnd>> ClientSession::log_in() {
         auto mine = settings_.params().find(name);
         p::ParameterStatus{name, mine != settings_.params().end() ? std::string_view(mine->second) : value}.encode(out);
     }
-    p::BackendKeyData{cancel_key_.process_id, cancel_key_.secret}.encode(out);
+    p::BackendKeyData{cancel_slot_.key().process_id, cancel_slot_.key().secret}.encode(out);
     p::ReadyForQuery{p::TxStatus::Idle}.encode(out);
     if (!co_await send_to_client(out)) co_return SessionEnd::closed();
     if (config_->logging.log_connections)
@@ -235,7 +234,7 @@ void ClientSession::learn_server_spelling(ServerConnection& server, const std::v
 }
 
 void ClientSession::make_relay() {
-    relay_ = std::make_unique<Relay>(client_, settings_, statements_, *cancel_slot_,
+    relay_ = std::make_unique<Relay>(client_, settings_, statements_, cancel_slot_,
                                      pool_->settings().mode == config::PoolMode::Session ? Lending::Session
                                                                                          : Lending::Transaction,
                                      pool_->settings().max_prepared_statements);

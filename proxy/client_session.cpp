@@ -50,7 +50,6 @@ ClientSession::ClientSession(ProxyContext& context, tcp::socket socket, std::uin
       id_(id),
       // Until login completes a message may be no longer than PostgreSQL allows (log_in() lifts it).
       decoder_(p::kMaxAuthMessageLength),
-      cancel_slot_(std::make_shared<CancelSlot>()),
       place_(std::move(place)) {
     error_code ec;
     auto ep = client_.socket().remote_endpoint(ec);
@@ -63,10 +62,11 @@ ClientSession::ClientSession(ProxyContext& context, tcp::socket socket, std::uin
 
 ClientSession::~ClientSession() {
     ctx_.sessions.remove(*this);
-    if (registered_cancel_key_) ctx_.cancels.forget(cancel_key_.process_id);
+    ctx_.cancels.forget(cancel_slot_);
 }
 
 std::weak_ptr<ClientSession> SessionRegistry::weak_of(ClientSession& session) { return session.weak_from_this(); }
+ClientSession& SessionRegistry::session_of(Entry& entry) { return static_cast<ClientSession&>(entry); }
 
 Clock::time_point ClientSession::deadline_after(config::Duration d) {
     // Zero means "no limit" for every optional timeout in the configuration.

@@ -25,6 +25,7 @@
 #include "proxy/relay.hpp"
 #include "proxy/session_end.hpp"
 #include "proxy/session_params.hpp"
+#include "proxy/session_registry.hpp"
 #include "proxy/stream.hpp"
 
 namespace sluice::proxy {
@@ -36,7 +37,7 @@ inline constexpr std::chrono::milliseconds kIdleSweepPeriod{100};
 // Largest client message accepted once logged in (a Bind with big parameters, a CopyData chunk).
 inline constexpr std::size_t kMaxClientMessage = 64 * 1024 * 1024;
 
-class ClientSession : public std::enable_shared_from_this<ClientSession> {
+class ClientSession : public std::enable_shared_from_this<ClientSession>, public SessionRegistry::Entry {
 public:
     // `place`: this socket's count against max_client_connections, held until the session is gone.
     ClientSession(ProxyContext& context, tcp::socket socket, std::uint64_t id, ClientCount::Place place);
@@ -125,9 +126,7 @@ private:
     config::SessionTimeouts limits_;  // for this database, user and application_name
     ClientSettings settings_;  // what the client believes its session settings are
     ClientStatements statements_;  // its named prepared statements (transaction mode)
-    std::shared_ptr<CancelSlot> cancel_slot_;
-    BackendKey cancel_key_;
-    bool registered_cancel_key_ = false;
+    CancelSlot cancel_slot_;  // listed in ctx_.cancels from login to the destructor
     ClientCount::Place place_;
     std::unique_ptr<QueryGuard> guard_;  // when [guard] is on for this client
     std::unique_ptr<Relay> relay_;  // made once the pool (and so the lending mode) is known

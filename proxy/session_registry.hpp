@@ -3,7 +3,6 @@
 // from its construction to its destructor, also while it is parked (no coroutine running for it).
 #include <memory>
 #include <mutex>
-#include <unordered_set>
 #include <vector>
 
 namespace sluice::proxy {
@@ -12,19 +11,32 @@ class ClientSession;
 
 class SessionRegistry {
 public:
-    void add(ClientSession& session) {
+    // A session's links in the registry, a base of the session itself: listing one of thousands
+    // of clients costs no allocation of its own.
+    class Entry {
+        friend class SessionRegistry;
+        Entry* prev_ = nullptr;
+        Entry* next_ = nullptr;
+    };
+
+    void add(Entry& entry) {
         std::lock_guard lock(mutex_);
-        sessions_.insert(&session);
+        entry.prev_ = nullptr;
+        entry.next_ = head_;
+        if (head_) head_->prev_ = &entry;
+        head_ = &entry;
     }
     // From the session's destructor: until it returns the session's members are intact, which is
     // what lets select() read them under the lock.
-    void remove(ClientSession& session) {
+    void remove(Entry& entry) {
         std::lock_guard lock(mutex_);
-        sessions_.erase(&session);
+        (entry.prev_ ? entry.prev_->next_ : head_) = entry.next_;
+        if (entry.next_) entry.next_->prev_ = entry.prev_;
+        entry.prev_ = entry.next_ = nullptr;
     }
     [[nodiscard]] bool empty() const {
         std::lock_guard lock(mutex_);
-        return sessions_.empty();
+        return head_ == nullptr;
     }
     // The sessions for which `pick(const ClientSession&)` holds. Their last reference may be dropped
     // by the caller, so it is released outside the lock (the destructor takes it).
@@ -32,17 +44,20 @@ public:
     [[nodiscard]] std::vector<std::shared_ptr<ClientSession>> select(Pick pick) const {
         std::vector<std::shared_ptr<ClientSession>> picked;
         std::lock_guard lock(mutex_);
-        for (auto* session : sessions_)
-            if (pick(*session))
-                if (auto alive = weak_of(*session).lock()) picked.push_back(std::move(alive));
+        for (Entry* entry = head_; entry; entry = entry->next_) {
+            auto& session = session_of(*entry);
+            if (pick(session))
+                if (auto alive = weak_of(session).lock()) picked.push_back(std::move(alive));
+        }
         return picked;
     }
 
 private:
+    static ClientSession& session_of(Entry& entry);
     static std::weak_ptr<ClientSession> weak_of(ClientSession& session);
 
     mutable std::mutex mutex_;
-    std::unordered_set<ClientSession*> sessions_;
+    Entry* head_ = nullptr;
 };
 
 }  // namespace sluice::proxy
