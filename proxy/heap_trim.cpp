@@ -26,7 +26,7 @@ bool HeapTrimmer::maybe_trim() noexcept {
     const std::size_t rss = resident_bytes();
     if (rss < rss_after_last_trim_ + kMinFree) return false;
     const struct mallinfo2 heap = ::mallinfo2();
-    if (heap.fordblks < kMinFree || heap.fordblks < heap.uordblks) return false;
+    if (heap.fordblks < kMinFree) return false;
     ::malloc_trim(0);
     rss_after_last_trim_ = resident_bytes();
     return true;
