@@ -123,15 +123,16 @@ awaitable<std::optional<SessionEnd>> ClientSession::log_in() {
         p::NegotiateProtocolVersion{version_.code(), options}.encode(out);
         if (!co_await send_to_client(out)) co_return SessionEnd::closed();
     }
-    user_ = std::string(login_->startup.user());
-    database_ = std::string(login_->startup.database());
+    // Locals of the login's frame: after it, the pool's key names them.
+    const std::string user(login_->startup.user());
+    const std::string database_name(login_->startup.database());
     if (client_.is_tls() && config_->client_tls.client_cert == config::ClientCertCheck::VerifyFull) {
         // The handshake checked the chain; verify-full also ties the certificate to the user.
         auto cn = client_.tls()->peer_common_name();
-        if (!cn || *cn != user_)
+        if (!cn || *cn != user)
             co_return SessionEnd::because(EndReason::NotAuthorized,
                                           "the client certificate's CN \"" + cn.value_or("") +
-                                              "\" does not match user \"" + user_ + "\"",
+                                              "\" does not match user \"" + user + "\"",
                                           "Log in as the user the certificate names (client_tls.client_cert = \"verify-full\").");
     }
 
@@ -141,25 +142,26 @@ awaitable<std::optional<SessionEnd>> ClientSession::log_in() {
         co_return SessionEnd::because(EndReason::NotSupported, "replication connections are not supported by sluice",
                                       "Connect replication clients to PostgreSQL directly.");
 
-    const config::Database* database = config_->find_database(database_);
-    auto auth = co_await authenticate_client(client_, decoder_, *config_, database, user_, ctx_.auth_query);
+    const config::Database* database = config_->find_database(database_name);
+    auto auth = co_await authenticate_client(client_, decoder_, *config_, database, user, ctx_.auth_query);
     if (auth.failure) co_return std::move(auth.failure);
     decoder_.set_max_message_size(kMaxClientMessage);  // authenticated: big Binds and COPY may come
     if (!database)
         co_return SessionEnd::because(EndReason::UnknownDatabase,
-                                      "database \"" + database_ + "\" does not exist",
+                                      "database \"" + database_name + "\" does not exist",
                                       "sluice serves only the databases in its configuration.");
 
     auto gucs = startup_gucs(login_->startup);
     if (!gucs.error.empty()) co_return SessionEnd::because(EndReason::InvalidStartupParameter, gucs.error);
 
-    pool_ = ctx_.router.pool_for(*database, user_, auth.upstream);
+    pool_ = ctx_.router.pool_for(*database, user, auth.upstream);
     auto application_name = login_->startup.get("application_name");
-    limits_ = config_->timeouts_for(database_, user_, application_name ? *application_name : std::string_view{});
-    if (auto policy = config_->guard_for(database_, user_, application_name ? *application_name : std::string_view{});
+    limits_ = config_->timeouts_for(database_name, user, application_name ? *application_name : std::string_view{});
+    session_state_ = config_->session_state_for(*database, user);
+    if (auto policy = config_->guard_for(database_name, user, application_name ? *application_name : std::string_view{});
         policy.mode != config::GuardMode::Off) {
         guard_ = std::make_unique<QueryGuard>(policy, config_->guard,
-                                              GuardClient{peer_, user_, database_, application_name ? std::string(*application_name) : ""},
+                                              GuardClient{peer_, user, database_name, application_name ? std::string(*application_name) : ""},
                                               ctx_.analyses, *ctx_.audit_log, ctx_.guard_counters);
     }
     make_relay();
@@ -197,7 +199,7 @@ awaitable<std::optional<SessionEnd>> ClientSession::log_in() {
     p::ReadyForQuery{p::TxStatus::Idle}.encode(out);
     if (!co_await send_to_client(out)) co_return SessionEnd::closed();
     if (config_->logging.log_connections)
-        spdlog::info("C{} logged in: user \"{}\" database \"{}\" protocol 3.{}", id_, user_, database_, version_.minor);
+        spdlog::info("C{} logged in: user \"{}\" database \"{}\" protocol 3.{}", id_, user, database_name, version_.minor);
     login_.reset();  // everything needed from it is in settings_ now; idle clients stay small
     settings_.share(pool_->shared_settings(settings_.current(), settings_.fingerprint));
     co_return std::nullopt;
@@ -239,7 +241,7 @@ void ClientSession::make_relay() {
                                                                                          : Lending::Transaction,
                                      pool_->settings().max_prepared_statements);
     if (pool_->settings().mode == config::PoolMode::Transaction) {
-        auto policy = config_->session_state_for(*config_->find_database(database_), user_);
+        const auto policy = session_state_;
         relay_->watch_session_state(ctx_.analyses, policy, [this, policy](std::string_view why) {
             ++ctx_.pins;
             spdlog::info("C{} keeps its server until it disconnects ({}): {}", id_,

@@ -120,10 +120,9 @@ private:
     };
     std::unique_ptr<Login> login_ = std::make_unique<Login>();
     protocol::ProtocolVersion version_ = protocol::kProtocol30;
-    std::string user_;
-    std::string database_;
     std::shared_ptr<Pool> pool_;
     config::SessionTimeouts limits_;  // for this database, user and application_name
+    config::SessionStatePolicy session_state_{};  // for this database and user (each relay made)
     ClientSettings settings_;  // what the client believes its session settings are
     ClientStatements statements_;  // its named prepared statements (transaction mode)
     CancelSlot cancel_slot_;  // listed in ctx_.cancels from login to the destructor
