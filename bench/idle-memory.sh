@@ -18,6 +18,8 @@ SHARED=$(cd "${SHARED_BENCH:-$REPO/../shared/bench}" && pwd)
 . "$SHARED/lib.sh"
 # shellcheck source=bench/sluice-config.sh
 . "$REPO/bench/sluice-config.sh"
+# shellcheck source=bench/scaffold.sh
+. "$REPO/bench/scaffold.sh"
 
 SLUICE=${SLUICE:-$REPO/build/proxy/sluice}
 PG_PORT=${PG_PORT:-25540} PORT=${PORT:-26540} POOL=20
@@ -28,25 +30,13 @@ while [ $# -gt 0 ]; do
     --clients) CLIENTS=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
     --no-pgbouncer) NO_PGBOUNCER=1; shift ;;
-    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) bench_usage; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
 done
 [ -x "$SLUICE" ] || die "no sluice binary at $SLUICE (set SLUICE)"
 
-WORK=$BENCH_TMP/idle-memory-$PG_PORT
-rm -rf "$WORK"; mkdir_owned "$WORK"
-SPID='' PG_UP=0
-# shellcheck disable=SC2317  # runs from the EXIT trap
-cleanup() {
-  set +e
-  [ -n "$SPID" ] && kill -KILL "$SPID" 2>/dev/null
-  "$SHARED/proxy-pgbouncer.sh" stop "$PORT" >/dev/null 2>&1
-  [ "$PG_UP" = 1 ] && "$SHARED/pg-down.sh" "$PG_PORT" >/dev/null 2>&1
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_setup idle-memory
 
 "$SHARED/pg-up.sh" "$PG_PORT" 1 >&2
 PG_UP=1
@@ -63,10 +53,10 @@ echo "| proxy | idle clients | VmRSS B/client | anonymous B/client | file-backed
 echo "|---|---|---|---|---|"
 for r in $(seq "$ROUNDS"); do
   "$SLUICE" --config "$WORK/sluice.toml" >"$WORK/sluice-$r.log" 2>&1 &
-  SPID=$!
+  VPID=$!
   wait_port 127.0.0.1 "$PORT" 30 || { tail -5 "$WORK/sluice-$r.log" >&2; die "sluice did not listen"; }
-  split "$SPID" sluice
-  kill -TERM "$SPID"; wait "$SPID" 2>/dev/null || true; SPID=
+  split "$VPID" sluice
+  kill -TERM "$VPID"; wait "$VPID" 2>/dev/null || true; VPID=
   if [ "$NO_PGBOUNCER" = 0 ]; then
     pid=$("$SHARED/proxy-pgbouncer.sh" start "$PORT" "$PG_PORT" "$POOL" | tail -1)
     wait_port 127.0.0.1 "$PORT" 30 || die "PgBouncer did not listen"

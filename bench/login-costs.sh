@@ -21,6 +21,8 @@ SHARED=$(cd "${SHARED_BENCH:-$REPO/../shared/bench}" && pwd)
 . "$SHARED/lib.sh"
 # shellcheck source=bench/sluice-config.sh
 . "$REPO/bench/sluice-config.sh"
+# shellcheck source=bench/scaffold.sh
+. "$REPO/bench/scaffold.sh"
 
 SLUICE=${SLUICE:-$REPO/build/proxy/sluice}
 PG_PORT=${PG_PORT:-25530} PORT=${PORT:-26530} POOL=20
@@ -33,26 +35,17 @@ while [ $# -gt 0 ]; do
     --users) USERS=$2; shift 2 ;;
     --no-pgbouncer) NO_PGBOUNCER=1; shift ;;
     --out) OUT=$2; shift 2 ;;
-    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) bench_usage; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
 done
 [ -x "$SLUICE" ] || die "no sluice binary at $SLUICE (set SLUICE)"
 
-WORK=$BENCH_TMP/login-costs-$PG_PORT
-rm -rf "$WORK"; mkdir_owned "$WORK"
-VPID='' PG_UP=0
 # shellcheck disable=SC2317  # runs from the EXIT trap
-cleanup() {
-  set +e
-  [ -n "$VPID" ] && kill -KILL "$VPID" 2>/dev/null
-  "$SHARED/proxy-pgbouncer.sh" stop "$PORT" >/dev/null 2>&1
-  [ "$PG_UP" = 1 ] && "$SHARED/pg-down.sh" "$PG_PORT" >/dev/null 2>&1
+bench_on_exit() {
   if [ -n "$OUT" ]; then mkdir -p "$OUT" && cp "$WORK"/*.out "$OUT"/ 2>/dev/null; fi
-  rm -rf "$WORK"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_setup login-costs
 
 "$SHARED/pg-up.sh" "$PG_PORT" 1 >&2
 PG_UP=1
