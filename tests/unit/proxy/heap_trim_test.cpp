@@ -11,22 +11,34 @@
 namespace sluice::proxy {
 namespace {
 
-TEST(HeapTrimmer, ReturnsWhatABurstLeftFreeOnce) {
-    HeapTrimmer trimmer;
-    trimmer.maybe_trim();  // whatever the test process had left free before
+// 64 Ki blocks of 1000 bytes, touched: 64 MiB resident.
+std::vector<void*> resident_blocks() {
     std::vector<void*> blocks(64 * 1024);
     for (void*& block : blocks) {
         block = std::malloc(1000);
-        std::memset(block, 1, 1000);  // 64 MiB resident
+        std::memset(block, 1, 1000);
     }
-    const std::size_t peak = resident_bytes();
-    ASSERT_GT(peak, std::size_t{64} << 20);
-    // All but every 64th block: the heap's top stays in use, so free() alone returns nothing.
+    return blocks;
+}
+
+// Frees the blocks whose index `pick` chooses.
+template <class Pick>
+void free_blocks(std::vector<void*>& blocks, Pick pick) {
     for (std::size_t i = 0; i < blocks.size(); ++i) {
-        if (i % 64 == 63) continue;
+        if (!pick(i)) continue;
         std::free(blocks[i]);
         blocks[i] = nullptr;
     }
+}
+
+TEST(HeapTrimmer, ReturnsWhatABurstLeftFreeOnce) {
+    HeapTrimmer trimmer;
+    trimmer.maybe_trim();  // whatever the test process had left free before
+    auto blocks = resident_blocks();
+    const std::size_t peak = resident_bytes();
+    ASSERT_GT(peak, std::size_t{64} << 20);
+    // All but every 64th block: the heap's top stays in use, so free() alone returns nothing.
+    free_blocks(blocks, [](std::size_t i) { return i % 64 != 63; });
     if constexpr (HeapTrimmer::kSupported) {
         EXPECT_GT(resident_bytes(), peak - (std::size_t{8} << 20)) << "free() alone gave the memory back";
         EXPECT_TRUE(trimmer.maybe_trim());
@@ -43,18 +55,10 @@ TEST(HeapTrimmer, ReturnsWhatABurstLeftFreeOnce) {
 TEST(HeapTrimmer, ReturnsFreeRunsAmongMoreMemoryInUse) {
     HeapTrimmer trimmer;
     trimmer.maybe_trim();
-    std::vector<void*> blocks(64 * 1024);
-    for (void*& block : blocks) {
-        block = std::malloc(1000);
-        std::memset(block, 1, 1000);
-    }
+    auto blocks = resident_blocks();
     const std::size_t peak = resident_bytes();
     // 24 of every 64 blocks, in runs of ~24 KiB: 24 MiB free, 40 MiB in use.
-    for (std::size_t i = 0; i < blocks.size(); ++i) {
-        if (i % 64 >= 24) continue;
-        std::free(blocks[i]);
-        blocks[i] = nullptr;
-    }
+    free_blocks(blocks, [](std::size_t i) { return i % 64 < 24; });
     if constexpr (HeapTrimmer::kSupported) {
         EXPECT_TRUE(trimmer.maybe_trim());
         EXPECT_LT(resident_bytes(), peak - (std::size_t{16} << 20));
