@@ -253,10 +253,7 @@ void ClientSession::make_relay() {
     if (guard_) relay_->guard_with(*guard_);
     relay_->on_idle = [this] {
         // A session told to stop while in a transaction stops once it is over.
-        if (stopping()) {
-            error_code ignored;
-            client_.socket().cancel(ignored);
-        }
+        if (stopping()) client_.cancel();
         note_if_idle();
     };
 }

@@ -1,6 +1,5 @@
 #include "proxy/client_session.hpp"
 
-#include <boost/asio/bind_allocator.hpp>
 #include <spdlog/spdlog.h>
 
 #include <utility>
@@ -82,10 +81,7 @@ void ClientSession::request_shutdown() {
     shutdown_requested_ = true;
     asio::post(client_.socket().get_executor(), [self = shared_from_this()] {
         // Only an idle session is interrupted; one in a transaction stops when it ends (on_idle).
-        if (!self->relay_ || self->relay_->idle()) {
-            error_code ec;
-            self->client_.socket().cancel(ec);
-        }
+        if (!self->relay_ || self->relay_->idle()) self->client_.cancel();
     });
 }
 
@@ -126,8 +122,7 @@ void ClientSession::park_if_idle() {
         // The wait idle_since_tick() saw may be over already (the client spoke).
         if (self->idle_tick_.load(std::memory_order_relaxed) == 0 || self->park_requested_ || self->stopping()) return;
         self->park_requested_ = true;
-        error_code ignored;
-        self->client_.socket().cancel(ignored);  // serve() returns nullopt, then park()
+        self->client_.cancel();  // serve() returns nullopt, then park()
     });
 }
 
@@ -143,17 +138,30 @@ void ClientSession::park() {
     client_.release_memory();
     if (relay_->forgettable()) relay_.reset();
     else relay_->release_memory();
-    auto resume = [self = shared_from_this()](error_code) mutable {
+    // Out of Asio's reactor until the client speaks: what a parked client holds is this object.
+    if (!ctx_.parking || !client_.park(*ctx_.parking, shared_from_this(), &ClientSession::resume)) {
+        // No lot (or it is out of memory): the client is waited for as by an active session.
+        spawn_serving(shared_from_this());
+    }
+}
+
+void ClientSession::resume(std::shared_ptr<void> owner, bool) {
+    auto self = std::static_pointer_cast<ClientSession>(std::move(owner));
+    auto ex = self->client_.socket().get_executor();
+    // Posted: the lot may call this from any thread, or from inside a cancel() of this session.
+    asio::post(ex, [self = std::move(self)]() mutable {
         spdlog::debug("C{} resumed", self->id_);
-        // Also on an error (a cancel at shutdown, a limit that ended the session): serve() finds out.
-        // The function object (and so `self`) lives as long as the coroutine.
-        auto ex = self->client_.socket().get_executor();
-        auto what = "session C" + std::to_string(self->id_);
-        asio::co_spawn(ex, [self = std::move(self)] { return self->serve_or_park(); }, log_exception(std::move(what)));
-    };
-    // Allocated at its own size: Asio's recycling cache would lend the wait whatever block a finished
-    // operation or coroutine frame left (up to 1 KiB), held for as long as the client idles.
-    client_.socket().async_wait(tcp::socket::wait_read, asio::bind_allocator(std::allocator<void>(), std::move(resume)));
+        // Also when interrupted (shutdown, a limit that ended the session): serve() finds out.
+        self->client_.unpark();
+        spawn_serving(std::move(self));
+    });
+}
+
+void ClientSession::spawn_serving(std::shared_ptr<ClientSession> self) {
+    auto ex = self->client_.socket().get_executor();
+    auto what = "session C" + std::to_string(self->id_);
+    // The function object (and so `self`) lives as long as the coroutine.
+    asio::co_spawn(ex, [self = std::move(self)] { return self->serve_or_park(); }, log_exception(std::move(what)));
 }
 
 awaitable<std::optional<SessionEnd>> ClientSession::serve() {

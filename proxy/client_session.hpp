@@ -49,8 +49,8 @@ public:
     [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
 
     // Parking. Thousands of clients sit idle between transactions for most of their lives; a parked
-    // one holds no coroutine frames, buffers or relay, only this object and a readiness wait on its
-    // socket, and its serving coroutine starts again when the client speaks.
+    // one holds no coroutine frames, buffers or relay, only this object, its socket waiting in the
+    // parking lot (out of Asio's reactor), and its serving coroutine starts again when the client speaks.
     // The idle_clock step at which the session began waiting for its client between transactions,
     // without a server and with nothing buffered; 0 when it is not.
     [[nodiscard]] std::uint32_t idle_since_tick() const noexcept { return idle_tick_.load(std::memory_order_relaxed); }
@@ -65,6 +65,9 @@ private:
     // nullopt: parked.
     awaitable<std::optional<SessionEnd>> serve();
     void park();
+    // The parking lot's resume (parking_lot.hpp): serving starts again on the session's executor.
+    static void resume(std::shared_ptr<void> owner, bool interrupted);
+    static void spawn_serving(std::shared_ptr<ClientSession> self);
     // Stamps idle_tick_ when the session waits for its client with nothing held for it: no server
     // (one may still be on its way back when the wait begins), nothing buffered.
     void note_if_idle();

@@ -9,6 +9,7 @@
 #include "proxy/audit_log.hpp"
 #include "proxy/auth_query.hpp"
 #include "proxy/cancel_registry.hpp"
+#include "proxy/parking_lot.hpp"
 #include "proxy/query_guard.hpp"
 #include "proxy/router.hpp"
 #include "proxy/session_registry.hpp"
@@ -41,6 +42,7 @@ struct ProxyContext {
     std::unique_ptr<AuditLog> audit_log{};
     GuardCounters guard_counters{};
     SessionRegistry sessions{};
+    ParkingLot* parking = nullptr;  // where idle clients wait (the Server's)
     // Advanced a step every kIdleSweepPeriod by the server; a session waiting for its client between
     // transactions stamps the wait with it, and one idle a full step or more is parked (ClientSession::park).
     std::atomic<std::uint32_t> idle_clock{1};

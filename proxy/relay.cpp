@@ -685,11 +685,8 @@ void Relay::pump_done() {
     pump_running_ = false;
     if (pump_stopped_) pump_stopped_->cancel();
     settle();
-    if (end_) {
-        // Wake the session if it waits on the client: it ends with end_.
-        error_code ignored;
-        client_.socket().cancel(ignored);
-    }
+    // Wake the session if it waits on the client (or is parked): it ends with end_.
+    if (end_) client_.cancel();
 }
 
 bool Relay::follow(std::string_view chunk) {
@@ -1064,10 +1061,7 @@ void Relay::learn_settings() {
             }
             if (learned_) learned_->cancel();
             settle();
-            if (end_) {
-                error_code ignored;
-                client_.socket().cancel(ignored);
-            }
+            if (end_) client_.cancel();
         },
         log_exception("reading session settings"));
 }

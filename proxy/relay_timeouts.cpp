@@ -178,9 +178,8 @@ void Relay::cancel_statement() {
 void Relay::end_session(SessionEnd end) {
     if (!end_) end_ = std::move(end);
     rolls_back_ = true;
-    // Wake the session, which waits on the client.
-    error_code ignored;
-    client_.socket().cancel(ignored);
+    // Wake the session, which waits on the client (or is parked).
+    client_.cancel();
 }
 
 }  // namespace sluice::proxy

@@ -28,10 +28,12 @@ Server::Server(std::shared_ptr<const config::Config> config)
       io_(workers_ == 1 ? BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO : BOOST_ASIO_CONCURRENCY_HINT_DEFAULT),
       router_(io_.get_executor(), config_),
       context_{config_, router_, cancels_},
+      parking_(io_),
       signals_(io_, SIGINT, SIGTERM),
       reload_signal_(io_, SIGHUP) {
     // Before any thread starts (see worker_mutex.hpp).
     WorkerMutex::set_single_worker(workers_ == 1);
+    context_.parking = &parking_;
     if (config_->auth.auth_query) {
         auth_query_ = std::make_unique<AuthQueryCache>(io_.get_executor(), *config_->auth.auth_query);
         context_.auth_query = auth_query_.get();

@@ -9,6 +9,7 @@
 #include "proxy/client_count.hpp"
 #include "proxy/handshake_executor.hpp"
 #include "proxy/heap_trim.hpp"
+#include "proxy/parking_lot.hpp"
 #include "proxy/proxy_context.hpp"
 #include "proxy/router.hpp"
 
@@ -46,6 +47,8 @@ private:
     CancelRegistry cancels_;
     std::unique_ptr<AuthQueryCache> auth_query_;
     ProxyContext context_;
+    // After context_ (destroyed before it): sessions still parked when the server goes end here.
+    ParkingLot parking_;
     std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
     asio::signal_set signals_;
     asio::signal_set reload_signal_;  // SIGHUP: client_tls certificates read again

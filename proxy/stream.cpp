@@ -1,6 +1,7 @@
 #include "proxy/stream.hpp"
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 
@@ -49,6 +50,36 @@ struct Stream::Tls {
 Stream::Stream(tcp::socket socket) noexcept : socket_(std::move(socket)) {}
 Stream::~Stream() = default;
 Stream::Stream(Stream&&) noexcept = default;
+
+bool Stream::park(ParkingLot& lot, std::shared_ptr<void> owner, ParkingLot::Resume resume) {
+    error_code ec;
+    if (family_ == Family::Unknown) {
+        auto local = socket_.local_endpoint(ec);
+        if (ec) return false;
+        family_ = local.address().is_v6() ? Family::V6 : Family::V4;
+    }
+    // Out of the reactor first: a descriptor in two epoll sets would wake both.
+    int fd = socket_.release(ec);
+    if (ec) return false;
+    if (lot.park(parking_, fd, std::move(owner), resume)) return true;
+    socket_.assign(family_ == Family::V6 ? tcp::v6() : tcp::v4(), fd, ec);
+    if (ec) ::close(fd);  // the stream reads as closed
+    return false;
+}
+
+void Stream::unpark() noexcept {
+    int fd = parking_.take_descriptor();
+    if (fd < 0) return;
+    error_code ec;
+    socket_.assign(family_ == Family::V6 ? tcp::v6() : tcp::v4(), fd, ec);
+    if (ec) ::close(fd);  // the stream reads as closed
+}
+
+void Stream::cancel() noexcept {
+    if (auto* lot = parking_.lot(); lot && lot->wake(parking_)) return;
+    error_code ignored;
+    socket_.cancel(ignored);
+}
 
 void Stream::close() noexcept {
     error_code ec;

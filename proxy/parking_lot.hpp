@@ -1,0 +1,91 @@
+#pragma once
+// Where idle clients wait between transactions. Thousands of clients sit idle for most of their
+// lives; waiting in Asio's reactor, each would hold a pending wait operation and the reactor's
+// per-socket state (~320 bytes together, more than PgBouncer spends on a whole idle client). A
+// parked socket leaves the reactor for an epoll set of the lot's own, which the reactor watches as
+// one descriptor, and goes back when its client speaks, hangs up, or its owner is interrupted.
+//
+// The lot's registration is level-triggered (and one-shot): a socket that became readable before
+// it was parked, its edge already taken by Asio's edge-triggered reactor, is found at once.
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <utility>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace sluice::proxy {
+
+class ParkingLot {
+public:
+    // Runs once per park, outside the lot's lock, when the socket is readable or closed by the
+    // peer (`interrupted` false) or wake() was called (true); possibly inside the caller of wake()
+    // and on any thread running the io_context, so it only posts the owner's work. `owner` is what
+    // park() kept alive; the socket is the spot's to take back (Spot::take_descriptor()).
+    using Resume = void (*)(std::shared_ptr<void> owner, bool interrupted);
+
+    // A parkable socket's place in the lot: a member of what parks (Stream), in a list of the lot
+    // while parked, so that the lot can let go of everything it holds when it goes.
+    class Spot {
+    public:
+        Spot() = default;
+        // Of a spot that is not parked (a stream moved before it is used); the registration its
+        // lot may still have under the old name is taken over at the next park.
+        Spot(Spot&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+        Spot& operator=(Spot&&) = delete;
+
+        // After the resume: the parked socket, -1 if none is held (closed by the destructor otherwise).
+        int take_descriptor() noexcept { return std::exchange(fd_, -1); }
+        [[nodiscard]] bool holds_descriptor() const noexcept { return fd_ >= 0; }
+        // The lot it last parked in; nullptr if it never parked.
+        [[nodiscard]] ParkingLot* lot() const noexcept { return lot_; }
+        ~Spot();
+
+    private:
+        friend class ParkingLot;
+        ParkingLot* lot_ = nullptr;
+        Spot* prev_ = nullptr;
+        Spot* next_ = nullptr;
+        std::shared_ptr<void> owner_;
+        Resume resume_ = nullptr;
+        int fd_ = -1;
+        bool parked_ = false;      // under the lot's lock
+        bool registered_ = false;  // in the lot's epoll set (disarmed once it fired)
+    };
+
+    // Watches its epoll set from `io`. Destroy it only once `io` no longer runs (it lets go of the
+    // owners still parked, whose destructors may use what outlives it).
+    explicit ParkingLot(boost::asio::io_context& io);
+    ~ParkingLot();
+    ParkingLot(const ParkingLot&) = delete;
+    ParkingLot& operator=(const ParkingLot&) = delete;
+
+    // Parks `fd` (a socket out of any reactor) in `spot` until it is readable or wake(spot); keeps
+    // `owner` alive till then. False if the kernel refused (out of memory): nothing was taken.
+    bool park(Spot& spot, int fd, std::shared_ptr<void> owner, Resume resume) noexcept;
+    // Resumes a parked spot as interrupted; false if it is not parked (any more).
+    bool wake(Spot& spot) noexcept;
+    [[nodiscard]] std::size_t parked() const;
+
+private:
+    struct Watch;  // the epoll set and Asio's wait on it
+    void watch();
+    // Resumes every spot whose socket the epoll set reports.
+    void drain();
+    // Under mutex_: the spot out of the list, and out of the epoll set if its registration is
+    // still armed (it did not just fire).
+    struct Exit {
+        std::shared_ptr<void> owner;
+        Resume resume = nullptr;
+    };
+    Exit leave(Spot& spot, bool still_armed) noexcept;
+
+    mutable std::mutex mutex_;
+    std::unique_ptr<Watch> watch_;
+    Spot* head_ = nullptr;
+    std::size_t parked_ = 0;
+};
+
+}  // namespace sluice::proxy
