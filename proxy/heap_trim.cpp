@@ -23,12 +23,12 @@ std::size_t resident_bytes() noexcept {
 bool HeapTrimmer::maybe_trim() noexcept {
     if constexpr (!kSupported) return false;
 #if defined(__GLIBC__)
-    const std::size_t rss = resident_bytes();
-    if (rss < rss_after_last_trim_ + kMinFree) return false;
     const struct mallinfo2 heap = ::mallinfo2();
-    if (heap.fordblks < kMinFree) return false;
+    const std::size_t in_use = heap.uordblks + heap.hblkhd;
+    auto slack = [in_use](std::size_t rss) { return rss > in_use ? rss - in_use : 0; };
+    if (heap.fordblks < kStep || slack(resident_bytes()) < slack_after_last_trim_ + kStep) return false;
     ::malloc_trim(0);
-    rss_after_last_trim_ = resident_bytes();
+    slack_after_last_trim_ = slack(resident_bytes());
     return true;
 #else
     return false;

@@ -24,17 +24,19 @@ public:
     static constexpr bool kSupported = false;
 #endif
 
-    // Trims when at least `kMinFree` bytes of the heap are free and the resident size grew by
-    // `kMinFree` since the last trim (so a trimmed heap is not walked again until a new burst).
-    // Free may be less than in use: 10,000 clients parked after a query burst keep ~13 MiB in use
-    // among ~10 MiB free. Cheap when it does nothing; a trim takes about a millisecond per 50 MiB.
-    // True when it trimmed.
+    // Trims when the free heap that is still resident grew by `kStep` since the last trim: the
+    // resident size less the heap in use, which holds code, stacks and what free() kept. It grows
+    // when a burst of clients leaves memory free among those that stay (10,000 parked after a
+    // query burst: ~13 MiB in use among ~10 MiB free) and when clients leave, the resident size
+    // then unchanged. Checked once a second; it reads the allocator's totals (a walk of its free
+    // lists), and a trim takes about a millisecond per 50 MiB. True when it trimmed.
     bool maybe_trim() noexcept;
 
-    static constexpr std::size_t kMinFree = 8u << 20;
+    // 100 bytes per client at 10,000 idle ones: what an idle proxy may keep resident beyond its use.
+    static constexpr std::size_t kStep = 1u << 20;
 
 private:
-    std::size_t rss_after_last_trim_ = 0;
+    std::size_t slack_after_last_trim_ = 0;
 };
 
 // The process's resident set in bytes (0 where it cannot be read).
