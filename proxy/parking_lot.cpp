@@ -6,7 +6,6 @@
 #include <array>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <cerrno>
-#include <stdexcept>
 #include <system_error>
 #include <vector>
 
@@ -34,7 +33,7 @@ ParkingLot::ParkingLot(asio::io_context& io) {
 }
 
 ParkingLot::~ParkingLot() {
-    // Let go outside the lock (an owner's destructor may wake its own spot); `owners` goes last.
+    // Let go outside the lock, as `owners` goes last: a session's destructor takes other locks.
     std::vector<std::shared_ptr<void>> owners;
     {
         std::lock_guard lock(mutex_);
@@ -50,8 +49,8 @@ std::size_t ParkingLot::parked() const {
 }
 
 void ParkingLot::watch() {
-    // The epoll set's own descriptor sits in Asio's edge-triggered reactor: the wait is started
-    // before the set is read (drain), so that a socket ready in between makes a new edge for it.
+    // The epoll set's own descriptor sits in Asio's edge-triggered reactor: the next wait is started
+    // before the set is read (drain), so that a socket ready in between completes it.
     watch_->epoll.async_wait(asio::posix::stream_descriptor::wait_read, [this](error_code ec) {
         if (ec) return;  // closed by the destructor: `this` may be gone
         watch();

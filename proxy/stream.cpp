@@ -62,14 +62,15 @@ bool Stream::park(ParkingLot& lot, std::shared_ptr<void> owner, ParkingLot::Resu
     int fd = socket_.release(ec);
     if (ec) return false;
     if (lot.park(parking_, fd, std::move(owner), resume)) return true;
-    socket_.assign(family_ == Family::V6 ? tcp::v6() : tcp::v4(), fd, ec);
-    if (ec) ::close(fd);  // the stream reads as closed
+    take_back(fd);
     return false;
 }
 
 void Stream::unpark() noexcept {
-    int fd = parking_.take_descriptor();
-    if (fd < 0) return;
+    if (int fd = parking_.take_descriptor(); fd >= 0) take_back(fd);
+}
+
+void Stream::take_back(int fd) noexcept {
     error_code ec;
     socket_.assign(family_ == Family::V6 ? tcp::v6() : tcp::v4(), fd, ec);
     if (ec) ::close(fd);  // the stream reads as closed

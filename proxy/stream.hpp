@@ -113,6 +113,8 @@ private:
     awaitable<error_code> wait_writable();
     [[nodiscard]] bool tls_buffered() const noexcept;
     [[nodiscard]] bool tls_flushed() const noexcept;
+    // The released descriptor back in Asio's reactor (closed if it cannot be).
+    void take_back(int fd) noexcept;
 
     tcp::socket socket_;
     ParkingLot::Spot parking_;  // holds the socket's descriptor while it is parked

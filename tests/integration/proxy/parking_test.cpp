@@ -4,6 +4,7 @@
 // again, and shutdown must still reach it. sluice logs "C<n> parked" / "C<n> resumed" at debug
 // level, which is how these tests know the path they exercise was taken.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <regex>
@@ -106,8 +107,9 @@ TEST_F(ProxyParking, TheGuardStillStandsAfterAPark) {
 TEST_F(ProxyParking, AClientIdleLimitStillFiresWhileParked) {
     start("[timeouts]\nclient_idle = \"1s\"\n");
     auto a = connect();
-    auto from = sluice_->log_size();
     ASSERT_EQ(query_value(a.get(), "SELECT 1"), "1");
+    // After the query's answer: the park that follows it, not the one at login.
+    auto from = sluice_->log_size();
     ASSERT_TRUE(parked(1, from));
     // The relay keeps its timer while parked: the limit fires at 1 s, not when the client speaks.
     std::this_thread::sleep_for(1800ms);
@@ -119,9 +121,9 @@ TEST_F(ProxyParking, AClientIdleLimitStillFiresWhileParked) {
 
 TEST_F(ProxyParking, ShutdownTellsParkedClientsWhy) {
     start();
-    auto from = sluice_->log_size();
     auto a = connect();
     ASSERT_EQ(query_value(a.get(), "SELECT 1"), "1");
+    auto from = sluice_->log_size();
     ASSERT_TRUE(parked(1, from));
     auto status = sluice_->stop();
     EXPECT_TRUE(status.success()) << status.describe() << "\n" << sluice_->log();
@@ -130,6 +132,19 @@ TEST_F(ProxyParking, ShutdownTellsParkedClientsWhy) {
     EXPECT_FALSE(succeeded(r.get()));
     EXPECT_NE(std::string(PQerrorMessage(a.get())).find("shutting down"), std::string::npos)
         << PQerrorMessage(a.get());
+}
+
+// The parked socket is watched for a hang-up too: the session ends then, not at shutdown.
+TEST_F(ProxyParking, AParkedClientThatHangsUpIsGoneAtOnce) {
+    start();
+    auto a = connect();
+    ASSERT_EQ(query_value(a.get(), "SELECT 1"), "1");
+    auto from = sluice_->log_size();
+    ASSERT_TRUE(parked(1, from));
+    from = sluice_->log_size();
+    ::shutdown(PQsocket(a.get()), SHUT_RDWR);  // gone without a Terminate
+    EXPECT_TRUE(sluice_->wait_for_log("closing because", 5s, from)) << sluice_->log(from);
+    EXPECT_EQ(count("resumed", from), 1u);
 }
 
 }  // namespace

@@ -163,5 +163,23 @@ TEST(ClientTls, PreferAcceptsBoth) {
     }
 }
 
+// A parked TLS client's socket leaves the event loop while OpenSSL's session stays in sluice: it
+// resumes with its settings, and parks again.
+TEST(ClientTls, AParkedTlsClientResumesWithItsSession) {
+    auto config = require_tls();
+    config.log_level = "debug";
+    SluiceProcess sluice(config, tls_pg());
+    auto c = pq_connect(tls_conninfo(sluice, "sluice_scram", "scram_pw", "require"));
+    ASSERT_TRUE(connected(c.get())) << conn_error(c.get());
+    exec_ok(c.get(), "SET application_name = 'parked_over_tls'");
+    for (int round = 0; round < 2; ++round) {
+        SCOPED_TRACE(round);
+        auto mark = sluice.log_size();
+        ASSERT_TRUE(sluice.wait_for_log(" parked", 5s, mark)) << sluice.log(mark);
+        EXPECT_EQ(query_value(c.get(), "SHOW application_name"), "parked_over_tls");
+        EXPECT_TRUE(sluice.wait_for_log(" resumed", 5s, mark)) << sluice.log(mark);
+    }
+}
+
 }  // namespace
 }  // namespace sluice::testing::tls
