@@ -1,5 +1,6 @@
 #include "proxy/client_session.hpp"
 
+#include <boost/asio/bind_allocator.hpp>
 #include <spdlog/spdlog.h>
 
 #include <utility>
@@ -88,9 +89,9 @@ void ClientSession::request_shutdown() {
 awaitable<void> ClientSession::run() {
     if (config_->logging.log_connections) spdlog::info("C{} connected from {}", id_, peer_);
     if (auto failed = co_await log_in_in_time()) co_return co_await finish(*failed);
-    // A client that has not spoken yet waits parked: connecting ahead of need is what pools of
-    // idle clients (serverless functions, application pools) do.
-    if (nothing_buffered() && !stopping()) co_return park();
+    // A client that has not spoken yet costs little while it waits, and is parked if it stays
+    // silent: connecting ahead of need is what pools of idle clients (application pools) do.
+    if (nothing_buffered() && !stopping()) co_return wait_for_first_query();
     co_await serve_or_park();
 }
 
@@ -131,13 +132,36 @@ void ClientSession::note_if_idle() {
         idle_tick_.store(ctx_.idle_clock.load(std::memory_order_relaxed), std::memory_order_relaxed);
 }
 
-void ClientSession::park() {
-    spdlog::debug("C{} parked", id_);
-    // Nothing is buffered (serve() parks only then): the client's next bytes are all in the socket.
+void ClientSession::release_idle_memory() {
+    // Nothing is buffered (the callers make sure): the client's next bytes are all in the socket.
     decoder_.release_memory();
     client_.release_memory();
+    if (!relay_) return;
     if (relay_->forgettable()) relay_.reset();
     else relay_->release_memory();
+}
+
+void ClientSession::wait_for_first_query() {
+    // A client that logs in to run a query at once (pgbench -C, a serverless function) sends it a
+    // round trip later: waiting in the reactor costs one epoll_ctl, a park in the lot five system
+    // calls. One that stays silent is parked by the idle sweep, as after a transaction.
+    release_idle_memory();
+    idle_tick_.store(ctx_.idle_clock.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    auto first_bytes = [self = shared_from_this()](error_code) mutable {
+        self->idle_tick_.store(0, std::memory_order_relaxed);
+        // Asked to park (park_if_idle cancelled this wait): into the lot. Otherwise the client
+        // spoke, or a cancel (shutdown, a limit that ended the session) wants serve() to see it.
+        if (std::exchange(self->park_requested_, false) && !self->stopping()) return self->park();
+        spawn_serving(std::move(self));
+    };
+    // Allocated at its own size: Asio's recycling cache would lend it whatever block a finished
+    // operation or coroutine frame left (up to 1 KiB).
+    client_.socket().async_wait(tcp::socket::wait_read, asio::bind_allocator(std::allocator<void>(), std::move(first_bytes)));
+}
+
+void ClientSession::park() {
+    spdlog::debug("C{} parked", id_);
+    release_idle_memory();
     // Out of Asio's reactor until the client speaks: what a parked client holds is this object.
     if (!ctx_.parking || !client_.park(*ctx_.parking, shared_from_this(), &ClientSession::resume)) {
         // No lot (or it is out of memory): the client is waited for as by an active session.

@@ -51,8 +51,8 @@ public:
     // Parking. Thousands of clients sit idle between transactions for most of their lives; a parked
     // one holds no coroutine frames, buffers or relay, only this object, its socket waiting in the
     // parking lot (out of Asio's reactor), and its serving coroutine starts again when the client speaks.
-    // The idle_clock step at which the session began waiting for its client between transactions,
-    // without a server and with nothing buffered; 0 when it is not.
+    // The idle_clock step at which the session began waiting for its client between transactions
+    // (or for its first query), without a server and with nothing buffered; 0 when it is not.
     [[nodiscard]] std::uint32_t idle_since_tick() const noexcept { return idle_tick_.load(std::memory_order_relaxed); }
     // From any thread: park the session if it is still waiting as idle_since_tick() said.
     void park_if_idle();
@@ -64,7 +64,13 @@ private:
     awaitable<void> serve_or_park();
     // nullopt: parked.
     awaitable<std::optional<SessionEnd>> serve();
+    // After the login, with nothing from the client yet: a wait in the reactor, until the client
+    // speaks or the idle sweep parks the session.
+    void wait_for_first_query();
     void park();
+    // Nothing buffered: the decoder's and TLS's buffers and the relay go (the relay's memory only,
+    // if a timer or a server task still needs it).
+    void release_idle_memory();
     // The parking lot's resume (parking_lot.hpp): serving starts again on the session's executor.
     static void resume(std::shared_ptr<void> owner, bool interrupted);
     static void spawn_serving(std::shared_ptr<ClientSession> self);
