@@ -1,5 +1,5 @@
 // Parked sessions (ClientSession::park): a client idle between transactions holds no coroutine,
-// buffer or relay in sluice, only its session object and a readiness wait on its socket. What it
+// buffer or relay in sluice, only its session object, its socket in the parking lot. What it
 // set up before (settings, prepared statements, the guard, limits) must be there when it speaks
 // again, and shutdown must still reach it. sluice logs "C<n> parked" / "C<n> resumed" at debug
 // level, which is how these tests know the path they exercise was taken.

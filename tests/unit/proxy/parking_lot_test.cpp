@@ -72,6 +72,16 @@ std::string read_next(asio::io_context& io, Stream& stream) {
     return done ? got : "nothing read";
 }
 
+// Waits for the next resume of `p` (not interrupted), takes its socket back and reads from it.
+std::string resume_and_read(asio::io_context& io, Parked& p) {
+    const int before = p.resumed;
+    run_until(io, [&] { return p.resumed > before; });
+    if (p.resumed != before + 1) return "resumed " + std::to_string(p.resumed - before) + " times";
+    if (p.interrupted) return "resumed as interrupted";
+    p.stream.unpark();
+    return read_next(io, p.stream);
+}
+
 TEST(ParkingLot, AParkedStreamResumesWhenItsPeerSpeaksAndReadsWhatItSaid) {
     asio::io_context io;
     ParkingLot lot(io);
@@ -83,13 +93,8 @@ TEST(ParkingLot, AParkedStreamResumesWhenItsPeerSpeaksAndReadsWhatItSaid) {
     EXPECT_EQ(p->resumed, 0) << "resumed with nothing to read";
 
     send(p->peer, "hello");
-    run_until(io, [&] { return p->resumed > 0; });
-    ASSERT_EQ(p->resumed, 1);
-    EXPECT_FALSE(p->interrupted);
+    EXPECT_EQ(resume_and_read(io, *p), "hello");
     EXPECT_EQ(lot.parked(), 0u);
-    p->stream.unpark();
-    EXPECT_TRUE(p->stream.is_open());
-    EXPECT_EQ(read_next(io, p->stream), "hello");
 }
 
 // As a session parks: it cancels its read, and the client's next bytes may come before the park,
@@ -110,10 +115,7 @@ TEST(ParkingLot, BytesThatArrivedBeforeTheParkResumeItAtOnce) {
     settle(io);  // the reactor takes the edge: nothing waits for it
 
     ASSERT_TRUE(park(lot, p));
-    run_until(io, [&] { return p->resumed > 0; });
-    ASSERT_EQ(p->resumed, 1) << "bytes in the socket before the park did not resume it";
-    p->stream.unpark();
-    EXPECT_EQ(read_next(io, p->stream), "early");
+    EXPECT_EQ(resume_and_read(io, *p), "early") << "bytes in the socket before the park";
 }
 
 TEST(ParkingLot, CancelResumesAParkedStreamAsInterruptedAndItParksAgain) {
@@ -132,11 +134,7 @@ TEST(ParkingLot, CancelResumesAParkedStreamAsInterruptedAndItParksAgain) {
     // Out of the lot's set after the cancel: parked again, it registers anew.
     ASSERT_TRUE(park(lot, p));
     send(p->peer, "again");
-    run_until(io, [&] { return p->resumed > 1; });
-    ASSERT_EQ(p->resumed, 2);
-    EXPECT_FALSE(p->interrupted);
-    p->stream.unpark();
-    EXPECT_EQ(read_next(io, p->stream), "again");
+    EXPECT_EQ(resume_and_read(io, *p), "again");
 
     // After a resume by readiness its one-shot registration stays, disarmed, and is re-armed.
     for (int round = 0; round < 3; ++round) {
@@ -144,10 +142,7 @@ TEST(ParkingLot, CancelResumesAParkedStreamAsInterruptedAndItParksAgain) {
         settle(io);
         EXPECT_EQ(p->resumed, 2 + round) << "a disarmed registration fired";
         send(p->peer, "round " + std::to_string(round));
-        run_until(io, [&] { return p->resumed > 2 + round; });
-        ASSERT_EQ(p->resumed, 3 + round);
-        p->stream.unpark();
-        EXPECT_EQ(read_next(io, p->stream), "round " + std::to_string(round));
+        EXPECT_EQ(resume_and_read(io, *p), "round " + std::to_string(round));
     }
 }
 
@@ -157,10 +152,7 @@ TEST(ParkingLot, APeerThatHangsUpResumesItsStreamWhichReadsTheEnd) {
     auto p = connected_pair(io);
     ASSERT_TRUE(park(lot, p));
     p->peer.close();
-    run_until(io, [&] { return p->resumed > 0; });
-    ASSERT_EQ(p->resumed, 1);
-    p->stream.unpark();
-    EXPECT_EQ(read_next(io, p->stream), "error: End of file");
+    EXPECT_EQ(resume_and_read(io, *p), "error: End of file");
 }
 
 TEST(ParkingLot, MoreStreamsReadyAtOnceThanOneReadOfTheSetTakesAllResume) {
