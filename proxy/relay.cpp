@@ -870,7 +870,7 @@ void Relay::on_noted_response(char tag, std::string_view body, std::uint32_t not
                     retry_begin_ = begin;
                     retry_end_ = end;
                     retry_note_ = note;
-                    noted->error.assign(lease_->read_buffer(), begin, end - begin);
+                    noted->error.assign(lease_->read_buffer().data() + begin, end - begin);
                 } else {
                     server.to_close.push_back(noted->statement->name);
                 }

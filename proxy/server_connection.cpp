@@ -122,9 +122,8 @@ ServerConnection::ServerConnection(tcp::socket socket, config::HostPort endpoint
       endpoint_(std::move(endpoint)),
       created_(Clock::now()),
       last_used_(created_),
-      scanner_(relay_inspected_tags(), kMaxInspected) {
-    read_buffer_.resize(kServerReadBuffer);
-}
+      read_buffer_(kServerReadBuffer),
+      scanner_(relay_inspected_tags(), kMaxInspected) {}
 
 awaitable<ConnectOutcome> ServerConnection::connect(const UpstreamTarget& target,
                                                     const ServerCredentials& credentials) {

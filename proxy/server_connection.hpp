@@ -14,6 +14,7 @@
 #include "protocol/frame_scanner.hpp"
 #include "proxy/asio.hpp"
 #include "proxy/prepared_statements.hpp"
+#include "proxy/read_buffer.hpp"
 #include "proxy/session_params.hpp"
 #include "proxy/stream.hpp"
 #include "proxy/tls_context.hpp"
@@ -126,7 +127,7 @@ public:
     ServerStatements& statements() noexcept { return statements_; }
 
     // Where responses are read into, and the scanner that finds message boundaries in them.
-    std::string& read_buffer() noexcept { return read_buffer_; }
+    ReadBuffer& read_buffer() noexcept { return read_buffer_; }
     protocol::FrameScanner& scanner() noexcept { return scanner_; }
 
     // Runs a simple query whose results nobody sees (session parameter sync, DISCARD ALL, health
@@ -166,7 +167,7 @@ private:
     std::uint64_t synced_to_ = 0;
     Clock::time_point created_;
     Clock::time_point last_used_;
-    std::string read_buffer_;
+    ReadBuffer read_buffer_;
     protocol::FrameScanner scanner_;
     ServerStatements statements_;
 };
