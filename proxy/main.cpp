@@ -17,6 +17,7 @@
 #include "config/database_url.hpp"
 #include "config/duration.hpp"
 #include "config/load.hpp"
+#include "protocol/auth/crypto.hpp"
 #include "proxy/server.hpp"
 
 namespace {
@@ -154,6 +155,12 @@ int main(int argc, char** argv) {
         return 0;
     }
     log_summary(config);
+    if (auto missing = sluice::protocol::auth::prepare_crypto(); !missing.empty()) {
+        std::cerr << "sluice: OpenSSL cannot do what client and server logins need: " << missing << "\n";
+        return 1;
+    }
+    if (!sluice::protocol::auth::md5_available())
+        spdlog::warn("OpenSSL has no MD5 (a FIPS provider?): md5 logins, of clients and to servers, will fail");
     raise_file_limit(config.listen.max_client_connections);
     sluice::proxy::Server server(std::make_shared<const sluice::config::Config>(std::move(config)));
     return server.run();

@@ -109,6 +109,26 @@ void digest(const EVP_MD* md, std::initializer_list<std::string_view> parts, uns
 
 }  // namespace
 
+std::string prepare_crypto() {
+    try {
+        random_bytes(1);
+        fetched_digest(DigestAlgorithm::Sha256);
+    } catch (const std::exception& e) {
+        return e.what();
+    }
+    md5_available();
+    return {};
+}
+
+bool md5_available() {
+    try {
+        fetched_digest(DigestAlgorithm::Md5);
+        return true;
+    } catch (const std::exception&) {
+        return false;
+    }
+}
+
 std::string sha256(std::string_view data) {
     std::string out(kSha256Size, '\0');
     digest(fetched_digest(DigestAlgorithm::Sha256), {data}, reinterpret_cast<unsigned char*>(out.data()), kSha256Size);
