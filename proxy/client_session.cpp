@@ -162,7 +162,7 @@ void ClientSession::wait_for_first_query() {
 void ClientSession::park() {
     spdlog::debug("C{} parked", id_);
     release_idle_memory();
-    // Out of Asio's reactor until the client speaks: what a parked client holds is this object.
+    // Until the client speaks a parked client holds this object and Asio's state for its socket.
     if (!ctx_.parking || !client_.park(*ctx_.parking, shared_from_this(), &ClientSession::resume)) {
         // No lot (or it is out of memory): the client is waited for as by an active session.
         spawn_serving(shared_from_this());
@@ -176,7 +176,6 @@ void ClientSession::resume(std::shared_ptr<void> owner, bool) {
     asio::post(ex, [self = std::move(self)]() mutable {
         spdlog::debug("C{} resumed", self->id_);
         // Also when interrupted (shutdown, a limit that ended the session): serve() finds out.
-        self->client_.unpark();
         spawn_serving(std::move(self));
     });
 }

@@ -50,7 +50,7 @@ public:
 
     // Parking. Thousands of clients sit idle between transactions for most of their lives; a parked
     // one holds no coroutine frames, buffers or relay, only this object, its socket waiting in the
-    // parking lot (out of Asio's reactor), and its serving coroutine starts again when the client speaks.
+    // parking lot (no operation pending), and its serving coroutine starts again when the client speaks.
     // The idle_clock step at which the session began waiting for its client between transactions
     // (or for its first query), without a server and with nothing buffered; 0 when it is not.
     [[nodiscard]] std::uint32_t idle_since_tick() const noexcept { return idle_tick_.load(std::memory_order_relaxed); }

@@ -1,7 +1,6 @@
 #include "proxy/parking_lot.hpp"
 
 #include <sys/epoll.h>
-#include <unistd.h>
 
 #include <array>
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -20,10 +19,6 @@ constexpr int kEventsPerDrain = 64;
 struct ParkingLot::Watch {
     asio::posix::stream_descriptor epoll;  // owns the epoll set's descriptor
 };
-
-ParkingLot::Spot::~Spot() {
-    if (fd_ >= 0) ::close(fd_);
-}
 
 ParkingLot::ParkingLot(asio::io_context& io) {
     int fd = ::epoll_create1(EPOLL_CLOEXEC);

@@ -1,9 +1,14 @@
 #pragma once
 // Where idle clients wait between transactions. Thousands of clients sit idle for most of their
-// lives; waiting in Asio's reactor, each would hold a pending wait operation and the reactor's
-// per-socket state (~320 bytes together, more than PgBouncer spends on a whole idle client). A
-// parked socket leaves the reactor for an epoll set of the lot's own, which the reactor watches as
-// one descriptor, and goes back when its client speaks, hangs up, or its owner is interrupted.
+// lives; waiting in Asio, each would hold a pending operation, and a session serving it its
+// coroutine frames, relay and buffers (~4 KiB). A parked client holds none of these: the lot
+// watches its socket in an epoll set of its own, which the reactor watches as one descriptor, and
+// resumes the owner when the client speaks, hangs up, or the owner is interrupted.
+//
+// The socket stays in Asio's reactor meanwhile, with no operation pending (its readiness there,
+// edge-triggered, does nothing). Taking it out and back in cost two epoll_ctl per park, and left
+// the pages of a burst of woken clients resident after they parked again: +7 MiB of RSS after
+// 5,000 parked clients ran a query each, none with the socket kept in (bench/analysis.md).
 //
 // The lot's registration is level-triggered (and one-shot): a socket that became readable before
 // it was parked, its edge already taken by Asio's edge-triggered reactor, is found at once.
@@ -23,7 +28,7 @@ public:
     // Runs once per park, outside the lot's lock, when the socket is readable or closed by the
     // peer (`interrupted` false) or wake() was called (true); possibly inside the caller of wake()
     // and on any thread running the io_context, so it only posts the owner's work. `owner` is what
-    // park() kept alive; the socket is the spot's to take back (Spot::take_descriptor()).
+    // park() kept alive; the socket is its owner's to use again.
     using Resume = void (*)(std::shared_ptr<void> owner, bool interrupted);
 
     // A parkable socket's place in the lot: a member of what parks (Stream), in a list of the lot
@@ -33,15 +38,11 @@ public:
         Spot() = default;
         // Of a spot that is not parked (a stream moved before it is used); the registration its
         // lot may still have under the old name is taken over at the next park.
-        Spot(Spot&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+        Spot(Spot&&) noexcept {}
         Spot& operator=(Spot&&) = delete;
 
-        // After the resume: the parked socket, -1 if none is held (closed by the destructor otherwise).
-        int take_descriptor() noexcept { return std::exchange(fd_, -1); }
-        [[nodiscard]] bool holds_descriptor() const noexcept { return fd_ >= 0; }
         // The lot it last parked in; nullptr if it never parked.
         [[nodiscard]] ParkingLot* lot() const noexcept { return lot_; }
-        ~Spot();
 
     private:
         friend class ParkingLot;
@@ -50,7 +51,7 @@ public:
         Spot* next_ = nullptr;
         std::shared_ptr<void> owner_;
         Resume resume_ = nullptr;
-        int fd_ = -1;
+        int fd_ = -1;              // the watched socket's (its owner's)
         bool parked_ = false;      // under the lot's lock
         bool registered_ = false;  // in the lot's epoll set (disarmed once it fired)
     };
@@ -62,8 +63,8 @@ public:
     ParkingLot(const ParkingLot&) = delete;
     ParkingLot& operator=(const ParkingLot&) = delete;
 
-    // Parks `fd` (a socket out of any reactor) in `spot` until it is readable or wake(spot); keeps
-    // `owner` alive till then. False if the kernel refused (out of memory): nothing was taken.
+    // Parks `spot` until `fd` (a socket nothing waits on, which stays its owner's) is readable or
+    // wake(spot); keeps `owner` alive till then. False if the kernel refused (out of memory).
     bool park(Spot& spot, int fd, std::shared_ptr<void> owner, Resume resume) noexcept;
     // Resumes a parked spot as interrupted; false if it is not parked (any more).
     bool wake(Spot& spot) noexcept;

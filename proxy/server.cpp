@@ -180,6 +180,8 @@ awaitable<void> Server::maintenance_loop() {
 
 namespace {
 constexpr std::uint32_t kTicksPerTrimCheck = 1000 / kIdleSweepPeriod.count();
+// Parked by one sweep: what they held is free by the next one, which checks for a trim then.
+constexpr std::size_t kParkedBurst = 64;
 }  // namespace
 
 awaitable<void> Server::idle_sweep_loop() {
@@ -196,8 +198,10 @@ awaitable<void> Server::idle_sweep_loop() {
             return since != 0 && now - since >= 2;
         });
         for (auto& session : idle) session->park_if_idle();
-        // Once a second: what a burst of clients left free goes back to the system.
-        if (now % kTicksPerTrimCheck == 0 && heap_.maybe_trim())
+        // Once a second, and after a burst of parks: what a burst of clients left free goes back
+        // to the system.
+        const bool after_parks = std::exchange(check_trim_next_tick_, idle.size() >= kParkedBurst);
+        if ((now % kTicksPerTrimCheck == 0 || after_parks) && heap_.maybe_trim())
             spdlog::debug("returned free heap memory to the system (RSS now {} KiB)", resident_bytes() / 1024);
     }
 }

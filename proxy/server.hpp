@@ -57,6 +57,7 @@ private:
     // Last: stopped and joined first, while io_ and the sessions it abandons still exist.
     HandshakeThread handshakes_;
     HeapTrimmer heap_;  // used by idle_sweep_loop only
+    bool check_trim_next_tick_ = false;  // idle_sweep_loop parked a burst of clients
 };
 
 }  // namespace sluice::proxy

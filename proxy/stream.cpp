@@ -1,7 +1,6 @@
 #include "proxy/stream.hpp"
 
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <cerrno>
 
@@ -52,28 +51,7 @@ Stream::~Stream() = default;
 Stream::Stream(Stream&&) noexcept = default;
 
 bool Stream::park(ParkingLot& lot, std::shared_ptr<void> owner, ParkingLot::Resume resume) {
-    error_code ec;
-    if (family_ == Family::Unknown) {
-        auto local = socket_.local_endpoint(ec);
-        if (ec) return false;
-        family_ = local.address().is_v6() ? Family::V6 : Family::V4;
-    }
-    // Out of the reactor first: a descriptor in two epoll sets would wake both.
-    int fd = socket_.release(ec);
-    if (ec) return false;
-    if (lot.park(parking_, fd, std::move(owner), resume)) return true;
-    take_back(fd);
-    return false;
-}
-
-void Stream::unpark() noexcept {
-    if (int fd = parking_.take_descriptor(); fd >= 0) take_back(fd);
-}
-
-void Stream::take_back(int fd) noexcept {
-    error_code ec;
-    socket_.assign(family_ == Family::V6 ? tcp::v6() : tcp::v4(), fd, ec);
-    if (ec) ::close(fd);  // the stream reads as closed
+    return socket_.is_open() && lot.park(parking_, socket_.native_handle(), std::move(owner), resume);
 }
 
 void Stream::cancel() noexcept {

@@ -82,14 +82,10 @@ public:
     // nullptr for a plain stream.
     [[nodiscard]] const TlsEngine* tls() const noexcept;
 
-    // Parks the socket in `lot` (out of Asio's reactor) until it is readable or cancel() is called,
-    // keeping `owner` alive; `resume` then runs (parking_lot.hpp) and must lead to unpark() before
-    // the stream is used. Only with no operation pending on the socket. False if the lot could not
-    // take it: the stream is as it was.
+    // Parks the stream in `lot` until its socket is readable or cancel() is called, keeping `owner`
+    // alive; `resume` then runs (parking_lot.hpp), after which the stream is used as before. Only
+    // with no operation pending on the socket. False if the lot could not take it.
     bool park(ParkingLot& lot, std::shared_ptr<void> owner, ParkingLot::Resume resume);
-    // The socket back in Asio's reactor after the resume. If it cannot be (out of memory), the
-    // stream is closed and its next read fails.
-    void unpark() noexcept;
     // Interrupts what waits to read the stream: a pending operation completes with
     // operation_aborted, a park resumes as interrupted.
     void cancel() noexcept;
@@ -113,16 +109,12 @@ private:
     awaitable<error_code> wait_writable();
     [[nodiscard]] bool tls_buffered() const noexcept;
     [[nodiscard]] bool tls_flushed() const noexcept;
-    // The released descriptor back in Asio's reactor (closed if it cannot be).
-    void take_back(int fd) noexcept;
 
     tcp::socket socket_;
-    ParkingLot::Spot parking_;  // holds the socket's descriptor while it is parked
+    ParkingLot::Spot parking_;  // its place in the lot while parked
     Clock::duration write_timeout_{};
     struct Tls;  // the engine and its buffers
     std::unique_ptr<Tls> tls_;
-    enum class Family : unsigned char { Unknown, V4, V6 };
-    Family family_ = Family::Unknown;  // the socket's, learnt when it first parks (to assign it back)
 };
 
 }  // namespace sluice::proxy

@@ -1,5 +1,5 @@
-// ParkingLot on real loopback sockets: a parked stream is out of Asio's reactor and comes back when
-// its peer speaks or hangs up, or when it is cancelled; bytes that arrived before the park are
+// ParkingLot on real loopback sockets: a parked stream comes back when its peer speaks or hangs up,
+// or when it is cancelled, its socket never leaving Asio's reactor; bytes that arrived before the park are
 // found at once; the lot's one-shot registrations are reused; more sockets ready at once than one
 // read of the epoll set takes all resume; the lot lets go of what is parked when it goes.
 #include <gtest/gtest.h>
@@ -55,7 +55,7 @@ void settle(asio::io_context& io) {
     io.run_for(std::chrono::milliseconds(20));
 }
 
-// What the stream reads next (after unpark), within a second.
+// What the stream reads next, within a second.
 std::string read_next(asio::io_context& io, Stream& stream) {
     std::string got;
     bool done = false;
@@ -72,13 +72,12 @@ std::string read_next(asio::io_context& io, Stream& stream) {
     return done ? got : "nothing read";
 }
 
-// Waits for the next resume of `p` (not interrupted), takes its socket back and reads from it.
+// Waits for the next resume of `p` (not interrupted) and reads from its stream.
 std::string resume_and_read(asio::io_context& io, Parked& p) {
     const int before = p.resumed;
     run_until(io, [&] { return p.resumed > before; });
     if (p.resumed != before + 1) return "resumed " + std::to_string(p.resumed - before) + " times";
     if (p.interrupted) return "resumed as interrupted";
-    p.stream.unpark();
     return read_next(io, p.stream);
 }
 
@@ -86,15 +85,17 @@ TEST(ParkingLot, AParkedStreamResumesWhenItsPeerSpeaksAndReadsWhatItSaid) {
     asio::io_context io;
     ParkingLot lot(io);
     auto p = connected_pair(io);
+    const int fd = p->stream.socket().native_handle();
     ASSERT_TRUE(park(lot, p));
     EXPECT_EQ(lot.parked(), 1u);
-    EXPECT_FALSE(p->stream.is_open()) << "a parked socket is out of Asio's reactor";
+    EXPECT_TRUE(p->stream.is_open()) << "a parked socket stays its stream's";
     settle(io);
     EXPECT_EQ(p->resumed, 0) << "resumed with nothing to read";
 
     send(p->peer, "hello");
     EXPECT_EQ(resume_and_read(io, *p), "hello");
     EXPECT_EQ(lot.parked(), 0u);
+    EXPECT_EQ(p->stream.socket().native_handle(), fd) << "the same socket, never out of the reactor";
 }
 
 // As a session parks: it cancels its read, and the client's next bytes may come before the park,
@@ -129,7 +130,6 @@ TEST(ParkingLot, CancelResumesAParkedStreamAsInterruptedAndItParksAgain) {
     EXPECT_EQ(lot.parked(), 0u);
     p->stream.cancel();  // not parked: nothing to wake, nothing pending
     EXPECT_EQ(p->resumed, 1);
-    p->stream.unpark();
 
     // Out of the lot's set after the cancel: parked again, it registers anew.
     ASSERT_TRUE(park(lot, p));
