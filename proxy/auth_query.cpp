@@ -51,8 +51,10 @@ private:
     Upstream* upstream_;
 };
 
-AuthQueryCache::AuthQueryCache(asio::any_io_executor executor, config::AuthQuery settings)
+AuthQueryCache::AuthQueryCache(asio::any_io_executor executor, config::AuthQuery settings,
+                               const UpstreamTls& upstream_tls)
     : executor_(std::move(executor)),
+      upstream_tls_(upstream_tls),
       settings_(std::move(settings)),
       cache_(kMaxEntries, settings_.cache_ttl) {}
 
@@ -91,7 +93,7 @@ awaitable<AuthQueryResult> AuthQueryCache::lookup(const config::Database& databa
 awaitable<bool> AuthQueryCache::ensure_connected(const config::Database& database, Upstream& upstream) {
     if (upstream.connection && upstream.connection->stream().idle_and_alive()) co_return true;
     upstream.connection.reset();
-    auto target = Router::target_for(database, database.name);
+    auto target = Router::target_for(database, database.name, upstream_tls_);
     bool has_options = false;
     for (auto& [name, value] : target.parameters) {
         if (name == "options") {

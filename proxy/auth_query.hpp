@@ -20,6 +20,7 @@
 #include "proxy/asio.hpp"
 #include "proxy/server_connection.hpp"
 #include "proxy/ttl_lru_cache.hpp"
+#include "proxy/upstream_tls.hpp"
 
 namespace sluice::proxy {
 
@@ -40,7 +41,8 @@ public:
     // other invented names (and, at worst, costs a real user one more lookup).
     static constexpr std::size_t kMaxEntries = 10'000;
 
-    AuthQueryCache(asio::any_io_executor executor, config::AuthQuery settings);
+    // `upstream_tls` outlives the cache.
+    AuthQueryCache(asio::any_io_executor executor, config::AuthQuery settings, const UpstreamTls& upstream_tls);
     ~AuthQueryCache();
 
     awaitable<AuthQueryResult> lookup(const config::Database& database, const std::string& user);
@@ -60,6 +62,7 @@ private:
     awaitable<bool> ensure_connected(const config::Database& database, Upstream& upstream);
 
     asio::any_io_executor executor_;
+    const UpstreamTls& upstream_tls_;
     config::AuthQuery settings_;
     std::mutex mutex_;  // cache_ and upstreams_ (the map, not the connections)
     TtlLruCache<std::pair<std::string, std::string>, AuthQueryResult> cache_;

@@ -4,8 +4,9 @@
 
 namespace sluice::proxy {
 
-Router::Router(asio::any_io_executor executor, std::shared_ptr<const config::Config> config)
-    : executor_(std::move(executor)), config_(std::move(config)) {}
+Router::Router(asio::any_io_executor executor, std::shared_ptr<const config::Config> config,
+               const UpstreamTls& upstream_tls)
+    : executor_(std::move(executor)), config_(std::move(config)), upstream_tls_(upstream_tls) {}
 
 std::shared_ptr<ConnectionBudget> Router::budget(std::map<std::string, std::shared_ptr<ConnectionBudget>>& budgets,
                                                  const std::string& name, std::uint32_t max) {
@@ -14,7 +15,8 @@ std::shared_ptr<ConnectionBudget> Router::budget(std::map<std::string, std::shar
     return b;
 }
 
-UpstreamTarget Router::target_for(const config::Database& database, const std::string& client_database) {
+UpstreamTarget Router::target_for(const config::Database& database, const std::string& client_database,
+                                  const UpstreamTls& upstream_tls) {
     UpstreamTarget t;
     const auto& url = database.upstream;
     t.hosts = url.hosts;
@@ -25,7 +27,9 @@ UpstreamTarget Router::target_for(const config::Database& database, const std::s
     t.sslmode = url.sslmode;
     t.sni = url.sslsni;
     t.channel_binding = url.channel_binding;
-    if (url.sslmode != config::SslMode::Disable) t.tls = TlsContext::for_upstream(url, t.tls_error);
+    auto tls = upstream_tls.for_url(url);
+    t.tls = std::move(tls.tls);
+    t.tls_error = std::move(tls.error);
     return t;
 }
 
@@ -42,7 +46,7 @@ std::shared_ptr<Pool> Router::pool_for(const config::Database& database, const s
         if (u->pool_size) settings.size = *u->pool_size;
         if (u->max_connections) user_max = *u->max_connections;
     }
-    auto target = target_for(database, database.name);
+    auto target = target_for(database, database.name, upstream_tls_);
     target.write_timeout = config_->timeouts.server_write;
     target.tcp = config_->tcp;
     auto pool = std::make_shared<Pool>(executor_, key, settings, std::move(target), credentials,

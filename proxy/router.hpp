@@ -9,19 +9,23 @@
 
 #include "config/model.hpp"
 #include "proxy/pool.hpp"
+#include "proxy/upstream_tls.hpp"
 
 namespace sluice::proxy {
 
 class Router {
 public:
-    Router(asio::any_io_executor executor, std::shared_ptr<const config::Config> config);
+    // `upstream_tls` outlives the router.
+    Router(asio::any_io_executor executor, std::shared_ptr<const config::Config> config,
+           const UpstreamTls& upstream_tls);
 
     // The pool for these clients; the credentials are used when the pool is first created.
     std::shared_ptr<Pool> pool_for(const config::Database& database, const std::string& user,
                                    const ServerCredentials& credentials);
 
     // The upstream target of a database (hosts, dbname, startup parameters).
-    static UpstreamTarget target_for(const config::Database& database, const std::string& client_database);
+    static UpstreamTarget target_for(const config::Database& database, const std::string& client_database,
+                                     const UpstreamTls& upstream_tls);
 
     // Pool upkeep, then retires pools that nobody uses and that hold no server (see .cpp).
     void maintain_all();
@@ -38,6 +42,7 @@ private:
 
     asio::any_io_executor executor_;
     std::shared_ptr<const config::Config> config_;
+    const UpstreamTls& upstream_tls_;
     mutable std::mutex mutex_;
     std::map<PoolKey, std::shared_ptr<Pool>> pools_;
     std::map<std::string, std::shared_ptr<ConnectionBudget>> database_budgets_;

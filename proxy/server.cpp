@@ -26,7 +26,8 @@ Server::Server(std::shared_ptr<const config::Config> config)
       // One thread does all socket I/O: the reactor may skip its per-socket locks (the scheduler
       // keeps its own, for posts from the signal and resolver threads).
       io_(workers_ == 1 ? BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO : BOOST_ASIO_CONCURRENCY_HINT_DEFAULT),
-      router_(io_.get_executor(), config_),
+      upstream_tls_(*config_),
+      router_(io_.get_executor(), config_, upstream_tls_),
       context_{config_, router_, cancels_},
       parking_(io_),
       signals_(io_, SIGINT, SIGTERM),
@@ -35,7 +36,7 @@ Server::Server(std::shared_ptr<const config::Config> config)
     WorkerMutex::set_single_worker(workers_ == 1);
     context_.parking = &parking_;
     if (config_->auth.auth_query) {
-        auth_query_ = std::make_unique<AuthQueryCache>(io_.get_executor(), *config_->auth.auth_query);
+        auth_query_ = std::make_unique<AuthQueryCache>(io_.get_executor(), *config_->auth.auth_query, upstream_tls_);
         context_.auth_query = auth_query_.get();
     }
 }
@@ -52,6 +53,10 @@ int Server::run() {
             return 1;
         }
     }
+    // Logins to such a database fail with this reason; the operator sees it before the first one.
+    for (const auto& database : config_->databases)
+        if (auto tls = upstream_tls_.for_url(database.upstream); !tls.error.empty())
+            spdlog::error("database \"{}\": TLS to its upstream cannot be set up: {}", database.name, tls.error);
     try {
         auto address = asio::ip::make_address(listen.address);
         auto acceptor = std::make_unique<tcp::acceptor>(io_);

@@ -43,6 +43,7 @@ private:
     ClientCount clients_;
     std::atomic<std::uint64_t> dropped_{0};  // sockets closed unread since the last report
     asio::io_context io_;
+    UpstreamTls upstream_tls_;  // before the router and auth_query, which use it
     Router router_;
     CancelRegistry cancels_;
     std::unique_ptr<AuthQueryCache> auth_query_;
