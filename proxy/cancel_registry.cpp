@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
+#include <cstdint>
 #include <cstring>
 
 #include "protocol/auth/crypto.hpp"
@@ -11,6 +13,12 @@
 namespace sluice::proxy {
 
 using namespace asio::experimental::awaitable_operators;
+
+WorkerMutex& CancelSlot::lock_of(const CancelSlot* slot) noexcept {
+    static std::array<WorkerMutex, 64> locks;
+    // Slots live in sessions hundreds of bytes apart: the address above its low bits spreads them.
+    return locks[(reinterpret_cast<std::uintptr_t>(slot) >> 6) % locks.size()];
+}
 
 void CancelRegistry::issue(CancelSlot& slot, std::size_t secret_length) {
     auto secret = protocol::auth::random_bytes(secret_length);

@@ -21,17 +21,17 @@ namespace sluice::proxy {
 class CancelSlot {
 public:
     void set(std::shared_ptr<const CancelTarget> t) {
-        std::lock_guard lock(mutex_);
+        std::lock_guard lock(lock_of(this));
         target_ = std::move(t);
     }
     void clear() {
-        std::lock_guard lock(mutex_);
+        std::lock_guard lock(lock_of(this));
         target_.reset();
     }
     // The target, counted as in flight (under the same lock the session clears it with, so a
     // session that lets go of its server afterwards sees the count). Call done() on it later.
     std::shared_ptr<const CancelTarget> begin_cancel() const {
-        std::lock_guard lock(mutex_);
+        std::lock_guard lock(lock_of(this));
         if (target_) target_->in_flight.fetch_add(1, std::memory_order_acq_rel);
         return target_;
     }
@@ -41,7 +41,9 @@ public:
 
 private:
     friend class CancelRegistry;  // sets the key, once
-    mutable WorkerMutex mutex_;
+    // The slots share a few locks, by address, instead of one each: a lock is held for a pointer
+    // copy, and a mutex in every slot was 40 of a parked client's ~1,000 bytes.
+    static WorkerMutex& lock_of(const CancelSlot* slot) noexcept;
     std::shared_ptr<const CancelTarget> target_;
     BackendKey key_;
 };
