@@ -116,7 +116,13 @@ void Server::wait_for_reload() {
 
 void Server::reload_certificates() {
     // Only the certificate files are read again (the rest of the config needs a restart):
-    // sessions keep the certificate they logged in with; new logins get the new one.
+    // sessions keep the certificate they logged in with; new logins get the new one. The same
+    // for the upstreams' files: server connections made from now on use them.
+    auto upstream = upstream_tls_.reload();
+    for (const auto& problem : upstream.problems)
+        spdlog::error("received SIGHUP: upstream TLS: {}; the running certificates stay in use", problem);
+    if (upstream.made > 0) spdlog::info("received SIGHUP: upstream TLS certificates read again ({} set{} of settings)",
+                                        upstream.made, upstream.made == 1 ? "" : "s");
     if (config_->client_tls.mode == config::ClientTlsMode::Disable) {
         spdlog::info("received SIGHUP: no [client_tls] certificates to reload (other settings take a restart)");
         return;

@@ -3,6 +3,7 @@
 // the system's roots parsed the whole CA bundle again for each (database, user)).
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <string>
 
 #include "proxy/tls_context.hpp"
@@ -57,6 +58,35 @@ TEST(UpstreamTls, AUrlItHasNotSeenGetsAContextOfItsOwn) {
     config::UpstreamUrl url;
     url.sslmode = config::SslMode::Require;
     EXPECT_TRUE(upstream.for_url(url).tls);
+}
+
+TEST(UpstreamTls, ReloadReadsTheFilesAgainAndKeepsTheRunningContextWhenOneCannotBeRead) {
+    const auto& certs = testing::TlsCerts::shared();
+    const auto root = certs.dir / "upstream-tls-reload-root.crt";
+    std::filesystem::copy_file(certs.ca_cert, root, std::filesystem::copy_options::overwrite_existing);
+    config::Config config;
+    config.databases = {database("a", config::SslMode::VerifyFull, root.string())};
+    UpstreamTls upstream(config);
+    const auto& url = config.databases[0].upstream;
+    const auto first = upstream.for_url(url).tls;
+    ASSERT_TRUE(first);
+
+    // The provider's CA changed: the file now holds another one.
+    std::filesystem::copy_file(certs.other_ca_cert, root, std::filesystem::copy_options::overwrite_existing);
+    auto reloaded = upstream.reload();
+    EXPECT_EQ(reloaded.made, 1u);
+    EXPECT_TRUE(reloaded.problems.empty());
+    const auto second = upstream.for_url(url).tls;
+    ASSERT_TRUE(second);
+    EXPECT_NE(second, first) << "the new file is in use";
+
+    // A reload that finds no file says so and keeps what runs.
+    std::filesystem::remove(root);
+    reloaded = upstream.reload();
+    EXPECT_EQ(reloaded.made, 0u);
+    ASSERT_EQ(reloaded.problems.size(), 1u);
+    EXPECT_NE(reloaded.problems[0].find(root.string()), std::string::npos) << reloaded.problems[0];
+    EXPECT_EQ(upstream.for_url(url).tls, second);
 }
 
 }  // namespace
