@@ -218,8 +218,7 @@ awaitable<void> Server::idle_sweep_loop() {
 }
 
 awaitable<void> Server::shutdown() {
-    if (stopping_) co_return;
-    stopping_ = true;
+    if (stopping_.exchange(true)) co_return;
     context_.shutting_down = true;
     for (auto& a : acceptors_) {
         error_code ec;

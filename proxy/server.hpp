@@ -1,5 +1,6 @@
 #pragma once
 // The sluice server: listener, worker threads, signals, pool upkeep and graceful shutdown.
+#include <atomic>
 #include <memory>
 
 #include "config/model.hpp"
@@ -54,7 +55,8 @@ private:
     asio::signal_set signals_;
     asio::signal_set reload_signal_;  // SIGHUP: client_tls certificates read again
     std::atomic<std::uint64_t> next_session_id_{1};
-    bool stopping_ = false;
+    // Read by the maintenance and idle-sweep loops, which run on any worker thread.
+    std::atomic<bool> stopping_{false};
     // Last: stopped and joined first, while io_ and the sessions it abandons still exist.
     HandshakeThread handshakes_;
     HeapTrimmer heap_;  // used by idle_sweep_loop only
