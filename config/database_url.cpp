@@ -484,7 +484,7 @@ std::string redact_database_url(std::string_view url) {
 std::optional<std::string> upstream_tls_problem(const UpstreamUrl& url) {
     if (url.channel_binding == ChannelBinding::Require && url.sslmode == SslMode::Disable)
         return std::string("channel_binding=require needs TLS (sslmode=disable turns it off)");
-    bool verifies = url.sslmode == SslMode::VerifyCa || url.sslmode == SslMode::VerifyFull;
+    bool verifies = url.verifies_server();
     if (verifies && !url.sslrootcert.empty() && url.sslrootcert != "system")
         if (auto why = certificate_file_problem(url.sslrootcert)) return "sslrootcert: " + *why;
     if (!url.sslcert.empty()) {

@@ -40,6 +40,10 @@ struct UpstreamUrl {
     std::optional<std::string> password;     // nullopt: the client's credentials pass through
     std::optional<std::string> database;     // nullopt: the client's database name passes through
     SslMode sslmode = SslMode::Prefer;
+    // verify-ca and verify-full check the server's certificate against sslrootcert.
+    [[nodiscard]] bool verifies_server() const noexcept {
+        return sslmode == SslMode::VerifyCa || sslmode == SslMode::VerifyFull;
+    }
     std::string sslrootcert;  // a PEM file, or "system" (also when empty) for the OS store
     std::string sslcert;
     std::string sslkey;

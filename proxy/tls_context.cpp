@@ -94,7 +94,7 @@ std::shared_ptr<const TlsContext> TlsContext::for_upstream(const config::Upstrea
     SSL_CTX_set_options(ctx.get(), SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION);
     SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
     SSL_CTX_set_alpn_protos(ctx.get(), kAlpnPostgresql, sizeof kAlpnPostgresql);
-    bool verify = url.sslmode == config::SslMode::VerifyCa || url.sslmode == config::SslMode::VerifyFull;
+    bool verify = url.verifies_server();
     if (verify) {
         if (url.sslrootcert.empty() || url.sslrootcert == "system") {
             if (SSL_CTX_set_default_verify_paths(ctx.get()) != 1)

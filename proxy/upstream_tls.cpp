@@ -13,7 +13,7 @@ UpstreamTls::UpstreamTls(const config::Config& config) {
 }
 
 UpstreamTls::Settings UpstreamTls::settings_of(const config::UpstreamUrl& url) {
-    const bool verifies = url.sslmode == config::SslMode::VerifyCa || url.sslmode == config::SslMode::VerifyFull;
+    const bool verifies = url.verifies_server();
     return {verifies, verifies ? url.sslrootcert : std::string(), url.sslcert, url.sslkey};
 }
 

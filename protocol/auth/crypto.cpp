@@ -116,7 +116,6 @@ std::string prepare_crypto() {
     } catch (const std::exception& e) {
         return e.what();
     }
-    md5_available();
     return {};
 }
 

@@ -7,11 +7,11 @@
 
 namespace sluice::protocol::auth {
 
-// Loads what the functions below use from OpenSSL (its providers, the digests, the random
+// Loads what the functions below use from OpenSSL (its providers, SHA-256, the random
 // generator), which the first login would do otherwise (~2 MiB of library pages, ~10 ms), and
 // says what logins cannot do without: "" when SHA-256 and random bytes are there.
 std::string prepare_crypto();
-// MD5, which only md5 logins need, is there (a FIPS provider has none).
+// MD5, which only md5 logins need, is there (a FIPS provider has none); loads it the first time.
 bool md5_available();
 
 // Cryptographically secure random bytes (OpenSSL RAND_bytes); throws std::runtime_error if the
