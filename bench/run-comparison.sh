@@ -12,11 +12,13 @@
 #   --tag NAME            suffix for the result names (e.g. smoke)
 #   --callgrind-tx N      transactions per client in callgrind runs (10000; 4 clients)
 #   --callgrind-rounds R  callgrind rounds per proxy and mode (2)
-#   --skip-idle --skip-callgrind --skip-syscalls
+#   --feature-rounds N    rounds of the guard and TLS comparisons (3; they last --duration each)
+#   --skip-idle --skip-callgrind --skip-syscalls --skip-features (guard.sh and tls.sh)
 # Environment:
 #   SLUICE      sluice binary (default $REPO/../build-bench/proxy/sluice)
 #   SLUICE_COMMIT  the commit that binary was built from, for the summary (default: HEAD, flagged)
-#   PG_PORT     throwaway cluster port (25460); BASE_PORT first proxy port (26460, uses +0..+4 and +9)
+#   PG_PORT     throwaway cluster port (25460; guard.sh's +1, tls.sh's +2); BASE_PORT first proxy port
+#               (26460, uses +0..+9)
 #   PG_MAX_CONNECTIONS  cluster max_connections (800: direct c500 + idle pooled backends of 3 proxies)
 #   plus the knobs of ../shared/bench/lib.sh (BENCH_TMP, BENCH_OSUSER, ...)
 set -euo pipefail
@@ -34,8 +36,9 @@ BASE_PORT=${BASE_PORT:-26460}
 export PG_MAX_CONNECTIONS=${PG_MAX_CONNECTIONS:-800}
 POOL=20
 REPS=3 DURATION=10 TAG='' CG_TX=10000 CG_ROUNDS=2
-SCENARIOS=sel-simple-c50,sel-simple-c500,sel-ext-c50,tpcb-c50,churn-md5-c20,churn-scram-c20,sel-simple-c1
-DO_IDLE=1 DO_CALLGRIND=1 DO_SYSCALLS=1
+# sel-prep-c50 (-M prepared) runs without PgBouncer 1.18, which cannot run it in transaction mode.
+SCENARIOS=sel-simple-c50,sel-simple-c500,sel-ext-c50,sel-prep-c50,tpcb-c50,churn-md5-c20,churn-scram-c20,sel-simple-c1
+DO_IDLE=1 DO_CALLGRIND=1 DO_SYSCALLS=1 DO_FEATURES=1 FEATURE_ROUNDS=3
 while [ $# -gt 0 ]; do
   case $1 in
     --reps) REPS=$2; shift 2 ;;
@@ -47,6 +50,8 @@ while [ $# -gt 0 ]; do
     --skip-idle) DO_IDLE=0; shift ;;
     --skip-callgrind) DO_CALLGRIND=0; shift ;;
     --skip-syscalls) DO_SYSCALLS=0; shift ;;
+    --skip-features) DO_FEATURES=0; shift ;;
+    --feature-rounds) FEATURE_ROUNDS=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
@@ -202,6 +207,7 @@ for s in ${SCENARIOS//,/ }; do
   log "scenario $s"
   targets=(direct="127.0.0.1:$PG_PORT" pgbouncer="127.0.0.1:$PGB_PORT:$PGB_PID"
            sluice1w="127.0.0.1:$S1_PORT:${SPID[sluice1w]}" sluice2w="127.0.0.1:$S2_PORT:${SPID[sluice2w]}")
+  [[ $s == sel-prep-* ]] && unset 'targets[1]'  # PgBouncer 1.18: "prepared statement "P_0" already exists"
   rc=0
   "$SHARED/run.sh" --reps "$REPS" --duration "$DURATION" --scenarios "$s" --ref-cpu pgbouncer --out "$RES" \
     "${targets[@]}" >"$WORK/run-$s.md" 2>"$WORK/run-$s.log" || rc=$?
@@ -244,6 +250,15 @@ if [ "$DO_IDLE" = 1 ]; then
   cat "$RES/idle-sluice.md" >&2
   check_sluice idle-sluice idle-clients
   stop_sluice idle-sluice
+  # 10,000 idle clients and 200 active ones at once, on pool 20: served with no error?
+  start_sluice active-sluice "$IDLE_S_PORT" 1
+  log "10,000 idle + 200 active: sluice"
+  python3 "$REPO/bench/idle_plus_active.py" --shared "$SHARED" --port "$IDLE_S_PORT" --pg-port "$PG_PORT" \
+    --duration "$DURATION" >"$RES/idle-active-sluice.txt" 2>&1 ||
+    problem "idle_plus_active.py against sluice failed: $(tail -2 "$RES/idle-active-sluice.txt" | tr '\n' ' ')"
+  cat "$RES/idle-active-sluice.txt" >&2
+  check_sluice active-sluice idle-plus-active
+  stop_sluice active-sluice
 
   PGB_UP+=("$IDLE_PGB_PORT")
   IDLE_PGB_PID=$("$SHARED/proxy-pgbouncer.sh" start "$IDLE_PGB_PORT" "$PG_PORT" "$POOL")
@@ -252,7 +267,24 @@ if [ "$DO_IDLE" = 1 ]; then
     --steps 1000,5000,10000 --query >"$RES/idle-pgbouncer.md" 2>&1 ||
     problem "idle-clients.py against pgbouncer failed: $(tail -2 "$RES/idle-pgbouncer.md" | tr '\n' ' ')"
   cat "$RES/idle-pgbouncer.md" >&2
+  log "10,000 idle + 200 active: pgbouncer"
+  python3 "$REPO/bench/idle_plus_active.py" --shared "$SHARED" --port "$IDLE_PGB_PORT" --pg-port "$PG_PORT" \
+    --duration "$DURATION" >"$RES/idle-active-pgbouncer.txt" 2>&1 ||
+    problem "idle_plus_active.py against pgbouncer failed: $(tail -2 "$RES/idle-active-pgbouncer.txt" | tr '\n' ' ')"
+  cat "$RES/idle-active-pgbouncer.txt" >&2
   "$SHARED/proxy-pgbouncer.sh" stop "$IDLE_PGB_PORT" >/dev/null
+fi
+
+# --- what the guard and TLS cost (each script brings up its own cluster and sluice processes) -----
+if [ "$DO_FEATURES" = 1 ]; then
+  log "guard enforce vs off (guard.sh, $FEATURE_ROUNDS rounds)"
+  SLUICE="$SLUICE" PG_PORT=$((PG_PORT + 1)) BASE_PORT=$((BASE_PORT + 5)) "$REPO/bench/guard.sh" --rounds "$FEATURE_ROUNDS" --duration "$DURATION" --workers 1 \
+    --out "$RES/guard" >"$RES/guard.txt" 2>&1 || problem "guard.sh failed: $(tail -2 "$RES/guard.txt" | tr '\n' ' ')"
+  cat "$RES/guard.txt" >&2
+  log "TLS both sides vs plain (tls.sh, $FEATURE_ROUNDS rounds)"
+  SLUICE="$SLUICE" PG_PORT=$((PG_PORT + 2)) PLAIN_PORT=$((BASE_PORT + 7)) TLS_PORT=$((BASE_PORT + 8)) "$REPO/bench/tls.sh" --rounds "$FEATURE_ROUNDS" --duration "$DURATION" >"$RES/tls.txt" 2>&1 ||
+    problem "tls.sh failed: $(tail -2 "$RES/tls.txt" | tr '\n' ' ')"
+  cat "$RES/tls.txt" >&2
 fi
 
 # --- user-space instructions per transaction (callgrind, 4 clients) ------------------------------

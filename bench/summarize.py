@@ -102,6 +102,69 @@ def idle_kib_per_client(res, name):
         return None
 
 
+def num(x):
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return None
+
+
+def idle_active(res, name):
+    """idle_plus_active.py's key=value lines for one proxy, or None."""
+    text = read(os.path.join(res, f"idle-active-{name}.txt"))
+    if text is None:
+        return None
+    return dict(l.split("=", 1) for l in text.splitlines() if re.match(r"^[a-z_]+=", l))
+
+
+def paired_rounds(pairs):
+    """Median of per-round ratios and the number of rounds, from {round: (value, reference)}."""
+    ratios = [v / ref for v, ref in pairs.values() if v is not None and ref]
+    return (statistics.median(ratios), len(ratios)) if ratios else None
+
+
+def pgbench_tps(path):
+    """tps of one pgbench output kept by on-off.sh (None if the run failed)."""
+    text = read(path) or ""
+    m = re.search(r"^tps = ([\d.]+)", text, re.M)
+    f = re.search(r"number of failed transactions: (\d+)", text)
+    return float(m.group(1)) if m and "exit=0" in text and (not f or f.group(1) == "0") else None
+
+
+def guard_ratio(res):
+    """guard.sh's rounds: median of on/off per round."""
+    pairs = {}
+    for path in glob.glob(os.path.join(res, "guard", "sluice-guard-on-r*.txt")):
+        r = re.search(r"-r(\d+)\.txt$", path).group(1)
+        pairs[r] = (pgbench_tps(path), pgbench_tps(os.path.join(res, "guard", f"sluice-guard-off-r{r}.txt")))
+    return paired_rounds(pairs)
+
+
+def tls_ratio(res):
+    """tls.sh's rounds: median of TLS-both-sides / plain per round."""
+    rounds = re.findall(r"round (\d+): plain ([\d.]+) tps, TLS both sides ([\d.]+) tps", read(os.path.join(res, "tls.txt")) or "")
+    return paired_rounds({r: (float(t), float(p)) for r, p, t in rounds})
+
+
+def features_section(res, out):
+    """The raw lines of the guard, TLS and idle-plus-active steps."""
+    parts = []
+    for name in ("sluice", "pgbouncer"):
+        text = read(os.path.join(res, f"idle-active-{name}.txt"))
+        if text:
+            parts.append(f"<details><summary>idle_plus_active.py, {name}</summary>\n\n```\n{text.strip()}\n```\n</details>\n")
+    guard = read(os.path.join(res, "guard", "summary.md"))
+    if guard:
+        parts.append(guard.strip() + "\n")
+    tls = read(os.path.join(res, "tls.txt"))
+    if tls:
+        lines = [l for l in tls.splitlines() if re.search(r"round \d+:|median|handshake flood|pgbench -S", l)]
+        parts.append("### TLS on both sides (bench/tls.sh)\n\n```\n" + "\n".join(lines) + "\n```\n")
+    if parts:
+        out.append("## Guard, TLS, and 10,000 idle + 200 active clients\n")
+        out.extend(parts)
+
+
 def targets_section(runs, res, out):
     """Issue 12's targets, each with what this run measured and whether it holds."""
     out.append("## Targets (issue 12) against this run\n")
@@ -140,19 +203,35 @@ def targets_section(runs, res, out):
         ratio_row(f"{s}: TPS ≥ 1.0× PgBouncer", s, "sluice1w", "pgbouncer", "tps", 1.0)
         ratio_row(f"{s}: TPS ≥ 3× direct", s, "sluice1w", "direct", "tps", 3.0)
     if "sel-prep-c50" in runs.scenarios:
-        ratio_row("sel-prep-c50: sluice 2 workers ≥ 0.8× direct -M prepared", "sel-prep-c50", "sluice2w", "direct",
-                  "tps", 0.8)
-        r = None
-        if "sel-ext-c50" in runs.scenarios:
-            p, e = runs.median("sel-prep-c50", "sluice2w", "tps"), runs.median("sel-ext-c50", "sluice2w", "tps")
+        for t, label in (("sluice1w", "1 worker"), ("sluice2w", "2 workers")):
+            ratio_row(f"sel-prep-c50: sluice {label} ≥ 0.8× direct -M prepared", "sel-prep-c50", t, "direct",
+                      "tps", 0.8)
+            # Two scenarios, so two invocations: the medians' ratio (no pairing across them).
+            p, e = runs.median("sel-prep-c50", t, "tps"), runs.median("sel-ext-c50", t, "tps")
             r = p / e if p and e else None
-        row("sel-prep-c50: sluice 2 workers ≥ 1.1× its own -M extended (medians)", fmt(r, 3),
-            None if r is None else r >= 1.1)
+            row(f"sel-prep-c50: sluice {label} ≥ 1.1× its own -M extended (sel-ext-c50, medians)", fmt(r, 3),
+                None if r is None else r >= 1.1)
     sk, pk = idle_kib_per_client(res, "sluice"), idle_kib_per_client(res, "pgbouncer")
     row("RSS per idle client at 10k ≤ PgBouncer's", f"{fmt(sk, 2)} vs {fmt(pk, 2)} KiB" if sk and pk else "-",
         None if not (sk and pk) else sk <= pk)
+    for name in ("sluice", "pgbouncer"):
+        active = idle_active(res, name)
+        if active is None or name != "sluice":
+            continue
+        backends = active.get("pg_backends_max", "-")
+        row("10,000 idle + 200 active clients on pool 20: 0 errors",
+            f"{active.get('errors', '-')} errors, {active.get('idle_clients', '-')} idle + "
+            f"{active.get('active_clients', '-')} active at {fmt(num(active.get('pgbench_tps')))} tps, "
+            f"≤ {backends} PG backends", active.get("errors") == "0" and backends != "-" and int(backends) <= 20)
+    guard = guard_ratio(res)
+    if guard is not None:
+        row("guard in enforce, default rules: TPS ≥ 0.95× guard off", f"{guard[0]:.3f} ({guard[1]} rounds)",
+            guard[0] >= 0.95)
+    tls = tls_ratio(res)
+    if tls is not None:
+        out.append(f"| TLS on both sides: overhead reported vs plain | TLS/plain TPS {tls[0]:.3f} ({tls[1]} rounds) "
+                   "| reported |")
     out.append("")
-    out.append("Guard and TLS costs are measured by `bench/guard.sh` and `bench/tls.sh` (see bench/README.md).\n")
 
 
 def projection_section(runs, out):
@@ -425,6 +504,7 @@ def main():
         cpu_section(runs, out)
         workers_section(runs, out)
     idle_section(res, out)
+    features_section(res, out)
     callgrind_section(res, out)
     syscalls_section(res, out)
     if runs.recs:

@@ -24,6 +24,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ -x "$SLUICE" ] || { echo "no sluice binary at $SLUICE" >&2; exit 1; }
+SLUICE=$(realpath "$SLUICE")  # the script works in its own directory
 
 WORK=$(mktemp -d /tmp/sluice-tls-bench-XXXXXX)
 chmod 755 "$WORK"
