@@ -2,9 +2,13 @@
 // must never say false for a text classify() reports a finding for (or fails to parse while one
 // might hide in it); anything it is unsure of is true.
 #include <array>
+#include <bit>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <string_view>
 
+#include "protocol/sql/byte_masks.hpp"
 #include "protocol/sql/guard.hpp"
 #include "protocol/sql/lexical.hpp"
 
@@ -14,18 +18,36 @@ namespace {
 using lexical::ascii_lower;
 using lexical::is_ident_char;
 
-// What a byte is to the scan: one table lookup per byte, since this runs on every query.
-enum class Byte : unsigned char { Other, Letter, Glue /* digits and '$' */, Ident /* '_', bytes >= 0x80 */ };
+// The first keyword of every statement a rule can find, wherever it nests (DELETE in a CTE, a
+// MERGE's WHEN MATCHED THEN DELETE, PREPARE ... AS UPDATE, CREATE RULE ... DO ALSO DELETE, EXPLAIN
+// ANALYZE DROP ...): no rule finds anything in a text without one.
+constexpr std::array<std::string_view, 11> kGuardedWords = {"alter", "cluster", "copy", "create", "delete", "do",
+                                                            "drop", "lock", "truncate", "update", "vacuum"};
 
-constexpr std::array<Byte, 256> kBytes = [] {
-    std::array<Byte, 256> t{};
-    for (unsigned c = 0; c < 256; ++c) {
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) t[c] = Byte::Letter;
-        else if ((c >= '0' && c <= '9') || c == '$') t[c] = Byte::Glue;
-        else if (is_ident_char(static_cast<unsigned char>(c))) t[c] = Byte::Ident;
+// Where the words of each first letter are in kGuardedWords (sorted): [from, to), empty for none.
+struct Range {
+    unsigned char from = 0, to = 0;
+};
+constexpr std::array<Range, 26> kByInitial = [] {
+    std::array<Range, 26> t{};
+    for (std::size_t i = 0; i < kGuardedWords.size(); ++i) {
+        auto& r = t[static_cast<std::size_t>(kGuardedWords[i][0] - 'a')];
+        if (r.from == r.to) r.from = static_cast<unsigned char>(i);
+        r.to = static_cast<unsigned char>(i + 1);
     }
     return t;
 }();
+
+// Bit i: block[i] is the first letter of a guarded word, in either case.
+std::uint32_t initials_mask16(const char* block) noexcept {
+    return bytes::folded_letter_mask16<'a', 'c', 'd', 'l', 't', 'u', 'v'>(block);
+}
+static_assert([] {
+    for (std::size_t c = 0; c < 26; ++c)
+        if ((kByInitial[c].from != kByInitial[c].to) != (std::string_view("acdltuv").find(static_cast<char>('a' + c)) != std::string_view::npos))
+            return false;
+    return true;
+}(), "initials_mask16() looks at exactly the first letters of kGuardedWords");
 
 // `keyword` (lower case, its first letter already matched) at the start of `rest`, as a whole word.
 bool word_at(std::string_view rest, std::string_view keyword) noexcept {
@@ -36,20 +58,32 @@ bool word_at(std::string_view rest, std::string_view keyword) noexcept {
     return rest.size() == keyword.size() || !is_ident_char(static_cast<unsigned char>(p[keyword.size()]));
 }
 
-// The first keyword of every statement a rule can find, wherever it nests (DELETE in a CTE, a
-// MERGE's WHEN MATCHED THEN DELETE, PREPARE ... AS UPDATE, CREATE RULE ... DO ALSO DELETE, EXPLAIN
-// ANALYZE DROP ...): no rule finds anything in a text without one. Dispatched on the first letter.
+// A guarded word at the start of `rest`, whose first byte is a letter.
 bool guarded_word_at(std::string_view rest) noexcept {
-    switch (ascii_lower(rest[0])) {
-    case 'a': return word_at(rest, "alter");
-    case 'c': return word_at(rest, "copy") || word_at(rest, "create") || word_at(rest, "cluster");
-    case 'd': return word_at(rest, "do") || word_at(rest, "drop") || word_at(rest, "delete");
-    case 'l': return word_at(rest, "lock");
-    case 't': return word_at(rest, "truncate");
-    case 'u': return word_at(rest, "update");
-    case 'v': return word_at(rest, "vacuum");
-    default: return false;
+    const auto range = kByInitial[static_cast<std::size_t>(ascii_lower(rest[0]) - 'a')];
+    for (std::size_t i = range.from; i < range.to; ++i)
+        if (word_at(rest, kGuardedWords[i])) return true;
+    return false;
+}
+
+// Bits for text[base, base + 64), 0 past n (n >= 16: every load reads sixteen bytes inside the
+// text, the last one the text's last sixteen bytes, shifted down).
+struct Masks {
+    std::uint64_t word_bytes = 0;  // letters, '_', bytes >= 0x80
+    std::uint64_t initials = 0;    // first letters of guarded words
+};
+Masks masks64(const char* text, std::size_t n, std::size_t base) noexcept {
+    Masks m;
+    for (std::size_t block = 0; block < 64; block += 16) {
+        const std::size_t at = base + block;
+        if (at >= n) break;
+        const bool whole = at + 16 <= n;
+        const char* p = whole ? text + at : text + n - 16;
+        const unsigned shift = whole ? 0 : static_cast<unsigned>(at + 16 - n);
+        m.word_bytes |= std::uint64_t{bytes::word_mask16(p) >> shift} << block;
+        m.initials |= std::uint64_t{initials_mask16(p) >> shift} << block;
     }
+    return m;
 }
 
 }  // namespace
@@ -58,17 +92,25 @@ bool may_break_rule(std::string_view sql) noexcept {
     // Words are looked for everywhere, comments and string literals included: a word inside a
     // string costs one (cached) parse, and the scan never has to agree with the server on where a
     // string ends (standard_conforming_strings, dollar quotes). A word starts at a letter after a
-    // non-identifier byte, or after digits or '$' glued to it ("1delete", "$1drop": PostgreSQL 15
-    // rejects such junk, older lexers split it).
-    const char* const begin = sql.data();
-    const char* const end = begin + sql.size();
-    Byte before = Byte::Other;
-    for (const char* p = begin; p != end; ++p) {
-        const Byte here = kBytes[static_cast<unsigned char>(*p)];
-        if (here == Byte::Letter && (before == Byte::Other || before == Byte::Glue) &&
-            guarded_word_at(std::string_view(p, static_cast<std::size_t>(end - p))))
-            return true;
-        before = here;
+    // byte that is not a letter, '_' or >= 0x80: digits and '$' glued to it count as a start too
+    // ("1delete", "$1drop": PostgreSQL 15 rejects such junk, older lexers split it). Sixteen bytes a
+    // step; only the letters a guarded word starts with are looked at.
+    char padded[16] = {};  // a text shorter than a block, zeros after it: neither letters nor word bytes
+    if (sql.size() < 16) {
+        std::memcpy(padded, sql.data(), sql.size());
+        sql = std::string_view(padded, sizeof padded);
+    }
+    const std::size_t n = sql.size();
+    std::uint64_t carry = 0;  // 1: the byte before this step keeps a word from starting
+    for (std::size_t base = 0; base < n; base += 64) {
+        const Masks m = masks64(sql.data(), n, base);
+        std::uint64_t starts = m.initials & ~(m.word_bytes << 1 | carry);
+        carry = m.word_bytes >> 63;
+        while (starts != 0) {
+            const unsigned at = static_cast<unsigned>(std::countr_zero(starts));
+            starts &= starts - 1;
+            if (guarded_word_at(sql.substr(base + at))) return true;
+        }
     }
     return false;
 }

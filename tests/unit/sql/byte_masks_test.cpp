@@ -42,6 +42,24 @@ TEST(ByteMasks, PairOrByteMaskMatchesTheReferenceForEveryByteAtEveryPosition) {
     }
 }
 
+TEST(ByteMasks, WordAndLetterMasksMatchTheReferenceForEveryByteAtEveryPosition) {
+    std::array<char, 16> block{};
+    for (unsigned filler : {0u, 'a' + 0u, 'D' + 0u, '_' + 0u, '1' + 0u, ' ' + 0u, 0xe1u}) {
+        block.fill(static_cast<char>(filler));
+        for (unsigned pos = 0; pos < 16; ++pos) {
+            for (unsigned c = 0; c < 256; ++c) {
+                block[pos] = static_cast<char>(c);
+                ASSERT_EQ(word_mask16(block.data()), word_mask16_bytewise(block.data()))
+                    << "byte " << c << " at " << pos << " among " << filler;
+                ASSERT_EQ((folded_letter_mask16<'a', 'c', 'd', 'l', 't', 'u', 'v'>(block.data())),
+                          folded_letter_mask16_bytewise(block.data(), "acdltuv"))
+                    << "byte " << c << " at " << pos << " among " << filler;
+            }
+            block[pos] = static_cast<char>(filler);
+        }
+    }
+}
+
 TEST(ByteMasks, RandomBlocksMatchTheReference) {
     std::mt19937 rng(12345);
     const std::string alphabet = "oOlLzZaA_$09 \t\n;'\"/*-&\x80\xff";
@@ -51,6 +69,8 @@ TEST(ByteMasks, RandomBlocksMatchTheReference) {
         for (char& c : block) c = alphabet[pick(rng)];
         ASSERT_EQ(ident_mask16(block.data()), ident_mask16_bytewise(block.data()));
         ASSERT_EQ(pair_or_byte_mask16(block.data(), 'o', 'l', 'z'), pair_or_byte_mask16_bytewise(block.data(), 'o', 'l', 'z'));
+        ASSERT_EQ(word_mask16(block.data()), word_mask16_bytewise(block.data()));
+        ASSERT_EQ((folded_letter_mask16<'o', 'z', 'l'>(block.data())), folded_letter_mask16_bytewise(block.data(), "ozl"));
     }
 }
 

@@ -3,7 +3,12 @@
 // and what it lets pass unparsed (the hot path: ordinary queries).
 #include <gtest/gtest.h>
 
+#include <random>
+#include <string>
+#include <string_view>
+
 #include "protocol/sql/guard.hpp"
+#include "protocol/sql/lexical.hpp"
 
 namespace sluice::sql {
 namespace {
@@ -32,6 +37,56 @@ TEST(GuardPrefilter, WordsMustBeWhole) {
     for (const char* sql : {"SELECT dropped FROM t", "SELECT * FROM t_drop", "SELECT updated_at",
                             "SELECT lockdown", "SELECT creates", "SELECT done"})
         EXPECT_FALSE(may_break_rule(sql)) << sql;
+}
+
+TEST(GuardPrefilter, WordsStartAtEveryPositionOfSixteenByteBlocks) {
+    // The scan reads sixteen bytes a step: a word at each offset, across block edges, at the end.
+    for (std::size_t pad = 0; pad < 40; ++pad) {
+        const std::string spaces(pad, ' ');
+        EXPECT_TRUE(may_break_rule(spaces + "drop table t")) << pad;
+        EXPECT_TRUE(may_break_rule(spaces + "x;Update")) << pad;
+        EXPECT_TRUE(may_break_rule(spaces + "1delete")) << pad;
+        EXPECT_FALSE(may_break_rule(std::string(pad + 1, 'x') + "drop")) << pad;  // inside a longer word
+        EXPECT_FALSE(may_break_rule(std::string(pad, '_') + "_lock")) << pad;
+        EXPECT_FALSE(may_break_rule(spaces + "dropped")) << pad;
+        EXPECT_FALSE(may_break_rule(spaces + "dro")) << pad;  // cut short by the end of the text
+    }
+}
+
+// The scan as it was written first, a byte at a time: the block scan must agree with it on any text.
+bool may_break_rule_bytewise(std::string_view sql) {
+    auto word_byte = [](unsigned char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80;
+    };
+    for (std::size_t i = 0; i < sql.size(); ++i) {
+        if (i > 0 && word_byte(static_cast<unsigned char>(sql[i - 1]))) continue;
+        for (std::string_view word : {"alter", "cluster", "copy", "create", "delete", "do", "drop", "lock",
+                                      "truncate", "update", "vacuum"}) {
+            const std::string_view rest = sql.substr(i);
+            if (rest.size() < word.size() || !lexical::equals_ci(rest.substr(0, word.size()), word)) continue;
+            if (rest.size() == word.size() || !lexical::is_ident_char(static_cast<unsigned char>(rest[word.size()])))
+                return true;
+        }
+    }
+    return false;
+}
+
+TEST(GuardPrefilter, AgreesWithTheByteAtATimeScanOnRandomTexts) {
+    std::mt19937 rng(20261204);
+    const std::vector<std::string> pieces = {"drop", "DELETE", "do", "Update", "lock", "alter", "vacuum", "copy",
+                                             "create", "cluster", "truncate", "dro", "dropped", "_", "$", "1", " ",
+                                             "\n", ";", "x", "\xc3\xa9", "'", "--", "/*", "a", "t", "v"};
+    std::uniform_int_distribution<std::size_t> pick(0, pieces.size() - 1);
+    std::uniform_int_distribution<int> count(0, 24);
+    int flagged = 0;
+    for (int round = 0; round < 20000; ++round) {
+        std::string sql;
+        for (int k = count(rng); k > 0; --k) sql += pieces[pick(rng)];
+        ASSERT_EQ(may_break_rule(sql), may_break_rule_bytewise(sql)) << sql;
+        flagged += may_break_rule(sql) ? 1 : 0;
+    }
+    EXPECT_GT(flagged, 1000);  // both answers are exercised
+    EXPECT_LT(flagged, 19000);
 }
 
 }  // namespace
