@@ -12,7 +12,7 @@
 #   --tag NAME            suffix for the result names (e.g. smoke)
 #   --callgrind-tx N      transactions per client in callgrind runs (10000; 4 clients)
 #   --callgrind-rounds R  callgrind rounds per proxy and mode (2)
-#   --feature-rounds N    rounds of the guard and TLS comparisons (3; they last --duration each)
+#   --feature-rounds N    rounds of the guard and TLS comparisons (5; they last --duration each)
 #   --skip-idle --skip-callgrind --skip-syscalls --skip-features (guard.sh and tls.sh)
 # Environment:
 #   SLUICE      sluice binary (default $REPO/../build-bench/proxy/sluice)
@@ -38,7 +38,7 @@ POOL=20
 REPS=3 DURATION=10 TAG='' CG_TX=10000 CG_ROUNDS=2
 # sel-prep-c50 (-M prepared) runs without PgBouncer 1.18, which cannot run it in transaction mode.
 SCENARIOS=sel-simple-c50,sel-simple-c500,sel-ext-c50,sel-prep-c50,tpcb-c50,churn-md5-c20,churn-scram-c20,sel-simple-c1
-DO_IDLE=1 DO_CALLGRIND=1 DO_SYSCALLS=1 DO_FEATURES=1 FEATURE_ROUNDS=3
+DO_IDLE=1 DO_CALLGRIND=1 DO_SYSCALLS=1 DO_FEATURES=1 FEATURE_ROUNDS=5
 while [ $# -gt 0 ]; do
   case $1 in
     --reps) REPS=$2; shift 2 ;;
