@@ -9,34 +9,21 @@ every idle client runs SELECT 1: it must still be connected and served. Prints k
 
   idle_plus_active.py --shared DIR --port PORT --pg-port PG [--clients N] [--active C] [--duration S]
 """
-import argparse, asyncio, importlib.util, os, re, resource, subprocess, sys
+import argparse, asyncio, os, re, subprocess, sys
+
+import idle_logins  # next to this script
 
 
 async def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--shared", required=True, help="../shared/bench (for idle-clients.py)")
-    ap.add_argument("--port", type=int, required=True)
+    idle_logins.add_login_options(ap)
     ap.add_argument("--pg-port", type=int, required=True)
-    ap.add_argument("--clients", type=int, default=10000)
     ap.add_argument("--active", type=int, default=200)
     ap.add_argument("--duration", type=int, default=8)
-    ap.add_argument("--user", default="bench")
-    ap.add_argument("--password", default=os.environ.get("BENCH_PASSWORD", "bench"))
-    ap.add_argument("--db", default=os.environ.get("BENCH_DB", "bench"))
     args = ap.parse_args()
-    spec = importlib.util.spec_from_file_location("idle_clients", os.path.join(args.shared, "idle-clients.py"))
-    clients = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(clients)
-    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    clients = idle_logins.idle_clients_module(args.shared)
 
-    gate = asyncio.Semaphore(64)
-
-    async def one():
-        async with gate:
-            return await clients.connect("127.0.0.1", args.port, args.user, args.db, args.password)
-
-    logins = await asyncio.gather(*[one() for _ in range(args.clients)], return_exceptions=True)
+    logins = await idle_logins.log_in(clients, args, return_exceptions=True)
     idle = [c for c in logins if not isinstance(c, BaseException)]
     login_errors = [c for c in logins if isinstance(c, BaseException)]
 

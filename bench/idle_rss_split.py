@@ -9,7 +9,9 @@ growth per client over the proxy's state before the first login.
 
   idle_rss_split.py --shared DIR --port PORT --pid PID --clients N [--settle S] [--label NAME]
 """
-import argparse, asyncio, importlib.util, os, sys, time
+import argparse, asyncio, sys, time
+
+import idle_logins  # next to this script
 
 FIELDS = ("VmRSS", "RssAnon", "RssFile")
 
@@ -26,28 +28,15 @@ def status(pid):
 
 async def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--shared", required=True, help="../shared/bench (for idle-clients.py)")
-    ap.add_argument("--port", type=int, required=True)
+    idle_logins.add_login_options(ap)
     ap.add_argument("--pid", type=int, required=True)
-    ap.add_argument("--clients", type=int, default=10000)
     ap.add_argument("--settle", type=float, default=2.5)
     ap.add_argument("--label", default="proxy")
-    ap.add_argument("--user", default="bench")
-    ap.add_argument("--password", default=os.environ.get("BENCH_PASSWORD", "bench"))
-    ap.add_argument("--db", default=os.environ.get("BENCH_DB", "bench"))
     args = ap.parse_args()
-    spec = importlib.util.spec_from_file_location("idle_clients", os.path.join(args.shared, "idle-clients.py"))
-    clients = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(clients)
+    clients = idle_logins.idle_clients_module(args.shared)
 
     before = status(args.pid)
-    gate = asyncio.Semaphore(64)
-
-    async def one():
-        async with gate:
-            return await clients.connect("127.0.0.1", args.port, args.user, args.db, args.password)
-
-    conns = await asyncio.gather(*[one() for _ in range(args.clients)])
+    conns = await idle_logins.log_in(clients, args)
     for conn in conns:
         await clients.simple_query(conn, "SELECT 1")
     time.sleep(args.settle)
