@@ -214,10 +214,8 @@ def targets_section(runs, res, out):
     sk, pk = idle_kib_per_client(res, "sluice"), idle_kib_per_client(res, "pgbouncer")
     row("RSS per idle client at 10k ≤ PgBouncer's", f"{fmt(sk, 2)} vs {fmt(pk, 2)} KiB" if sk and pk else "-",
         None if not (sk and pk) else sk <= pk)
-    for name in ("sluice", "pgbouncer"):
-        active = idle_active(res, name)
-        if active is None or name != "sluice":
-            continue
+    active = idle_active(res, "sluice")
+    if active is not None:
         backends = active.get("pg_backends_max", "-")
         row("10,000 idle + 200 active clients on pool 20: 0 errors",
             f"{active.get('errors', '-')} errors, {active.get('idle_clients', '-')} idle + "

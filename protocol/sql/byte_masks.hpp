@@ -1,7 +1,7 @@
 #pragma once
 // Sixteen-byte tests for the prefilters that run on every client query (prefilter.cpp,
-// may_change_role, guard_prefilter.cpp): one mask of bits per block instead of a branch per byte. SSE2 where the
-// machine has it (every x86-64); elsewhere the same bits one byte at a time.
+// may_change_role, guard_prefilter.cpp): one mask of bits per block instead of a branch per byte.
+// SSE2 where the machine has it (every x86-64); elsewhere the same bits one byte at a time.
 #include <cstdint>
 #include <string_view>
 

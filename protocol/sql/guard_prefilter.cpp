@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string_view>
+#include <utility>
 
 #include "protocol/sql/byte_masks.hpp"
 #include "protocol/sql/guard.hpp"
@@ -38,16 +39,21 @@ constexpr std::array<Range, 26> kByInitial = [] {
     return t;
 }();
 
-// Bit i: block[i] is the first letter of a guarded word, in either case.
-std::uint32_t initials_mask16(const char* block) noexcept {
-    return bytes::folded_letter_mask16<'a', 'c', 'd', 'l', 't', 'u', 'v'>(block);
-}
+// The first letters of kGuardedWords, each once (checked below): the only letters the scan looks at.
+constexpr std::string_view kInitials = "acdltuv";
 static_assert([] {
     for (std::size_t c = 0; c < 26; ++c)
-        if ((kByInitial[c].from != kByInitial[c].to) != (std::string_view("acdltuv").find(static_cast<char>('a' + c)) != std::string_view::npos))
+        if ((kByInitial[c].from != kByInitial[c].to) != (kInitials.find(static_cast<char>('a' + c)) != kInitials.npos))
             return false;
     return true;
-}(), "initials_mask16() looks at exactly the first letters of kGuardedWords");
+}(), "kInitials must be exactly the first letters of kGuardedWords");
+
+// Bit i: block[i] is one of kInitials, in either case.
+std::uint32_t initials_mask16(const char* block) noexcept {
+    return [&]<std::size_t... I>(std::index_sequence<I...>) {
+        return bytes::folded_letter_mask16<kInitials[I]...>(block);
+    }(std::make_index_sequence<kInitials.size()>{});
+}
 
 // `keyword` (lower case, its first letter already matched) at the start of `rest`, as a whole word.
 bool word_at(std::string_view rest, std::string_view keyword) noexcept {
@@ -93,7 +99,7 @@ bool may_break_rule(std::string_view sql) noexcept {
     // string costs one (cached) parse, and the scan never has to agree with the server on where a
     // string ends (standard_conforming_strings, dollar quotes). A word starts at a letter after a
     // byte that is not a letter, '_' or >= 0x80: digits and '$' glued to it count as a start too
-    // ("1delete", "$1drop": PostgreSQL 15 rejects such junk, older lexers split it). Sixteen bytes a
+    // ("1delete", "$1drop": PostgreSQL 15 rejects such junk, older lexers split it). 64 bytes a
     // step; only the letters a guarded word starts with are looked at.
     char padded[16] = {};  // a text shorter than a block, zeros after it: neither letters nor word bytes
     if (sql.size() < 16) {
