@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 
 #include "protocol/byte_reader.hpp"
@@ -23,56 +24,54 @@ void FrameDecoder::compact() noexcept {
 
 void FrameDecoder::reserve(std::size_t total) {
     if (total <= capacity_) return;
-    std::size_t grown = std::max(total, capacity_ * 2);
+    if (total >= kNotPrepared) throw std::length_error("a frame buffer of 4 GiB or more");
+    std::size_t grown = std::min<std::size_t>(std::max<std::size_t>(total, std::size_t{capacity_} * 2), kNotPrepared - 1);
     auto bigger = std::make_unique_for_overwrite<char[]>(grown);
     if (size_ > 0) std::memcpy(bigger.get(), buf_.get(), size_);
     buf_ = std::move(bigger);
-    capacity_ = grown;
+    capacity_ = static_cast<Index>(grown);
 }
 
 void FrameDecoder::feed(std::string_view bytes) {
     // Space prepared but never committed holds no data: drop it, or it would be taken for bytes.
     commit(0);
     compact();
-    reserve(size_ + bytes.size());
+    reserve(std::size_t{size_} + bytes.size());
     if (!bytes.empty()) std::memcpy(buf_.get() + size_, bytes.data(), bytes.size());
-    size_ += bytes.size();
+    size_ += static_cast<Index>(bytes.size());
 }
 
 std::span<char> FrameDecoder::prepare(std::size_t n) {
     commit(0);
     compact();
-    reserve(size_ + n);
+    reserve(std::size_t{size_} + n);
     prepared_at_ = size_;
-    prepared_size_ = n;
-    size_ += n;
+    size_ += static_cast<Index>(n);
     return {buf_.get() + prepared_at_, n};
 }
 
 std::span<char> FrameDecoder::prepare_up_to(std::size_t at_least, std::size_t at_most) {
     commit(0);
     compact();
-    std::size_t free_space = capacity_ - size_;
+    std::size_t free_space = std::size_t{capacity_} - size_;
     return prepare(std::clamp(free_space, at_least, std::max(at_least, at_most)));
 }
 
 void FrameDecoder::commit(std::size_t n) noexcept {
-    if (prepared_at_ == std::string::npos) return;
+    if (prepared_at_ == kNotPrepared) return;
     // prepare() grew the buffer by the requested size; keep only the bytes that arrived.
-    size_ = prepared_at_ + std::min(n, prepared_size_);
-    prepared_at_ = std::string::npos;
-    prepared_size_ = 0;
+    size_ = prepared_at_ + static_cast<Index>(std::min<std::size_t>(n, size_ - prepared_at_));
+    prepared_at_ = kNotPrepared;
 }
 
 void FrameDecoder::clear() noexcept {
     size_ = 0;
     pos_ = 0;
-    prepared_at_ = std::string::npos;
-    prepared_size_ = 0;
+    prepared_at_ = kNotPrepared;
 }
 
 void FrameDecoder::release_memory() noexcept {
-    if (buffered() != 0 || prepared_at_ != std::string::npos) return;
+    if (buffered() != 0 || prepared_at_ != kNotPrepared) return;
     buf_.reset();
     capacity_ = 0;
     size_ = 0;
@@ -92,7 +91,7 @@ Result<std::optional<Frame>> FrameDecoder::next() {
                     " bytes, above the maximum message size of " + std::to_string(max_message_size_));
     if (avail.size() < len + 1) return std::optional<Frame>{};
     Frame f{avail[0], avail.substr(5, len - 4), avail.substr(0, len + 1)};
-    pos_ += len + 1;
+    pos_ += static_cast<Index>(len + 1);
     return std::optional<Frame>{f};
 }
 
@@ -105,7 +104,7 @@ Result<std::optional<std::string_view>> FrameDecoder::next_untyped() {
         return fail("invalid startup packet length " + std::to_string(len));
     if (avail.size() < len) return std::optional<std::string_view>{};
     auto body = avail.substr(4, len - 4);
-    pos_ += len;
+    pos_ += static_cast<Index>(len);
     return std::optional<std::string_view>{body};
 }
 

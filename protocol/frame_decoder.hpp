@@ -3,6 +3,8 @@
 // Typed frames are Byte1 tag + Int32 length (counting itself) + body; startup-phase packets
 // (StartupMessage, SSLRequest, GSSENCRequest, CancelRequest) have no tag byte.
 #include <cstddef>
+#include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <span>
@@ -32,9 +34,9 @@ inline constexpr std::size_t kMaxAuthMessageLength = 65535;
 class FrameDecoder {
 public:
     explicit FrameDecoder(std::size_t max_message_size = 1u << 30) noexcept
-        : max_message_size_(max_message_size) {}
+        : max_message_size_(clamp32(max_message_size)) {}
 
-    void set_max_message_size(std::size_t n) noexcept { max_message_size_ = n; }
+    void set_max_message_size(std::size_t n) noexcept { max_message_size_ = clamp32(n); }
 
     // Append bytes that arrived.
     void feed(std::string_view bytes);
@@ -66,22 +68,25 @@ public:
     void clear() noexcept;
 
 private:
+    // Positions are 32-bit (a message is at most 1 GiB, PostgreSQL's own limit): an idle client's
+    // decoder is part of what it costs, thousands of times over.
+    using Index = std::uint32_t;
+    static constexpr Index kNotPrepared = std::numeric_limits<Index>::max();
+    static constexpr Index clamp32(std::size_t n) noexcept { return n < kNotPrepared ? static_cast<Index>(n) : kNotPrepared; }
+
     void compact() noexcept;
     void reserve(std::size_t total);
     // End of the received bytes: space handed out by prepare() is not data until committed.
-    [[nodiscard]] std::size_t data_end() const noexcept {
-        return prepared_at_ == std::string::npos ? size_ : prepared_at_;
-    }
+    [[nodiscard]] std::size_t data_end() const noexcept { return prepared_at_ == kNotPrepared ? size_ : prepared_at_; }
 
     // Not a std::string: growing one zero-fills the space every read would then overwrite.
     std::unique_ptr<char[]> buf_;
-    std::size_t size_ = 0;      // bytes in use (received, plus prepared space)
-    std::size_t capacity_ = 0;
-    std::size_t pos_ = 0;
-    // Where prepare() put its space and how much; npos when nothing is prepared.
-    std::size_t prepared_at_ = std::string::npos;
-    std::size_t prepared_size_ = 0;
-    std::size_t max_message_size_;
+    Index size_ = 0;  // bytes in use (received, plus prepared space)
+    Index capacity_ = 0;
+    Index pos_ = 0;
+    // Where prepare() put its space, which runs to size_; kNotPrepared when nothing is prepared.
+    Index prepared_at_ = kNotPrepared;
+    Index max_message_size_;
 };
 
 }  // namespace sluice::protocol

@@ -20,17 +20,40 @@ WorkerMutex& CancelSlot::lock_of(const CancelSlot* slot) noexcept {
     return locks[(reinterpret_cast<std::uintptr_t>(slot) >> 6) % locks.size()];
 }
 
+std::size_t CancelRegistry::home_of(std::int32_t process_id) const noexcept {
+    // Process ids are random; the multiply spreads them anyway, whatever bits the mask keeps.
+    return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(process_id)) * 0x9E3779B97F4A7C15ull >> 32) &
+           (places_.size() - 1);
+}
+
+std::size_t CancelRegistry::place_of(std::int32_t process_id) const noexcept {
+    const std::size_t mask = places_.size() - 1;
+    std::size_t i = home_of(process_id);
+    while (places_[i] && places_[i]->key().process_id != process_id) i = (i + 1) & mask;
+    return i;
+}
+
+void CancelRegistry::resize(std::size_t places) {
+    auto old = std::exchange(places_, std::vector<const CancelSlot*>(places, nullptr));
+    for (const auto* slot : old)
+        if (slot) places_[place_of(slot->key().process_id)] = slot;
+}
+
 void CancelRegistry::issue(CancelSlot& slot, std::size_t secret_length) {
     auto secret = protocol::auth::random_bytes(secret_length);
     std::lock_guard lock(mutex_);
+    if ((listed_ + 1) * 4 > places_.size() * 3) resize(std::max<std::size_t>(64, places_.size() * 2));
     for (;;) {
         auto bytes = protocol::auth::random_bytes(4);
         std::uint32_t v;
         std::memcpy(&v, bytes.data(), 4);
         auto pid = static_cast<std::int32_t>(v & 0x7fffffffu);
-        if (pid == 0 || entries_.contains(pid)) continue;
+        if (pid == 0) continue;
+        const std::size_t at = place_of(pid);
+        if (places_[at]) continue;  // in use by a live session
         slot.key_ = BackendKey{pid, std::move(secret)};
-        entries_.emplace(pid, &slot);
+        places_[at] = &slot;
+        ++listed_;
         return;
     }
 }
@@ -38,15 +61,31 @@ void CancelRegistry::issue(CancelSlot& slot, std::size_t secret_length) {
 void CancelRegistry::forget(const CancelSlot& slot) {
     if (!slot.registered()) return;
     std::lock_guard lock(mutex_);
-    entries_.erase(slot.key().process_id);
+    std::size_t hole = place_of(slot.key().process_id);
+    if (places_[hole] != &slot) return;
+    // Backward-shift deletion: move later entries of the probe run into the hole, so that no
+    // lookup stops early at it (and no tombstones pile up).
+    const std::size_t mask = places_.size() - 1;
+    for (std::size_t i = (hole + 1) & mask; places_[i]; i = (i + 1) & mask) {
+        const std::size_t home = home_of(places_[i]->key().process_id);
+        // Movable into the hole when its home is not within (hole, i] cyclically.
+        if (((i - home) & mask) >= ((i - hole) & mask)) {
+            places_[hole] = places_[i];
+            hole = i;
+        }
+    }
+    places_[hole] = nullptr;
+    --listed_;
+    if (places_.size() > 64 && listed_ * 8 < places_.size()) resize(places_.size() / 2);
 }
 
 std::shared_ptr<const CancelTarget> CancelRegistry::find(std::int32_t process_id, std::string_view secret) const {
     // Under the registry's lock: the slot's session cannot finish forget() and go meanwhile.
     std::lock_guard lock(mutex_);
-    auto it = entries_.find(process_id);
-    if (it == entries_.end() || !protocol::auth::constant_time_equal(it->second->key().secret, secret)) return nullptr;
-    return it->second->begin_cancel();
+    if (places_.empty()) return nullptr;
+    const auto* slot = places_[place_of(process_id)];
+    if (!slot || !protocol::auth::constant_time_equal(slot->key().secret, secret)) return nullptr;
+    return slot->begin_cancel();
 }
 
 awaitable<void> forward_cancel(std::shared_ptr<const CancelTarget> target) {
@@ -55,7 +94,7 @@ awaitable<void> forward_cancel(std::shared_ptr<const CancelTarget> target) {
         ~Done() { count.fetch_sub(1, std::memory_order_acq_rel); }
     } done{target->in_flight};
     auto ex = co_await asio::this_coro::executor;
-    tcp::socket socket(ex);
+    Socket socket = socket_on(ex);
     asio::steady_timer timer(ex, std::chrono::seconds(5));
     auto connected = co_await (socket.async_connect(target->address, use_tuple) || timer.async_wait(use_tuple));
     if (connected.index() != 0 || std::get<0>(std::get<0>(connected))) {

@@ -156,12 +156,12 @@ awaitable<std::optional<SessionEnd>> ClientSession::log_in() {
 
     pool_ = ctx_.router.pool_for(*database, user, auth.upstream);
     auto application_name = login_->startup.get("application_name");
-    limits_ = config_->timeouts_for(database_name, user, application_name ? *application_name : std::string_view{});
+    limits_ = Limits(config_->timeouts_for(database_name, user, application_name ? *application_name : std::string_view{}));
     session_state_ = config_->session_state_for(*database, user);
     if (auto policy = config_->guard_for(database_name, user, application_name ? *application_name : std::string_view{});
         policy.mode != config::GuardMode::Off) {
         guard_ = std::make_unique<QueryGuard>(policy, config_->guard,
-                                              GuardClient{peer_, user, database_name, application_name ? std::string(*application_name) : ""},
+                                              GuardClient{peer(), user, database_name, application_name ? std::string(*application_name) : ""},
                                               ctx_.analyses, *ctx_.audit_log, ctx_.guard_counters);
     }
     make_relay();
@@ -176,12 +176,14 @@ awaitable<std::optional<SessionEnd>> ClientSession::log_in() {
         auto lent = co_await lend_server();
         if (!lent.lease) co_return std::move(lent.failure);
         if (defaults->empty()) {
-            // The very first server of this pool: now its defaults are known, check again.
+            // The pool's first server (this login's, or the one it waited for) told the defaults:
+            // check again, on a server synced to them if some setting is still unknown.
             defaults = pool_->defaults();
-            apply_known_settings(*defaults);
-            lent.lease.give_back();
-            lent = co_await lend_server();
-            if (!lent.lease) co_return std::move(lent.failure);
+            if (!apply_known_settings(*defaults)) {
+                lent.lease.give_back();
+                lent = co_await lend_server();
+                if (!lent.lease) co_return std::move(lent.failure);
+            }
         }
         lent.lease.give_back();
     }
@@ -249,7 +251,7 @@ void ClientSession::make_relay() {
                          why);
         });
     }
-    relay_->enforce(limits_, config_->timeouts.cancel_grace, weak_from_this());
+    relay_->enforce(limits_.get(), config_->timeouts.cancel_grace, weak_from_this());
     if (guard_) relay_->guard_with(*guard_);
     relay_->on_idle = [this] {
         // A session told to stop while in a transaction stops once it is over.

@@ -3,6 +3,7 @@
 #include <boost/asio/bind_allocator.hpp>
 #include <spdlog/spdlog.h>
 
+#include <limits>
 #include <utility>
 
 #include "protocol/backend.hpp"
@@ -44,17 +45,15 @@ SessionEnd shutting_down() {
 
 }  // namespace
 
-ClientSession::ClientSession(ProxyContext& context, tcp::socket socket, std::uint64_t id, ClientCount::Place place)
+ClientSession::ClientSession(ProxyContext& context, Stream client, std::uint64_t id, ClientCount::Place place)
     : ctx_(context),
       config_(context.config),
-      client_(std::move(socket)),
+      client_(std::move(client)),
       id_(id),
       // Until login completes a message may be no longer than PostgreSQL allows (log_in() lifts it).
       decoder_(p::kMaxAuthMessageLength),
       place_(std::move(place)) {
     error_code ec;
-    auto ep = client_.socket().remote_endpoint(ec);
-    peer_ = ec ? "unknown" : ep.address().to_string() + ":" + std::to_string(ep.port());
     client_.socket().set_option(tcp::no_delay(true), ec);
     client_.set_write_timeout(config_->timeouts.client_write);
     apply_keepalive(client_.socket(), config_->tcp);
@@ -74,20 +73,42 @@ Clock::time_point ClientSession::deadline_after(config::Duration d) {
     return d.count() == 0 ? Clock::now() + std::chrono::hours(24 * 365 * 10) : Clock::now() + d;
 }
 
-Clock::time_point ClientSession::query_wait_deadline() const { return deadline_after(limits_.query_wait); }
+Clock::time_point ClientSession::query_wait_deadline() const { return deadline_after(limits_.get().query_wait); }
+
+std::string ClientSession::peer() {
+    error_code ec;
+    auto ep = client_.socket().remote_endpoint(ec);
+    return ec ? "unknown" : ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+namespace {
+constexpr std::uint32_t to_ms32(config::Duration d) noexcept {
+    constexpr auto most = std::numeric_limits<std::uint32_t>::max();
+    return d.count() <= 0 ? 0 : d.count() >= most ? most : static_cast<std::uint32_t>(d.count());
+}
+}  // namespace
+
+ClientSession::Limits::Limits(const config::SessionTimeouts& t) noexcept
+    : ms_{to_ms32(t.statement), to_ms32(t.transaction), to_ms32(t.idle_in_transaction), to_ms32(t.client_idle),
+          to_ms32(t.query_wait)} {}
+
+config::SessionTimeouts ClientSession::Limits::get() const noexcept {
+    using config::Duration;
+    return {Duration(ms_[0]), Duration(ms_[1]), Duration(ms_[2]), Duration(ms_[3]), Duration(ms_[4])};
+}
 
 bool ClientSession::stopping() const noexcept { return ctx_.shutting_down || shutdown_requested_; }
 
 void ClientSession::request_shutdown() {
     shutdown_requested_ = true;
-    asio::post(client_.socket().get_executor(), [self = shared_from_this()] {
+    asio::post(client_.executor(), [self = shared_from_this()] {
         // Only an idle session is interrupted; one in a transaction stops when it ends (on_idle).
         if (!self->relay_ || self->relay_->idle()) self->client_.cancel();
     });
 }
 
 awaitable<void> ClientSession::run() {
-    if (config_->logging.log_connections) spdlog::info("C{} connected from {}", id_, peer_);
+    if (config_->logging.log_connections) spdlog::info("C{} connected from {}", id_, peer());
     if (auto failed = co_await log_in_in_time()) co_return co_await finish(*failed);
     // A client that has not spoken yet costs little while it waits, and is parked if it stays
     // silent: connecting ahead of need is what pools of idle clients (application pools) do.
@@ -119,7 +140,7 @@ awaitable<void> ClientSession::serve_or_park() {
 }
 
 void ClientSession::park_if_idle() {
-    asio::post(client_.socket().get_executor(), [self = shared_from_this()] {
+    asio::post(client_.executor(), [self = shared_from_this()] {
         // The wait idle_since_tick() saw may be over already (the client spoke).
         if (self->idle_tick_.load(std::memory_order_relaxed) == 0 || self->park_requested_ || self->stopping()) return;
         self->park_requested_ = true;
@@ -155,8 +176,10 @@ void ClientSession::wait_for_first_query() {
         spawn_serving(std::move(self));
     };
     // Allocated at its own size: Asio's recycling cache would lend it whatever block a finished
-    // operation or coroutine frame left (up to 1 KiB).
-    client_.socket().async_wait(tcp::socket::wait_read, asio::bind_allocator(std::allocator<void>(), std::move(first_bytes)));
+    // operation or coroutine frame left (up to 1 KiB). On the session's strand, if it has one.
+    client_.socket().async_wait(
+        tcp::socket::wait_read,
+        asio::bind_executor(client_.executor(), asio::bind_allocator(std::allocator<void>(), std::move(first_bytes))));
 }
 
 void ClientSession::park() {
@@ -171,7 +194,7 @@ void ClientSession::park() {
 
 void ClientSession::resume(std::shared_ptr<void> owner, bool) {
     auto self = std::static_pointer_cast<ClientSession>(std::move(owner));
-    auto ex = self->client_.socket().get_executor();
+    auto ex = self->client_.executor();
     // Posted: the lot may call this from any thread, or from inside a cancel() of this session.
     asio::post(ex, [self = std::move(self)]() mutable {
         spdlog::debug("C{} resumed", self->id_);
@@ -181,7 +204,7 @@ void ClientSession::resume(std::shared_ptr<void> owner, bool) {
 }
 
 void ClientSession::spawn_serving(std::shared_ptr<ClientSession> self) {
-    auto ex = self->client_.socket().get_executor();
+    auto ex = self->client_.executor();
     auto what = "session C" + std::to_string(self->id_);
     // The function object (and so `self`) lives as long as the coroutine.
     asio::co_spawn(ex, [self = std::move(self)] { return self->serve_or_park(); }, log_exception(std::move(what)));

@@ -6,6 +6,7 @@
 //
 // Client messages are seen here, one by one, before any server is attached: the place for
 // policies that act on them (query guard, prepared statements, statement timers).
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -40,7 +41,7 @@ inline constexpr std::size_t kMaxClientMessage = 64 * 1024 * 1024;
 class ClientSession : public std::enable_shared_from_this<ClientSession>, public SessionRegistry::Entry {
 public:
     // `place`: this socket's count against max_client_connections, held until the session is gone.
-    ClientSession(ProxyContext& context, tcp::socket socket, std::uint64_t id, ClientCount::Place place);
+    ClientSession(ProxyContext& context, Stream client, std::uint64_t id, ClientCount::Place place);
     ~ClientSession();
 
     awaitable<void> run();
@@ -116,11 +117,27 @@ private:
     std::optional<std::string> prepare_without_server();
     [[nodiscard]] SessionEnd too_many_clients() const;
 
+    // The client's address, for logs ("unknown" once the socket is closed): asked of the socket
+    // when needed, not kept by every idle client.
+    [[nodiscard]] std::string peer();
+
+    // The timeouts for this client, kept for each relay made, as 32-bit milliseconds (up to 49
+    // days; a longer one saturates there): half of config::SessionTimeouts in every idle client.
+    class Limits {
+    public:
+        Limits() noexcept : Limits(config::SessionTimeouts{}) {}
+        explicit Limits(const config::SessionTimeouts& t) noexcept;
+        [[nodiscard]] config::SessionTimeouts get() const noexcept;
+
+    private:
+        std::array<std::uint32_t, 5> ms_;
+    };
+
+    // What every idle client keeps is this object: members are ordered so that none pads another.
     ProxyContext& ctx_;
     std::shared_ptr<const config::Config> config_;
     Stream client_;
     std::uint64_t id_;
-    std::string peer_;
     protocol::FrameDecoder decoder_;
     // What only the login needs, dropped once it is done (idle clients stay small).
     struct Login {
@@ -128,18 +145,18 @@ private:
         ParamMap startup_settings;  // the GUCs of its StartupMessage
     };
     std::unique_ptr<Login> login_ = std::make_unique<Login>();
-    protocol::ProtocolVersion version_ = protocol::kProtocol30;
     std::shared_ptr<Pool> pool_;
-    config::SessionTimeouts limits_;  // for this database, user and application_name
-    config::SessionStatePolicy session_state_{};  // for this database and user (each relay made)
     ClientSettings settings_;  // what the client believes its session settings are
     ClientStatements statements_;  // its named prepared statements (transaction mode)
     CancelSlot cancel_slot_;  // listed in ctx_.cancels from login to the destructor
     ClientCount::Place place_;
     std::unique_ptr<QueryGuard> guard_;  // when [guard] is on for this client
     std::unique_ptr<Relay> relay_;  // made once the pool (and so the lending mode) is known
-    std::atomic<bool> shutdown_requested_{false};
+    Limits limits_;  // for this database, user and application_name
+    protocol::ProtocolVersion version_ = protocol::kProtocol30;
+    config::SessionStatePolicy session_state_{};  // for this database and user (each relay made)
     std::atomic<std::uint32_t> idle_tick_{0};  // see idle_since_tick()
+    std::atomic<bool> shutdown_requested_{false};
     bool park_requested_ = false;      // park_if_idle() interrupted the wait for the client
     bool waiting_for_client_ = false;  // serve() is in its read of the client
 };

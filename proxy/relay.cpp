@@ -610,7 +610,7 @@ void Relay::pump_next() {
                                                                                  : nullptr;
     server.stream().async_read_some(
         TurnReadBuffer(asio::buffer(buffer.data() + held_, buffer.size() - held_), first_frame, kServerTurnEnd),
-        asio::bind_executor(client_.socket().get_executor(), [this](error_code ec, std::size_t n) { pump_read(ec, n); }));
+        asio::bind_executor(client_.executor(), [this](error_code ec, std::size_t n) { pump_read(ec, n); }));
 }
 
 void Relay::pump_read(error_code ec, std::size_t n) {
@@ -651,7 +651,7 @@ void Relay::pump_continue(error_code read_ec) {
 void Relay::deliver_slowly(std::string_view rest, error_code read_ec) {
     // `rest` stays valid: nothing reads into the server's buffer until it is delivered.
     asio::co_spawn(
-        client_.socket().get_executor(),
+        client_.executor(),
         [this, rest, read_ec]() -> awaitable<void> {
             auto [ec, n] = co_await client_.write_all(asio::buffer(rest));
             delivered(ec);
@@ -927,7 +927,7 @@ void Relay::retry(std::uint32_t note) {
     if (limits_on_ && statement_started_ == kNever) statement_started_ = Clock::now();
     replaying_ = true;
     asio::co_spawn(
-        client_.socket().get_executor(),
+        client_.executor(),
         [this, session, out = std::move(out)]() -> awaitable<void> {
             auto [ec, n] = co_await lease_->stream().write_all(asio::buffer(out));
             replaying_ = false;
@@ -1022,7 +1022,7 @@ void Relay::learn_settings() {
     }
     const std::size_t columns = upstream_pooler_ ? 2 : 1;
     asio::co_spawn(
-        client_.socket().get_executor(),
+        client_.executor(),
         [this, session, names = std::move(names), sql = std::move(sql), relearn = std::move(relearn),
          columns]() -> awaitable<void> {
             auto result = co_await lease_->run_quietly(relearn.empty() ? sql : relearn);
@@ -1071,7 +1071,7 @@ awaitable<void> Relay::wait_for_learning() {
 }
 
 awaitable<void> Relay::until_woken() {
-    if (!learned_) learned_.emplace(client_.socket().get_executor());
+    if (!learned_) learned_.emplace(client_.executor());
     learned_->expires_at(Clock::time_point::max());
     co_await learned_->async_wait(use_tuple);
 }
@@ -1089,7 +1089,7 @@ awaitable<void> Relay::let_go() {
     if (pump_running_) {
         error_code ignored;
         lease_->stream().socket().cancel(ignored);
-        if (!pump_stopped_) pump_stopped_.emplace(client_.socket().get_executor());
+        if (!pump_stopped_) pump_stopped_.emplace(client_.executor());
         pump_stopped_->expires_at(Clock::time_point::max());
         co_await pump_stopped_->async_wait(use_tuple);
     }

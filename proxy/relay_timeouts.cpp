@@ -67,7 +67,7 @@ void Relay::watch_limits() {
     auto due = next_due();
     if (!due || due->at >= timer_at_) return;
     timer_at_ = due->at;
-    if (!limit_timer_) limit_timer_.emplace(client_.socket().get_executor());
+    if (!limit_timer_) limit_timer_.emplace(client_.executor());
     limit_timer_->expires_at(due->at);  // aborts the wait for a later moment
     limit_timer_->async_wait([this, owner = session_](error_code ec) {
         // Aborted: re-armed, or the relay is gone (its timer with it): `this` may be dangling.
@@ -164,7 +164,7 @@ void Relay::cancel_statement() {
     target->in_flight.fetch_add(1, std::memory_order_acq_rel);
     cancelling_ = true;
     asio::co_spawn(
-        client_.socket().get_executor(),
+        client_.executor(),
         [this, session, target]() -> awaitable<void> {
             co_await forward_cancel(target);
             cancelling_ = false;

@@ -144,9 +144,7 @@ void Server::stop() {
 
 awaitable<void> Server::accept_loop(tcp::acceptor& acceptor) {
     for (;;) {
-        // A session's coroutines (reader and pump) must not run at once: a strand serializes them
-        // when several threads run the io_context; with one thread there is nothing to serialize.
-        tcp::socket socket = workers_ == 1 ? tcp::socket(io_) : tcp::socket(asio::make_strand(io_));
+        Socket socket(io_);
         auto [ec] = co_await acceptor.async_accept(socket, use_tuple);
         if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
         if (ec) {
@@ -163,15 +161,18 @@ awaitable<void> Server::accept_loop(tcp::acceptor& acceptor) {
             dropped_.fetch_add(1, std::memory_order_relaxed);  // reported by maintenance_loop
             continue;
         }
-        spawn_session(std::move(socket), std::move(place));
+        // A session's coroutines (reader and pump) must not run at once: a strand serializes them
+        // when several threads run the io_context; with one thread there is nothing to serialize.
+        spawn_session(workers_ == 1 ? Stream(std::move(socket)) : Stream(std::move(socket), asio::make_strand(io_)),
+                      std::move(place));
     }
 }
 
-void Server::spawn_session(tcp::socket socket, ClientCount::Place place) {
-    auto executor = socket.get_executor();
+void Server::spawn_session(Stream client, ClientCount::Place place) {
+    auto executor = client.executor();
     auto id = next_session_id_.fetch_add(1, std::memory_order_relaxed);
     // Listed in context_.sessions until its destructor (also while parked).
-    auto session = std::make_shared<ClientSession>(context_, std::move(socket), id, std::move(place));
+    auto session = std::make_shared<ClientSession>(context_, std::move(client), id, std::move(place));
     asio::co_spawn(executor, [session]() { return session->run(); }, log_exception("session C" + std::to_string(id)));
 }
 

@@ -46,7 +46,9 @@ struct Stream::Tls {
     std::string cipher_in;  // read buffer for ciphertext
 };
 
-Stream::Stream(tcp::socket socket) noexcept : socket_(std::move(socket)) {}
+Stream::Stream(Socket socket) noexcept : socket_(std::move(socket)) {}
+Stream::Stream(Socket socket, Strand serial)
+    : socket_(std::move(socket)), serial_(std::make_unique<Strand>(std::move(serial))) {}
 Stream::~Stream() = default;
 Stream::Stream(Stream&&) noexcept = default;
 
@@ -127,7 +129,7 @@ awaitable<error_code> Stream::wait_writable() {
         auto [ec] = co_await socket_.async_wait(tcp::socket::wait_write, use_tuple);
         co_return ec;
     }
-    asio::steady_timer deadline(socket_.get_executor());
+    asio::steady_timer deadline(executor());
     deadline.expires_after(write_timeout_);
     auto step = co_await (socket_.async_wait(tcp::socket::wait_write, use_tuple) || deadline.async_wait(use_tuple));
     if (step.index() == 1) co_return error_code(asio::error::timed_out);
@@ -158,7 +160,7 @@ awaitable<std::tuple<error_code, std::size_t>> Stream::write_all(asio::const_buf
         auto [wec, n] = co_await asio::async_write(socket_, asio::buffer(data + done, size - done), use_tuple);
         co_return std::tuple{wec, done + n};
     }
-    asio::steady_timer deadline(socket_.get_executor());
+    asio::steady_timer deadline(executor());
     while (done < size) {
         deadline.expires_after(write_timeout_);
         auto step = co_await (socket_.async_write_some(asio::buffer(data + done, size - done), use_tuple) ||

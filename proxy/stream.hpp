@@ -17,7 +17,10 @@ class TlsEngine;
 
 class Stream {
 public:
-    explicit Stream(tcp::socket socket) noexcept;
+    explicit Stream(Socket socket) noexcept;
+    // A client's stream when several threads run the io_context: what uses it runs on `serial`,
+    // one thing at a time.
+    Stream(Socket socket, Strand serial);
     ~Stream();
     Stream(Stream&&) noexcept;
     Stream& operator=(Stream&&) = delete;
@@ -40,7 +43,7 @@ public:
     template <class Handler>
     void async_read_some(TurnReadBuffer buffer, Handler&& handler) {
         if (!tls_) return socket_.async_read_some(buffer, std::forward<Handler>(handler));
-        auto ex = asio::get_associated_executor(handler, socket_.get_executor());
+        auto ex = asio::get_associated_executor(handler, executor());
         asio::co_spawn(ex, tls_read_some(buffer.buffer()),
                        [h = std::forward<Handler>(handler)](std::exception_ptr e,
                                                             std::tuple<error_code, std::size_t> r) mutable {
@@ -93,8 +96,14 @@ public:
     // Idempotent. Over TLS, a close_notify is sent if the socket takes it at once.
     void close() noexcept;
     [[nodiscard]] bool is_open() const noexcept { return socket_.is_open(); }
-    // For socket options, cancel() and the executor. Reading or writing it directly bypasses TLS.
-    tcp::socket& socket() noexcept { return socket_; }
+    // For socket options and cancel(). Reading or writing it directly bypasses TLS.
+    Socket& socket() noexcept { return socket_; }
+    // Where what uses this stream runs: its strand, or the io_context. A handler given to the
+    // socket directly must be bound to it.
+    [[nodiscard]] asio::any_io_executor executor() {
+        if (serial_) return *serial_;
+        return socket_.get_executor();
+    }
 
     // Without blocking: false when the peer has closed, reset, or sent something we did not ask
     // for (an idle server's FATAL before it goes away).
@@ -110,7 +119,8 @@ private:
     [[nodiscard]] bool tls_buffered() const noexcept;
     [[nodiscard]] bool tls_flushed() const noexcept;
 
-    tcp::socket socket_;
+    Socket socket_;
+    std::unique_ptr<Strand> serial_;  // only with several workers
     ParkingLot::Spot parking_;  // its place in the lot while parked
     Clock::duration write_timeout_{};
     struct Tls;  // the engine and its buffers

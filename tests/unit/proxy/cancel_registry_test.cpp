@@ -2,6 +2,8 @@
 // listed; what it finds is the server the slot holds now, counted as in flight.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
 #include <set>
 
 #include "proxy/cancel_registry.hpp"
@@ -73,6 +75,41 @@ TEST(CancelRegistry, AForgottenSlotIsNotFoundAndItsIdMayBeIssuedAgain) {
         registry.forget(slot);  // as the session's destructor, before the slot goes
     }
     EXPECT_EQ(registry.find(key.process_id, key.secret), nullptr);
+}
+
+// The registry is an open-addressed table that grows and shrinks: after thousands of sessions come
+// and go in random order, every listed key is still found and no forgotten one is.
+TEST(CancelRegistry, KeysStayFoundWhileOthersComeAndGoInAnyOrder) {
+    CancelRegistry registry;
+    std::mt19937 random(12345);
+    std::vector<std::unique_ptr<CancelSlot>> live;
+    std::vector<BackendKey> gone;
+    auto check = [&] {
+        for (const auto& slot : live)
+            ASSERT_NE(registry.find(slot->key().process_id, slot->key().secret), nullptr) << slot->key().process_id;
+        for (const auto& key : gone) ASSERT_EQ(registry.find(key.process_id, key.secret), nullptr) << key.process_id;
+    };
+    auto forget_one = [&] {
+        std::size_t i = random() % live.size();
+        registry.forget(*live[i]);
+        gone.push_back(live[i]->key());
+        live[i] = std::move(live.back());
+        live.pop_back();
+    };
+    const auto target = target_with_pid(1);
+    for (int round = 0; round < 3; ++round) {
+        for (int i = 0; i < 3000; ++i) {  // grows the table several times
+            live.push_back(std::make_unique<CancelSlot>());
+            registry.issue(*live.back(), 4);
+            live.back()->set(target);
+            if (i % 3 == 0) forget_one();
+        }
+        check();
+        while (live.size() > 10) forget_one();  // shrinks it again
+        check();
+        gone.resize(std::min<std::size_t>(gone.size(), 500));  // a process id may be issued again
+    }
+    for (auto& slot : live) registry.forget(*slot);
 }
 
 }  // namespace

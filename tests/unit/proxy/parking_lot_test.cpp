@@ -17,14 +17,14 @@ namespace {
 // One side of a loopback connection as a Stream (what parks), the other as a plain socket.
 struct Parked {
     Stream stream;
-    tcp::socket peer;
+    Socket peer;
     int resumed = 0;
     bool interrupted = false;
 };
 
 std::shared_ptr<Parked> connected_pair(asio::io_context& io) {
     tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-    tcp::socket a(io), b(io);
+    Socket a(io), b(io);
     b.connect(acceptor.local_endpoint());
     acceptor.accept(a);
     return std::make_shared<Parked>(Parked{Stream(std::move(a)), std::move(b)});
@@ -38,7 +38,7 @@ void on_resume(std::shared_ptr<void> owner, bool interrupted) {
 
 bool park(ParkingLot& lot, const std::shared_ptr<Parked>& p) { return p->stream.park(lot, p, &on_resume); }
 
-void send(tcp::socket& socket, const std::string& bytes) { asio::write(socket, asio::buffer(bytes)); }
+void send(Socket& socket, const std::string& bytes) { asio::write(socket, asio::buffer(bytes)); }
 
 // Runs `io` until `done` or nothing is left to run for a while.
 template <class Done>
@@ -182,7 +182,7 @@ TEST(ParkingLot, TheLotLetsGoOfWhatIsStillParkedWhenItGoes) {
     std::weak_ptr<Parked> watch = p;
     ASSERT_TRUE(park(*lot, p));
     auto& peer = p->peer;
-    tcp::socket keep_peer = std::move(peer);
+    Socket keep_peer = std::move(peer);
     p.reset();
     EXPECT_FALSE(watch.expired()) << "the lot keeps a parked owner alive";
     lot.reset();
