@@ -177,6 +177,7 @@ public:
     void connected() noexcept {
         --connecting_;
         ++lent_;
+        logged_in_once_ = true;
     }
     Handoff connect_failed() {
         --connecting_;
@@ -282,6 +283,10 @@ public:
 
 private:
     bool take_slot(bool with_reserve) {
+        // Until a server of this pool has logged in, one connects at a time: the first tells every
+        // login what the server's defaults are (a burst of logins to a cold pool needs one server,
+        // not one each), and an upstream that refuses is tried by one client, not pool-size at once.
+        if (!logged_in_once_ && total_ > 0) return false;
         std::uint32_t limit = limits_.size + (with_reserve ? limits_.reserve_size : 0);
         if (total_ >= limit) return false;
         if (!database_budget_->try_take()) return false;
@@ -339,6 +344,7 @@ private:
     std::uint32_t connecting_ = 0;
     std::uint32_t granted_ = 0;
     bool closed_ = false;
+    bool logged_in_once_ = false;  // a connect of this pool has succeeded
 };
 
 }  // namespace sluice::proxy

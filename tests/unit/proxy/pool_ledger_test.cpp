@@ -10,6 +10,7 @@
 #include <deque>
 #include <memory>
 #include <random>
+#include <set>
 #include <vector>
 
 namespace sluice::proxy {
@@ -31,6 +32,18 @@ std::vector<ConnPtr> all(Conns&&... conns) {
     std::vector<ConnPtr> out;
     (out.push_back(std::move(conns)), ...);
     return out;
+}
+
+// Makes `l` a pool that has logged a server in before (the server is gone again): a cold pool
+// connects one server at a time (AColdPoolConnectsOneServerAtATimeUntilOneLogsIn), the other
+// tests are about a pool past that.
+void warm(Ledger& l) {
+    Ledger::Waiter w;
+    ConnPtr out;
+    ASSERT_EQ(l.request(w, out), Outcome::Connect);
+    l.connected();
+    ASSERT_EQ(l.closed_lent().wake, nullptr);
+    ASSERT_EQ(l.counts().total, 0u);
 }
 
 // The bookkeeping every state must satisfy.
@@ -57,7 +70,9 @@ protected:
 
     Ledger make(std::uint32_t size, std::uint32_t reserve = 0) {
         limits_ = PoolLimits{size, reserve};
-        return Ledger(limits_, &database_, &user_);
+        Ledger l(limits_, &database_, &user_);
+        warm(l);
+        return l;
     }
 
     // A new server through the ledger: request -> Connect -> connected; it is lent.
@@ -404,6 +419,8 @@ TEST_F(PoolLedgerTest, DatabaseBudgetIsSharedAcrossLedgers) {
     PoolLimits limits{2, 0};
     Ledger a(limits, &db, &user_a);
     Ledger b(limits, &db, &user_b);
+    warm(a);
+    warm(b);
 
     Waiter w;
     ConnPtr out;
@@ -457,6 +474,7 @@ TEST_F(PoolLedgerTest, UserBudgetRefusalGivesTheDatabaseBudgetBack) {
     ConnectionBudget db(0);
     ConnectionBudget user(1);
     Ledger l(PoolLimits{3, 0}, &db, &user);
+    warm(l);
     Waiter w;
     ConnPtr out;
     ASSERT_EQ(l.request(w, out), Outcome::Connect);
@@ -478,6 +496,8 @@ TEST_F(PoolLedgerTest, BudgetFreedByAnotherPoolReachesTheFirstWaiterNotANewcomer
     PoolLimits limits{2, 0};
     Ledger a(limits, &db, &user_a);
     Ledger b(limits, &db, &user_b);
+    warm(a);
+    warm(b);
     Waiter w;
     ConnPtr out;
     ASSERT_EQ(b.request(w, out), Outcome::Connect);
@@ -551,6 +571,8 @@ TEST_F(PoolLedgerTest, IdleServerOfAnotherLedgerMakesRoomForAWaiterShortOfBudget
     PoolLimits limits{2, 0};
     Ledger a(limits, &db, &user);
     Ledger b(limits, &db, &user);
+    warm(a);
+    warm(b);
     Waiter w;
     ConnPtr out;
     ASSERT_EQ(b.request(w, out), Outcome::Connect);
@@ -578,6 +600,7 @@ TEST_F(PoolLedgerTest, IdleServerOfAnotherLedgerMakesRoomForAWaiterShortOfBudget
 
     // A pool at its own size waits for itself, not for a budget.
     Ledger c(PoolLimits{1, 0}, &db, &user);
+    warm(c);
     ASSERT_EQ(c.request(w, out), Outcome::Connect);
     Waiter wc;
     EXPECT_EQ(c.request(wc, out), Outcome::Wait);
@@ -869,12 +892,58 @@ TEST_F(PoolLedgerTest, WarmupSlotRespectsBudget) {
     ConnectionBudget db(1);
     ConnectionBudget user(0);
     Ledger l(PoolLimits{3, 0}, &db, &user);
+    warm(l);
     EXPECT_TRUE(l.take_warmup_slot(3));
     EXPECT_FALSE(l.take_warmup_slot(3));
     EXPECT_EQ(l.counts().total, 1u);
     l.connect_failed();
     EXPECT_EQ(db.used(), 0u);
     EXPECT_EQ(user.used(), 0u);
+}
+
+// --- A cold pool ------------------------------------------------------------------------------
+
+// Until a server of the pool has logged in, one connects at a time: a burst of logins to a cold
+// pool needs one server to learn the defaults from (they wait for it and check on it in turn),
+// and an upstream that refuses is tried by one client at a time.
+TEST_F(PoolLedgerTest, AColdPoolConnectsOneServerAtATimeUntilOneLogsIn) {
+    limits_ = PoolLimits{4, 1};
+    Ledger l(limits_, &database_, &user_);
+    Waiter first, second, third, fourth;
+    ConnPtr out;
+    ASSERT_EQ(l.request(first, out), Outcome::Connect);
+    wait(l, second);
+    wait(l, third);
+    EXPECT_EQ(l.counts().total, 1u);
+    EXPECT_FALSE(l.take_warmup_slot(4));
+    EXPECT_TRUE(l.grant_free_slots().empty());
+    EXPECT_FALSE(l.allow_reserve(third));
+
+    // The connect fails: its slot goes to the next in line, still the only one.
+    auto h = l.connect_failed();
+    ASSERT_EQ(h.wake, &second);
+    ASSERT_TRUE(l.collect(second, out));
+    EXPECT_EQ(out, nullptr);
+    EXPECT_EQ(l.counts().connecting, 1u);
+    EXPECT_TRUE(l.grant_free_slots().empty());
+
+    // It logs in and comes back: the next waiter gets that server rather than a slot of its own.
+    l.connected();
+    h = l.give_back(conn(1));
+    ASSERT_EQ(h.wake, &third);
+    ASSERT_TRUE(l.collect(third, out));
+    ASSERT_NE(out, nullptr);
+    EXPECT_EQ(l.counts().total, 1u);
+
+    // From now on the pool grows as a warm one does: newcomers connect side by side.
+    ConnPtr none;
+    EXPECT_EQ(l.request(fourth, none), Outcome::Connect);
+    Waiter fifth;
+    EXPECT_EQ(l.request(fifth, none), Outcome::Connect);
+    EXPECT_EQ(l.counts().connecting, 2u);
+    l.connected();
+    l.connected();
+    shut(l, all(std::move(out), conn(2), conn(3)));
 }
 
 // --- Random interleavings ----------------------------------------------------------------------
@@ -969,6 +1038,7 @@ public:
                 if (connecting_ > 0) {
                     --connecting_;
                     ledger_.connected();
+                    logged_in_once_ = true;
                     lent_.push_back(conn(next_id_++));
                 }
                 break;
@@ -997,6 +1067,7 @@ public:
             Waiter& w = *waiters_.back();
             if (w.queued) queue_.erase(std::find(queue_.begin(), queue_.end(), &w));
             handoff(ledger_.leave(w));
+            cold_.erase(&w);
             waiters_.pop_back();
         }
         while (!lent_.empty()) {
@@ -1037,8 +1108,14 @@ public:
         if (lone) {
             ASSERT_EQ(db_.used(), c.total);
             ASSERT_EQ(user_.used(), c.total);
-            // Nobody waits while a (non-reserve) slot is free.
-            if (!queue_.empty()) {
+            // A cold pool connects one server at a time.
+            if (!logged_in_once_) {
+                ASSERT_LE(c.total, 1u);
+            }
+            // Nobody waits while a (non-reserve) slot is free, except those who queued while the
+            // pool was cold: they wait for the first server to come back (or a newcomer's
+            // request, or the pool's upkeep, grants them the slots).
+            if (!queue_.empty() && !cold_.contains(queue_.front())) {
                 std::uint32_t limit = limits_.size;
                 if (budget_max_ != 0) limit = std::min(limit, budget_max_);
                 ASSERT_GE(c.total, limit) << "a waiter waits while a slot is free";
@@ -1068,6 +1145,7 @@ private:
                 break;
             case Outcome::Wait:
                 ASSERT_TRUE(w->queued);
+                if (!logged_in_once_) cold_.insert(w.get());
                 queue_.push_back(w.get());
                 waiters_.push_back(std::move(w));
                 break;
@@ -1101,6 +1179,7 @@ private:
         return out;
     }
     void drop_waiter(std::size_t i) {
+        cold_.erase(waiters_[i].get());
         std::swap(waiters_[i], waiters_.back());
         waiters_.pop_back();
     }
@@ -1115,6 +1194,8 @@ private:
     std::vector<ConnPtr> lent_;
     std::uint32_t connecting_ = 0;
     int next_id_ = 1;
+    bool logged_in_once_ = false;
+    std::set<const Waiter*> cold_;  // queued while the pool had never logged a server in
 };
 
 TEST(PoolLedgerRandom, InvariantsHoldOverRandomInterleavings) {
