@@ -31,16 +31,6 @@ using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
 using Clock = std::chrono::steady_clock;
 
-// A TCP socket on the io_context's own executor: 40 bytes, where tcp::socket (a type-erased
-// executor) takes 88 of every parked client's. What a session runs on (a strand with several
-// workers) is its Stream's executor().
-using Socket = asio::basic_stream_socket<tcp, asio::io_context::executor_type>;
-using Strand = asio::strand<asio::io_context::executor_type>;
-// A Socket on the io_context behind `ex` (a strand of it, or it: sluice runs no other context).
-inline Socket socket_on(const asio::any_io_executor& ex) {
-    return Socket(static_cast<asio::io_context&>(asio::query(ex, asio::execution::context)));
-}
-
 // Expected failures (EOF, resets, timeouts) come back as values, not exceptions.
 inline constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 // The same for an operation awaited where it is made: co_await takes a deferred operation as it is,

@@ -20,6 +20,37 @@ WorkerMutex& CancelSlot::lock_of(const CancelSlot* slot) noexcept {
     return locks[(reinterpret_cast<std::uintptr_t>(slot) >> 6) % locks.size()];
 }
 
+namespace {
+
+protocol::auth::SipKey random_sip_key() {
+    protocol::auth::SipKey key;
+    const auto bytes = protocol::auth::random_bytes(key.size());
+    std::memcpy(key.data(), bytes.data(), key.size());
+    return key;
+}
+
+void put_le32(char* out, std::uint32_t v) noexcept {
+    for (int i = 0; i < 4; ++i) out[i] = static_cast<char>(v >> (8 * i));
+}
+
+}  // namespace
+
+CancelRegistry::CancelRegistry() : secret_key_(random_sip_key()) {}
+
+std::string CancelRegistry::secret_of(std::int32_t process_id, std::uint32_t issue) const {
+    std::string secret((issue & kLongSecret) ? 32 : 4, '\0');
+    // One 8-byte output per block of the secret: (process id, issue, block).
+    char input[9];
+    put_le32(input, static_cast<std::uint32_t>(process_id));
+    put_le32(input + 4, issue);
+    for (std::size_t at = 0; at < secret.size(); at += 8) {
+        input[8] = static_cast<char>(at / 8);
+        const std::uint64_t block = protocol::auth::siphash24(secret_key_, std::string_view(input, sizeof input));
+        for (std::size_t i = 0; i < 8 && at + i < secret.size(); ++i) secret[at + i] = static_cast<char>(block >> (8 * i));
+    }
+    return secret;
+}
+
 std::size_t CancelRegistry::home_of(std::int32_t process_id) const noexcept {
     // Process ids are random; the multiply spreads them anyway, whatever bits the mask keeps.
     return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(process_id)) * 0x9E3779B97F4A7C15ull >> 32) &
@@ -29,18 +60,17 @@ std::size_t CancelRegistry::home_of(std::int32_t process_id) const noexcept {
 std::size_t CancelRegistry::place_of(std::int32_t process_id) const noexcept {
     const std::size_t mask = places_.size() - 1;
     std::size_t i = home_of(process_id);
-    while (places_[i] && places_[i]->key().process_id != process_id) i = (i + 1) & mask;
+    while (places_[i] && places_[i]->process_id() != process_id) i = (i + 1) & mask;
     return i;
 }
 
 void CancelRegistry::resize(std::size_t places) {
     auto old = std::exchange(places_, std::vector<const CancelSlot*>(places, nullptr));
     for (const auto* slot : old)
-        if (slot) places_[place_of(slot->key().process_id)] = slot;
+        if (slot) places_[place_of(slot->process_id())] = slot;
 }
 
-void CancelRegistry::issue(CancelSlot& slot, std::size_t secret_length) {
-    auto secret = protocol::auth::random_bytes(secret_length);
+std::string CancelRegistry::issue(CancelSlot& slot, bool long_secret) {
     std::lock_guard lock(mutex_);
     if ((listed_ + 1) * 4 > places_.size() * 3) resize(std::max<std::size_t>(64, places_.size() * 2));
     for (;;) {
@@ -51,23 +81,26 @@ void CancelRegistry::issue(CancelSlot& slot, std::size_t secret_length) {
         if (pid == 0) continue;
         const std::size_t at = place_of(pid);
         if (places_[at]) continue;  // in use by a live session
-        slot.key_ = BackendKey{pid, std::move(secret)};
+        // A process id comes back only with another issue number, so never with the same secret.
+        issued_ = (issued_ + 1) & ~kLongSecret;
+        slot.process_id_ = pid;
+        slot.issue_ = issued_ | (long_secret ? kLongSecret : 0);
         places_[at] = &slot;
         ++listed_;
-        return;
+        return secret_of(pid, slot.issue_);
     }
 }
 
 void CancelRegistry::forget(const CancelSlot& slot) {
     if (!slot.registered()) return;
     std::lock_guard lock(mutex_);
-    std::size_t hole = place_of(slot.key().process_id);
+    std::size_t hole = place_of(slot.process_id());
     if (places_[hole] != &slot) return;
     // Backward-shift deletion: move later entries of the probe run into the hole, so that no
     // lookup stops early at it (and no tombstones pile up).
     const std::size_t mask = places_.size() - 1;
     for (std::size_t i = (hole + 1) & mask; places_[i]; i = (i + 1) & mask) {
-        const std::size_t home = home_of(places_[i]->key().process_id);
+        const std::size_t home = home_of(places_[i]->process_id());
         // Movable into the hole when its home is not within (hole, i] cyclically.
         if (((i - home) & mask) >= ((i - hole) & mask)) {
             places_[hole] = places_[i];
@@ -82,9 +115,9 @@ void CancelRegistry::forget(const CancelSlot& slot) {
 std::shared_ptr<const CancelTarget> CancelRegistry::find(std::int32_t process_id, std::string_view secret) const {
     // Under the registry's lock: the slot's session cannot finish forget() and go meanwhile.
     std::lock_guard lock(mutex_);
-    if (places_.empty()) return nullptr;
+    if (places_.empty() || process_id == 0) return nullptr;
     const auto* slot = places_[place_of(process_id)];
-    if (!slot || !protocol::auth::constant_time_equal(slot->key().secret, secret)) return nullptr;
+    if (!slot || !protocol::auth::constant_time_equal(secret_of(process_id, slot->issue_), secret)) return nullptr;
     return slot->begin_cancel();
 }
 
@@ -94,7 +127,7 @@ awaitable<void> forward_cancel(std::shared_ptr<const CancelTarget> target) {
         ~Done() { count.fetch_sub(1, std::memory_order_acq_rel); }
     } done{target->in_flight};
     auto ex = co_await asio::this_coro::executor;
-    Socket socket = socket_on(ex);
+    tcp::socket socket(ex);
     asio::steady_timer timer(ex, std::chrono::seconds(5));
     auto connected = co_await (socket.async_connect(target->address, use_tuple) || timer.async_wait(use_tuple));
     if (connected.index() != 0 || std::get<0>(std::get<0>(connected))) {

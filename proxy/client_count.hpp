@@ -10,7 +10,7 @@
 namespace sluice::proxy {
 
 // What a newly accepted socket may do.
-enum class Admission {
+enum class Admission : std::uint8_t {
     Admitted,  // within max_client_connections
     Refused,   // past it: read its startup packet (briefly) to answer 53300, then close
     Dropped,   // far past it (a flood): close at once, unread
@@ -27,12 +27,11 @@ public:
     class Place {
     public:
         Place() noexcept = default;
-        Place(Place&& o) noexcept : count_(std::exchange(o.count_, nullptr)), admission_(o.admission_) {}
+        Place(Place&& o) noexcept : count_(std::exchange(o.count_, nullptr)) {}
         Place& operator=(Place&& o) noexcept {
             if (this != &o) {
                 release();
                 count_ = std::exchange(o.count_, nullptr);
-                admission_ = o.admission_;
             }
             return *this;
         }
@@ -40,27 +39,31 @@ public:
         Place& operator=(const Place&) = delete;
         ~Place() { release(); }
 
-        [[nodiscard]] Admission admission() const noexcept { return admission_; }
-
     private:
         friend class ClientCount;
-        Place(ClientCount* count, Admission admission) noexcept : count_(count), admission_(admission) {}
+        explicit Place(ClientCount* count) noexcept : count_(count) {}
         void release() noexcept {
             if (count_) count_->used_.fetch_sub(1, std::memory_order_acq_rel);
             count_ = nullptr;
         }
 
         ClientCount* count_ = nullptr;
-        Admission admission_ = Admission::Dropped;
     };
 
-    // Counts one more socket; the Place says what it may do.
-    [[nodiscard]] Place take() noexcept {
+    // A socket's count, and what it may do (which only its login needs: a session keeps the
+    // admission apart, in a byte of its own, and its Place is one pointer).
+    struct Taken {
+        Place place;
+        Admission admission;
+    };
+
+    // Counts one more socket.
+    [[nodiscard]] Taken take() noexcept {
         const auto n = used_.fetch_add(1, std::memory_order_acq_rel) + 1;
         const auto admission = n <= limit_               ? Admission::Admitted
                                : n <= limit_ + refusals_ ? Admission::Refused
                                                          : Admission::Dropped;
-        return Place(this, admission);
+        return Taken{Place(this), admission};
     }
     [[nodiscard]] std::uint32_t used() const noexcept { return used_.load(std::memory_order_relaxed); }
     [[nodiscard]] std::uint32_t limit() const noexcept { return limit_; }

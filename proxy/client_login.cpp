@@ -57,7 +57,7 @@ awaitable<std::optional<SessionEnd>> ClientSession::read_startup() {
                 if (auto end = co_await accept_tls(server_tls, false)) co_return end;
             continue;
         }
-        if (place_.admission() != Admission::Admitted) {
+        if (admission_ != Admission::Admitted) {
             // Past max_client_connections: refused now that the packet says what it wanted. A
             // cancel requester reads nothing, so it is just closed, its request not acted on.
             auto end = too_many_clients();
@@ -188,7 +188,7 @@ awaitable<std::optional<SessionEnd>> ClientSession::log_in() {
         lent.lease.give_back();
     }
 
-    ctx_.cancels.issue(cancel_slot_, version_ >= p::kProtocol32 ? 32 : 4);
+    const auto cancel_secret = ctx_.cancels.issue(cancel_slot_, version_ >= p::kProtocol32);
 
     std::string out;
     out.reserve(512);  // a dozen ParameterStatus messages: one allocation, not one per doubling
@@ -197,7 +197,7 @@ awaitable<std::optional<SessionEnd>> ClientSession::log_in() {
         auto mine = settings_.params().find(name);
         p::ParameterStatus{name, mine != settings_.params().end() ? std::string_view(mine->second) : value}.encode(out);
     }
-    p::BackendKeyData{cancel_slot_.key().process_id, cancel_slot_.key().secret}.encode(out);
+    p::BackendKeyData{cancel_slot_.process_id(), cancel_secret}.encode(out);
     p::ReadyForQuery{p::TxStatus::Idle}.encode(out);
     if (!co_await send_to_client(out)) co_return SessionEnd::closed();
     if (config_->logging.log_connections)

@@ -45,14 +45,15 @@ SessionEnd shutting_down() {
 
 }  // namespace
 
-ClientSession::ClientSession(ProxyContext& context, Stream client, std::uint64_t id, ClientCount::Place place)
+ClientSession::ClientSession(ProxyContext& context, Stream client, std::uint64_t id, ClientCount::Taken taken)
     : ctx_(context),
       config_(context.config),
       client_(std::move(client)),
       id_(id),
       // Until login completes a message may be no longer than PostgreSQL allows (log_in() lifts it).
       decoder_(p::kMaxAuthMessageLength),
-      place_(std::move(place)) {
+      place_(std::move(taken.place)),
+      admission_(taken.admission) {
     error_code ec;
     client_.socket().set_option(tcp::no_delay(true), ec);
     client_.set_write_timeout(config_->timeouts.client_write);
@@ -118,7 +119,7 @@ awaitable<void> ClientSession::run() {
 
 awaitable<std::optional<SessionEnd>> ClientSession::log_in_in_time() {
     auto ex = co_await asio::this_coro::executor;
-    const bool refused = place_.admission() == Admission::Refused;
+    const bool refused = admission_ == Admission::Refused;
     auto login_time = config_->timeouts.client_login;
     if (refused && (login_time.count() == 0 || login_time > kRefusalWait)) login_time = kRefusalWait;
     asio::steady_timer login_deadline(ex, deadline_after(login_time));
@@ -176,17 +177,15 @@ void ClientSession::wait_for_first_query() {
         spawn_serving(std::move(self));
     };
     // Allocated at its own size: Asio's recycling cache would lend it whatever block a finished
-    // operation or coroutine frame left (up to 1 KiB). On the session's strand, if it has one.
-    client_.socket().async_wait(
-        tcp::socket::wait_read,
-        asio::bind_executor(client_.executor(), asio::bind_allocator(std::allocator<void>(), std::move(first_bytes))));
+    // operation or coroutine frame left (up to 1 KiB).
+    client_.socket().async_wait(tcp::socket::wait_read, asio::bind_allocator(std::allocator<void>(), std::move(first_bytes)));
 }
 
 void ClientSession::park() {
     spdlog::debug("C{} parked", id_);
     release_idle_memory();
     // Until the client speaks a parked client holds this object and Asio's state for its socket.
-    if (!ctx_.parking || !client_.park(*ctx_.parking, shared_from_this(), &ClientSession::resume)) {
+    if (!ctx_.parking || !client_.park(*ctx_.parking, shared_from_this())) {
         // No lot (or it is out of memory): the client is waited for as by an active session.
         spawn_serving(shared_from_this());
     }

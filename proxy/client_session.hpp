@@ -40,8 +40,9 @@ inline constexpr std::size_t kMaxClientMessage = 64 * 1024 * 1024;
 
 class ClientSession : public std::enable_shared_from_this<ClientSession>, public SessionRegistry::Entry {
 public:
-    // `place`: this socket's count against max_client_connections, held until the session is gone.
-    ClientSession(ProxyContext& context, Stream client, std::uint64_t id, ClientCount::Place place);
+    // `taken`: this socket's count against max_client_connections, held until the session is
+    // gone, and what it may do.
+    ClientSession(ProxyContext& context, Stream client, std::uint64_t id, ClientCount::Taken taken);
     ~ClientSession();
 
     awaitable<void> run();
@@ -57,6 +58,9 @@ public:
     [[nodiscard]] std::uint32_t idle_since_tick() const noexcept { return idle_tick_.load(std::memory_order_relaxed); }
     // From any thread: park the session if it is still waiting as idle_since_tick() said.
     void park_if_idle();
+    // The parking lot's resume (parking_lot.hpp) for sessions: serving starts again on the
+    // session's executor.
+    static void resume(std::shared_ptr<void> owner, bool interrupted);
 
 private:
     // The login, within timeouts.client_login; a SessionEnd when it failed.
@@ -72,8 +76,6 @@ private:
     // Nothing buffered: the decoder's and TLS's buffers and the relay go (the relay's memory only,
     // if a timer or a server task still needs it).
     void release_idle_memory();
-    // The parking lot's resume (parking_lot.hpp): serving starts again on the session's executor.
-    static void resume(std::shared_ptr<void> owner, bool interrupted);
     static void spawn_serving(std::shared_ptr<ClientSession> self);
     // Stamps idle_tick_ when the session waits for its client with nothing held for it: no server
     // (one may still be on its way back when the wait begins), nothing buffered.
@@ -156,6 +158,7 @@ private:
     protocol::ProtocolVersion version_ = protocol::kProtocol30;
     config::SessionStatePolicy session_state_{};  // for this database and user (each relay made)
     std::atomic<std::uint32_t> idle_tick_{0};  // see idle_since_tick()
+    Admission admission_;
     std::atomic<bool> shutdown_requested_{false};
     bool park_requested_ = false;      // park_if_idle() interrupted the wait for the client
     bool waiting_for_client_ = false;  // serve() is in its read of the client

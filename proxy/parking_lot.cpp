@@ -20,7 +20,7 @@ struct ParkingLot::Watch {
     asio::posix::stream_descriptor epoll;  // owns the epoll set's descriptor
 };
 
-ParkingLot::ParkingLot(asio::io_context& io) {
+ParkingLot::ParkingLot(asio::io_context& io, Resume resume) : resume_(resume) {
     int fd = ::epoll_create1(EPOLL_CLOEXEC);
     if (fd < 0) throw std::system_error(errno, std::generic_category(), "parking lot: epoll_create1");
     watch_ = std::make_unique<Watch>(Watch{asio::posix::stream_descriptor(io, fd)});
@@ -53,9 +53,9 @@ void ParkingLot::watch() {
     });
 }
 
-bool ParkingLot::park(Spot& spot, int fd, std::shared_ptr<void> owner, Resume resume) noexcept {
+bool ParkingLot::park(Spot& spot, int fd, std::shared_ptr<void> owner) noexcept {
     std::lock_guard lock(mutex_);
-    if (spot.parked_) return false;
+    if (spot.parked_ || !owner) return false;
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
     ev.data.ptr = &spot;
@@ -70,7 +70,6 @@ bool ParkingLot::park(Spot& spot, int fd, std::shared_ptr<void> owner, Resume re
     spot.lot_ = this;
     spot.fd_ = fd;
     spot.owner_ = std::move(owner);
-    spot.resume_ = resume;
     spot.parked_ = true;
     spot.registered_ = true;
     spot.prev_ = nullptr;
@@ -94,7 +93,7 @@ ParkingLot::Exit ParkingLot::leave(Spot& spot, bool still_armed) noexcept {
     spot.prev_ = spot.next_ = nullptr;
     spot.parked_ = false;
     --parked_;
-    return {std::move(spot.owner_), std::exchange(spot.resume_, nullptr)};
+    return {std::move(spot.owner_)};
 }
 
 bool ParkingLot::wake(Spot& spot) noexcept {
@@ -104,7 +103,7 @@ bool ParkingLot::wake(Spot& spot) noexcept {
         if (!spot.parked_ || spot.lot_ != this) return false;
         exit = leave(spot, true);
     }
-    exit.resume(std::move(exit.owner), true);
+    resume_(std::move(exit.owner), true);
     return true;
 }
 
@@ -126,7 +125,7 @@ void ParkingLot::drain() {
         }
         for (int i = 0; i < n; ++i) {
             auto& exit = ready[static_cast<std::size_t>(i)];
-            if (exit.resume) exit.resume(std::move(exit.owner), false);
+            if (exit.owner) resume_(std::move(exit.owner), false);
             exit = {};
         }
         if (n < kEventsPerDrain) return;

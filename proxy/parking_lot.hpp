@@ -50,22 +50,22 @@ public:
         Spot* prev_ = nullptr;
         Spot* next_ = nullptr;
         std::shared_ptr<void> owner_;
-        Resume resume_ = nullptr;
         int fd_ = -1;              // the watched socket's (its owner's)
         bool parked_ = false;      // under the lot's lock
         bool registered_ = false;  // in the lot's epoll set (disarmed once it fired)
     };
 
-    // Watches its epoll set from `io`. Destroy it only once `io` no longer runs (it lets go of the
-    // owners still parked, whose destructors may use what outlives it).
-    explicit ParkingLot(boost::asio::io_context& io);
+    // Watches its epoll set from `io`; `resume` is what a park ends with, the same for every spot
+    // (a pointer less in each of thousands). Destroy it only once `io` no longer runs (it lets go
+    // of the owners still parked, whose destructors may use what outlives it).
+    ParkingLot(boost::asio::io_context& io, Resume resume);
     ~ParkingLot();
     ParkingLot(const ParkingLot&) = delete;
     ParkingLot& operator=(const ParkingLot&) = delete;
 
     // Parks `spot` until `fd` (a socket nothing waits on, which stays its owner's) is readable or
     // wake(spot); keeps `owner` alive till then. False if the kernel refused (out of memory).
-    bool park(Spot& spot, int fd, std::shared_ptr<void> owner, Resume resume) noexcept;
+    bool park(Spot& spot, int fd, std::shared_ptr<void> owner) noexcept;
     // Resumes a parked spot as interrupted; false if it is not parked (any more).
     bool wake(Spot& spot) noexcept;
     [[nodiscard]] std::size_t parked() const;
@@ -78,11 +78,11 @@ private:
     // Under mutex_: the spot out of the list, and out of the epoll set if its registration is
     // still armed (it did not just fire).
     struct Exit {
-        std::shared_ptr<void> owner;
-        Resume resume = nullptr;
+        std::shared_ptr<void> owner;  // null: nothing to resume
     };
     Exit leave(Spot& spot, bool still_armed) noexcept;
 
+    const Resume resume_;
     mutable std::mutex mutex_;
     std::unique_ptr<Watch> watch_;
     Spot* head_ = nullptr;

@@ -29,7 +29,7 @@ Server::Server(std::shared_ptr<const config::Config> config)
       upstream_tls_(*config_),
       router_(io_.get_executor(), config_, upstream_tls_),
       context_{config_, router_, cancels_},
-      parking_(io_),
+      parking_(io_, &ClientSession::resume),
       signals_(io_, SIGINT, SIGTERM),
       reload_signal_(io_, SIGHUP) {
     // Before any thread starts (see worker_mutex.hpp).
@@ -144,7 +144,9 @@ void Server::stop() {
 
 awaitable<void> Server::accept_loop(tcp::acceptor& acceptor) {
     for (;;) {
-        Socket socket(io_);
+        // A session's coroutines (reader and pump) must not run at once: a strand serializes them
+        // when several threads run the io_context; with one thread there is nothing to serialize.
+        tcp::socket socket = workers_ == 1 ? tcp::socket(io_) : tcp::socket(asio::make_strand(io_));
         auto [ec] = co_await acceptor.async_accept(socket, use_tuple);
         if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
         if (ec) {
@@ -154,25 +156,22 @@ awaitable<void> Server::accept_loop(tcp::acceptor& acceptor) {
             co_await pause.async_wait(use_tuple);
             continue;
         }
-        auto place = clients_.take();
-        if (place.admission() == Admission::Dropped) {
+        auto taken = clients_.take();
+        if (taken.admission == Admission::Dropped) {
             error_code ignored;
             socket.close(ignored);
             dropped_.fetch_add(1, std::memory_order_relaxed);  // reported by maintenance_loop
             continue;
         }
-        // A session's coroutines (reader and pump) must not run at once: a strand serializes them
-        // when several threads run the io_context; with one thread there is nothing to serialize.
-        spawn_session(workers_ == 1 ? Stream(std::move(socket)) : Stream(std::move(socket), asio::make_strand(io_)),
-                      std::move(place));
+        spawn_session(Stream(std::move(socket)), std::move(taken));
     }
 }
 
-void Server::spawn_session(Stream client, ClientCount::Place place) {
+void Server::spawn_session(Stream client, ClientCount::Taken taken) {
     auto executor = client.executor();
     auto id = next_session_id_.fetch_add(1, std::memory_order_relaxed);
     // Listed in context_.sessions until its destructor (also while parked).
-    auto session = std::make_shared<ClientSession>(context_, std::move(client), id, std::move(place));
+    auto session = std::make_shared<ClientSession>(context_, std::move(client), id, std::move(taken));
     asio::co_spawn(executor, [session]() { return session->run(); }, log_exception("session C" + std::to_string(id)));
 }
 

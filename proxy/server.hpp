@@ -34,7 +34,7 @@ private:
     // sessions whose clients have been idle between transactions for a while.
     awaitable<void> idle_sweep_loop();
     awaitable<void> shutdown();
-    void spawn_session(Stream client, ClientCount::Place place);
+    void spawn_session(Stream client, ClientCount::Taken taken);
     void wait_for_reload();
     void reload_certificates();
 

@@ -26,7 +26,7 @@ constexpr std::size_t kMaxInspected = 1024 * 1024;  // ReadyForQuery, ParameterS
 std::atomic<std::uint64_t> next_server_id{1};
 
 // One attempt at one host: resolve (every time: DNS may have moved), connect, nothing else.
-awaitable<std::optional<Socket>> open_socket(const config::HostPort& hp, const config::Tcp& tcp_options,
+awaitable<std::optional<tcp::socket>> open_socket(const config::HostPort& hp, const config::Tcp& tcp_options,
                                                   std::string& error) {
     auto ex = co_await asio::this_coro::executor;
     tcp::resolver resolver(ex);
@@ -35,7 +35,7 @@ awaitable<std::optional<Socket>> open_socket(const config::HostPort& hp, const c
         error = "could not resolve \"" + hp.host + "\": " + rec.message();
         co_return std::nullopt;
     }
-    Socket socket = socket_on(ex);
+    tcp::socket socket(ex);
     auto [cec, ep] = co_await asio::async_connect(socket, endpoints, use_tuple);
     if (cec) {
         error = "could not connect to " + hp.host + ":" + std::to_string(hp.port) + ": " + cec.message();
@@ -43,7 +43,7 @@ awaitable<std::optional<Socket>> open_socket(const config::HostPort& hp, const c
     }
     socket.set_option(tcp::no_delay(true));
     apply_keepalive(socket, tcp_options);
-    co_return std::optional<Socket>(std::move(socket));
+    co_return std::optional<tcp::socket>(std::move(socket));
 }
 
 // Over a plaintext upstream link, a cleartext password request sends the password in the clear.
@@ -116,7 +116,7 @@ std::bitset<256> relay_inspected_tags() noexcept {
     return b | TransactionTracker::server_tags();
 }
 
-ServerConnection::ServerConnection(Socket socket, config::HostPort endpoint)
+ServerConnection::ServerConnection(tcp::socket socket, config::HostPort endpoint)
     : stream_(std::move(socket)),
       id_(next_server_id.fetch_add(1, std::memory_order_relaxed)),
       endpoint_(std::move(endpoint)),

@@ -94,7 +94,7 @@ class ServerConnection {
 public:
     static awaitable<ConnectOutcome> connect(const UpstreamTarget& target, const ServerCredentials& credentials);
 
-    ServerConnection(Socket socket, config::HostPort endpoint);
+    ServerConnection(tcp::socket socket, config::HostPort endpoint);
 
     Stream& stream() noexcept { return stream_; }
     [[nodiscard]] std::uint64_t id() const noexcept { return id_; }

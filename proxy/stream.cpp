@@ -46,14 +46,12 @@ struct Stream::Tls {
     std::string cipher_in;  // read buffer for ciphertext
 };
 
-Stream::Stream(Socket socket) noexcept : socket_(std::move(socket)) {}
-Stream::Stream(Socket socket, Strand serial)
-    : socket_(std::move(socket)), serial_(std::make_unique<Strand>(std::move(serial))) {}
+Stream::Stream(tcp::socket socket) noexcept : socket_(std::move(socket)) {}
 Stream::~Stream() = default;
 Stream::Stream(Stream&&) noexcept = default;
 
-bool Stream::park(ParkingLot& lot, std::shared_ptr<void> owner, ParkingLot::Resume resume) {
-    return socket_.is_open() && lot.park(parking_, socket_.native_handle(), std::move(owner), resume);
+bool Stream::park(ParkingLot& lot, std::shared_ptr<void> owner) {
+    return socket_.is_open() && lot.park(parking_, socket_.native_handle(), std::move(owner));
 }
 
 void Stream::cancel() noexcept {

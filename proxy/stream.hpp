@@ -17,10 +17,7 @@ class TlsEngine;
 
 class Stream {
 public:
-    explicit Stream(Socket socket) noexcept;
-    // A client's stream when several threads run the io_context: what uses it runs on `serial`,
-    // one thing at a time.
-    Stream(Socket socket, Strand serial);
+    explicit Stream(tcp::socket socket) noexcept;
     ~Stream();
     Stream(Stream&&) noexcept;
     Stream& operator=(Stream&&) = delete;
@@ -86,9 +83,9 @@ public:
     [[nodiscard]] const TlsEngine* tls() const noexcept;
 
     // Parks the stream in `lot` until its socket is readable or cancel() is called, keeping `owner`
-    // alive; `resume` then runs (parking_lot.hpp), after which the stream is used as before. Only
+    // alive; the lot's resume then runs (parking_lot.hpp), after which the stream is used as before. Only
     // with no operation pending on the socket. False if the lot could not take it.
-    bool park(ParkingLot& lot, std::shared_ptr<void> owner, ParkingLot::Resume resume);
+    bool park(ParkingLot& lot, std::shared_ptr<void> owner);
     // Interrupts what waits to read the stream: a pending operation completes with
     // operation_aborted, a park resumes as interrupted.
     void cancel() noexcept;
@@ -97,13 +94,11 @@ public:
     void close() noexcept;
     [[nodiscard]] bool is_open() const noexcept { return socket_.is_open(); }
     // For socket options and cancel(). Reading or writing it directly bypasses TLS.
-    Socket& socket() noexcept { return socket_; }
-    // Where what uses this stream runs: its strand, or the io_context. A handler given to the
-    // socket directly must be bound to it.
-    [[nodiscard]] asio::any_io_executor executor() {
-        if (serial_) return *serial_;
-        return socket_.get_executor();
-    }
+    tcp::socket& socket() noexcept { return socket_; }
+    // Where what uses this stream runs: a client's strand when several threads run the io_context,
+    // else the io_context. The socket's own: an I/O completion whose handler runs there is called
+    // directly, where one on another executor (even the io_context's, typed) is dispatched to it.
+    [[nodiscard]] const asio::any_io_executor& executor() noexcept { return socket_.get_executor(); }
 
     // Without blocking: false when the peer has closed, reset, or sent something we did not ask
     // for (an idle server's FATAL before it goes away).
@@ -119,8 +114,7 @@ private:
     [[nodiscard]] bool tls_buffered() const noexcept;
     [[nodiscard]] bool tls_flushed() const noexcept;
 
-    Socket socket_;
-    std::unique_ptr<Strand> serial_;  // only with several workers
+    tcp::socket socket_;
     ParkingLot::Spot parking_;  // its place in the lot while parked
     Clock::duration write_timeout_{};
     struct Tls;  // the engine and its buffers

@@ -17,7 +17,7 @@ int whole_seconds(config::Duration d) noexcept {
 
 }  // namespace
 
-void apply_keepalive(Socket& socket, const config::Tcp& tcp) noexcept {
+void apply_keepalive(tcp::socket& socket, const config::Tcp& tcp) noexcept {
     error_code ec;
     socket.set_option(asio::socket_base::keep_alive(tcp.keepalive), ec);
     if (!tcp.keepalive) return;

@@ -10,6 +10,6 @@ namespace sluice::proxy {
 // Sets SO_KEEPALIVE and, where configured (non-zero), TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT.
 // Best effort: a socket the peer already closed may refuse options; that is not an error here,
 // it fails at its next read or write.
-void apply_keepalive(Socket& socket, const config::Tcp& tcp) noexcept;
+void apply_keepalive(tcp::socket& socket, const config::Tcp& tcp) noexcept;
 
 }  // namespace sluice::proxy

@@ -11,40 +11,40 @@ namespace {
 
 TEST(ClientCount, AdmittedThenRefusedThenDropped) {
     ClientCount count(2, 1);
-    std::vector<ClientCount::Place> places;
+    std::vector<ClientCount::Taken> places;
     places.push_back(count.take());
     places.push_back(count.take());
     places.push_back(count.take());
     places.push_back(count.take());
-    EXPECT_EQ(places[0].admission(), Admission::Admitted);
-    EXPECT_EQ(places[1].admission(), Admission::Admitted);
-    EXPECT_EQ(places[2].admission(), Admission::Refused);
-    EXPECT_EQ(places[3].admission(), Admission::Dropped);
+    EXPECT_EQ(places[0].admission, Admission::Admitted);
+    EXPECT_EQ(places[1].admission, Admission::Admitted);
+    EXPECT_EQ(places[2].admission, Admission::Refused);
+    EXPECT_EQ(places[3].admission, Admission::Dropped);
     EXPECT_EQ(count.used(), 4u);
     places.clear();
     EXPECT_EQ(count.used(), 0u);
-    EXPECT_EQ(count.take().admission(), Admission::Admitted);  // a temporary: given back at once
+    EXPECT_EQ(count.take().admission, Admission::Admitted);  // a temporary: given back at once
     EXPECT_EQ(count.used(), 0u);
 }
 
 TEST(ClientCount, APlaceFreedIsAdmittedAgain) {
     ClientCount count(1, 0);
-    std::optional<ClientCount::Place> first(count.take());
-    EXPECT_EQ(count.take().admission(), Admission::Dropped);
+    std::optional<ClientCount::Place> first(count.take().place);
+    EXPECT_EQ(count.take().admission, Admission::Dropped);
     first.reset();
-    EXPECT_EQ(count.take().admission(), Admission::Admitted);
+    EXPECT_EQ(count.take().admission, Admission::Admitted);
 }
 
 TEST(ClientCount, MovingAPlaceCountsItOnce) {
     ClientCount count(5, 0);
     {
         auto a = count.take();
-        ClientCount::Place b(std::move(a));
+        EXPECT_EQ(a.admission, Admission::Admitted);
+        ClientCount::Place b(std::move(a.place));
         ClientCount::Place c;
         c = std::move(b);
-        EXPECT_EQ(c.admission(), Admission::Admitted);
         EXPECT_EQ(count.used(), 1u);
-        c = count.take();  // the old place is given back, the new one held
+        c = count.take().place;  // the old place is given back, the new one held
         EXPECT_EQ(count.used(), 1u);
     }
     EXPECT_EQ(count.used(), 0u);

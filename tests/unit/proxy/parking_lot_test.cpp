@@ -17,14 +17,14 @@ namespace {
 // One side of a loopback connection as a Stream (what parks), the other as a plain socket.
 struct Parked {
     Stream stream;
-    Socket peer;
+    tcp::socket peer;
     int resumed = 0;
     bool interrupted = false;
 };
 
 std::shared_ptr<Parked> connected_pair(asio::io_context& io) {
     tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-    Socket a(io), b(io);
+    tcp::socket a(io), b(io);
     b.connect(acceptor.local_endpoint());
     acceptor.accept(a);
     return std::make_shared<Parked>(Parked{Stream(std::move(a)), std::move(b)});
@@ -36,9 +36,9 @@ void on_resume(std::shared_ptr<void> owner, bool interrupted) {
     parked->interrupted = interrupted;
 }
 
-bool park(ParkingLot& lot, const std::shared_ptr<Parked>& p) { return p->stream.park(lot, p, &on_resume); }
+bool park(ParkingLot& lot, const std::shared_ptr<Parked>& p) { return p->stream.park(lot, p); }
 
-void send(Socket& socket, const std::string& bytes) { asio::write(socket, asio::buffer(bytes)); }
+void send(tcp::socket& socket, const std::string& bytes) { asio::write(socket, asio::buffer(bytes)); }
 
 // Runs `io` until `done` or nothing is left to run for a while.
 template <class Done>
@@ -83,7 +83,7 @@ std::string resume_and_read(asio::io_context& io, Parked& p) {
 
 TEST(ParkingLot, AParkedStreamResumesWhenItsPeerSpeaksAndReadsWhatItSaid) {
     asio::io_context io;
-    ParkingLot lot(io);
+    ParkingLot lot(io, &on_resume);
     auto p = connected_pair(io);
     const int fd = p->stream.socket().native_handle();
     ASSERT_TRUE(park(lot, p));
@@ -103,7 +103,7 @@ TEST(ParkingLot, AParkedStreamResumesWhenItsPeerSpeaksAndReadsWhatItSaid) {
 // level-triggered registration must find them when it is made.
 TEST(ParkingLot, BytesThatArrivedBeforeTheParkResumeItAtOnce) {
     asio::io_context io;
-    ParkingLot lot(io);
+    ParkingLot lot(io, &on_resume);
     auto p = connected_pair(io);
     char buffer[16];
     bool read_done = false;
@@ -121,7 +121,7 @@ TEST(ParkingLot, BytesThatArrivedBeforeTheParkResumeItAtOnce) {
 
 TEST(ParkingLot, CancelResumesAParkedStreamAsInterruptedAndItParksAgain) {
     asio::io_context io;
-    ParkingLot lot(io);
+    ParkingLot lot(io, &on_resume);
     auto p = connected_pair(io);
     ASSERT_TRUE(park(lot, p));
     p->stream.cancel();
@@ -148,7 +148,7 @@ TEST(ParkingLot, CancelResumesAParkedStreamAsInterruptedAndItParksAgain) {
 
 TEST(ParkingLot, APeerThatHangsUpResumesItsStreamWhichReadsTheEnd) {
     asio::io_context io;
-    ParkingLot lot(io);
+    ParkingLot lot(io, &on_resume);
     auto p = connected_pair(io);
     ASSERT_TRUE(park(lot, p));
     p->peer.close();
@@ -157,7 +157,7 @@ TEST(ParkingLot, APeerThatHangsUpResumesItsStreamWhichReadsTheEnd) {
 
 TEST(ParkingLot, MoreStreamsReadyAtOnceThanOneReadOfTheSetTakesAllResume) {
     asio::io_context io;
-    ParkingLot lot(io);
+    ParkingLot lot(io, &on_resume);
     std::vector<std::shared_ptr<Parked>> all;
     for (int i = 0; i < 200; ++i) {
         all.push_back(connected_pair(io));
@@ -177,12 +177,12 @@ TEST(ParkingLot, MoreStreamsReadyAtOnceThanOneReadOfTheSetTakesAllResume) {
 
 TEST(ParkingLot, TheLotLetsGoOfWhatIsStillParkedWhenItGoes) {
     asio::io_context io;
-    auto lot = std::make_unique<ParkingLot>(io);
+    auto lot = std::make_unique<ParkingLot>(io, &on_resume);
     auto p = connected_pair(io);
     std::weak_ptr<Parked> watch = p;
     ASSERT_TRUE(park(*lot, p));
     auto& peer = p->peer;
-    Socket keep_peer = std::move(peer);
+    tcp::socket keep_peer = std::move(peer);
     p.reset();
     EXPECT_FALSE(watch.expired()) << "the lot keeps a parked owner alive";
     lot.reset();

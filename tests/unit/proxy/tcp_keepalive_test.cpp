@@ -11,7 +11,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-int option(Socket& s, int level, int name) {
+int option(tcp::socket& s, int level, int name) {
     int value = -1;
     socklen_t len = sizeof value;
     EXPECT_EQ(::getsockopt(s.native_handle(), level, name, &value, &len), 0);
@@ -20,7 +20,7 @@ int option(Socket& s, int level, int name) {
 
 struct Sock {
     asio::io_context io;
-    Socket socket{io};
+    tcp::socket socket{io};
     Sock() { socket.open(tcp::v4()); }
 };
 

@@ -25,7 +25,7 @@ struct TlsPair {
         // the start): the socket fills after a few records.
         tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
         acceptor.set_option(asio::socket_base::send_buffer_size(16384));
-        Socket a(io), b(io);
+        tcp::socket a(io), b(io);
         b.open(tcp::v4());
         b.set_option(asio::socket_base::receive_buffer_size(16384));
         b.connect(acceptor.local_endpoint());
