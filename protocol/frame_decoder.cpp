@@ -24,8 +24,8 @@ void FrameDecoder::compact() noexcept {
 
 void FrameDecoder::reserve(std::size_t total) {
     if (total <= capacity_) return;
-    if (total >= kNotPrepared) throw std::length_error("a frame buffer of 4 GiB or more");
-    std::size_t grown = std::min<std::size_t>(std::max<std::size_t>(total, std::size_t{capacity_} * 2), kNotPrepared - 1);
+    if (total >= kMaxIndex) throw std::length_error("a frame buffer of 4 GiB or more");
+    std::size_t grown = std::min<std::size_t>(std::max<std::size_t>(total, std::size_t{capacity_} * 2), kMaxIndex - 1);
     auto bigger = std::make_unique_for_overwrite<char[]>(grown);
     if (size_ > 0) std::memcpy(bigger.get(), buf_.get(), size_);
     buf_ = std::move(bigger);

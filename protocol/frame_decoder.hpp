@@ -71,8 +71,9 @@ private:
     // Positions are 32-bit (a message is at most 1 GiB, PostgreSQL's own limit): an idle client's
     // decoder is part of what it costs, thousands of times over.
     using Index = std::uint32_t;
-    static constexpr Index kNotPrepared = std::numeric_limits<Index>::max();
-    static constexpr Index clamp32(std::size_t n) noexcept { return n < kNotPrepared ? static_cast<Index>(n) : kNotPrepared; }
+    static constexpr Index kMaxIndex = std::numeric_limits<Index>::max();
+    static constexpr Index kNotPrepared = kMaxIndex;  // a position no buffer reaches (reserve() stays below it)
+    static constexpr Index clamp32(std::size_t n) noexcept { return n < kMaxIndex ? static_cast<Index>(n) : kMaxIndex; }
 
     void compact() noexcept;
     void reserve(std::size_t total);
