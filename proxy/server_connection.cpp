@@ -25,18 +25,30 @@ constexpr std::size_t kServerReadBuffer = 64 * 1024;
 constexpr std::size_t kMaxInspected = 1024 * 1024;  // ReadyForQuery, ParameterStatus, errors...
 std::atomic<std::uint64_t> next_server_id{1};
 
-// One attempt at one host: resolve (every time: DNS may have moved), connect, nothing else.
+// One attempt at one host: resolve a name (every time: DNS may have moved), connect, nothing else.
 awaitable<std::optional<tcp::socket>> open_socket(const config::HostPort& hp, const config::Tcp& tcp_options,
-                                                  std::string& error) {
+                                                  std::string& error, ConnectStep& step) {
     auto ex = co_await asio::this_coro::executor;
-    tcp::resolver resolver(ex);
-    auto [rec, endpoints] = co_await resolver.async_resolve(hp.host, std::to_string(hp.port), use_tuple);
-    if (rec) {
-        error = "could not resolve \"" + hp.host + "\": " + rec.message();
-        co_return std::nullopt;
-    }
     tcp::socket socket(ex);
-    auto [cec, ep] = co_await asio::async_connect(socket, endpoints, use_tuple);
+    error_code cec;
+    // An address is not looked up: Asio resolves on one thread per io_context, where a lookup
+    // cannot be cancelled and waits behind any other, however slow its DNS.
+    error_code not_address;
+    if (auto address = asio::ip::make_address(hp.host, not_address); !not_address) {
+        step = ConnectStep::Connecting;
+        std::tie(cec) = co_await socket.async_connect(tcp::endpoint(address, hp.port), use_tuple);
+    } else {
+        step = ConnectStep::Resolving;
+        tcp::resolver resolver(ex);
+        auto [rec, endpoints] = co_await resolver.async_resolve(hp.host, std::to_string(hp.port), use_tuple);
+        if (rec) {
+            error = "could not resolve \"" + hp.host + "\": " + rec.message();
+            co_return std::nullopt;
+        }
+        step = ConnectStep::Connecting;
+        tcp::endpoint connected;
+        std::tie(cec, connected) = co_await asio::async_connect(socket, endpoints, use_tuple);
+    }
     if (cec) {
         error = "could not connect to " + hp.host + ":" + std::to_string(hp.port) + ": " + cec.message();
         co_return std::nullopt;
@@ -82,6 +94,18 @@ const char* sslmode_name(config::SslMode mode) noexcept {
 }
 
 }  // namespace
+
+const char* describe(ConnectStep step) noexcept {
+    switch (step) {
+    case ConnectStep::Resolving: return "resolving the host name";
+    case ConnectStep::Connecting: return "the TCP connect had not completed";
+    case ConnectStep::Tls: return "during the TLS handshake";
+    case ConnectStep::Startup: return "the server had not answered the startup packet";
+    case ConnectStep::Authenticating: return "the server had not answered sluice's authentication response";
+    case ConnectStep::Starting: return "authenticated; the server had not sent ReadyForQuery";
+    }
+    return "?";
+}
 
 std::unique_ptr<TlsEngine> upstream_tls_engine(const std::shared_ptr<const TlsContext>& context, const std::string& sni,
                                                const std::string& verify_host) {
@@ -131,19 +155,21 @@ awaitable<ConnectOutcome> ServerConnection::connect(const UpstreamTarget& target
     std::string last_error = "no upstream host configured";
     for (const auto& hp : target.hosts) {
         asio::steady_timer deadline(ex, target.connect_timeout);
+        // The attempt is over (cancelled) before `||` returns: `step` outlives it.
+        ConnectStep step = ConnectStep::Resolving;
         auto attempt = [&](const UpstreamTarget& as) -> awaitable<ConnectOutcome> {
             std::string error;
-            auto socket = co_await open_socket(hp, as.tcp, error);
+            auto socket = co_await open_socket(hp, as.tcp, error, step);
             if (!socket) co_return ConnectOutcome{nullptr, error, std::nullopt};
             auto conn = std::make_unique<ServerConnection>(std::move(*socket), hp);
             conn->stream().set_write_timeout(as.write_timeout);
             auto* raw = conn.get();
-            co_return co_await raw->login(as, credentials, std::move(conn));
+            co_return co_await raw->login(as, credentials, std::move(conn), step);
         };
         auto result = co_await (attempt(target) || deadline.async_wait(asio::use_awaitable));
         if (result.index() == 1) {
             last_error = "timed out connecting to " + hp.host + ":" + std::to_string(hp.port) + " after " +
-                         std::to_string(target.connect_timeout.count()) + "ms";
+                         std::to_string(target.connect_timeout.count()) + "ms (" + describe(step) + ")";
             continue;
         }
         auto outcome = std::get<0>(std::move(result));
@@ -170,16 +196,16 @@ awaitable<ConnectOutcome> ServerConnection::connect(const UpstreamTarget& target
 }
 
 awaitable<ConnectOutcome> ServerConnection::login(const UpstreamTarget& target, const ServerCredentials& credentials,
-                                                  std::unique_ptr<ServerConnection> self) {
+                                                  std::unique_ptr<ServerConnection> self, ConnectStep& step) {
     // `self` stays here unless the login succeeds (then the outcome holds it): this object lives
     // until the outcome is stamped.
-    auto outcome = co_await login_steps(target, credentials, self);
+    auto outcome = co_await login_steps(target, credentials, self, step);
     outcome.tried_tls = tls_tried_;
     co_return outcome;
 }
 
 awaitable<ConnectOutcome> ServerConnection::login_steps(const UpstreamTarget& target, const ServerCredentials& credentials,
-                                                        std::unique_ptr<ServerConnection>& self) {
+                                                        std::unique_ptr<ServerConnection>& self, ConnectStep& step) {
     auto failed = [](std::string why) { return ConnectOutcome{nullptr, std::move(why), std::nullopt}; };
     // Failures that the next attempt would meet again; logged here, where the detail is known.
     auto refused = [this, &credentials](std::string why) {
@@ -190,6 +216,7 @@ awaitable<ConnectOutcome> ServerConnection::login_steps(const UpstreamTarget& ta
         return refused("the upstream server failed to authenticate itself: " + std::string(why));
     };
 
+    step = ConnectStep::Tls;
     if (auto tls = co_await negotiate_tls(target); !tls.error.empty())
         co_return tls.permanent ? refused(std::move(tls.error)) : failed(std::move(tls.error));
     const bool bound_required = target.channel_binding == config::ChannelBinding::Require;
@@ -201,6 +228,7 @@ awaitable<ConnectOutcome> ServerConnection::login_steps(const UpstreamTarget& ta
     for (const auto& kv : target.parameters) startup.parameters.push_back(kv);
     std::string out;
     startup.encode(out);
+    step = ConnectStep::Startup;
     if (auto [ec, n] = co_await stream_.write_all(asio::buffer(out)); ec)
         co_return failed("could not send startup packet: " + ec.message());
 
@@ -223,6 +251,7 @@ awaitable<ConnectOutcome> ServerConnection::login_steps(const UpstreamTarget& ta
                 if (bound_required && !(scram && scram->mechanism() == p::auth::kScramSha256Plus))
                     co_return not_authenticated("channel_binding=require, but the server authenticated without "
                                                 "channel binding");
+                step = ConnectStep::Starting;
                 break;
             }
             if (bound_required && !std::holds_alternative<p::AuthenticationSASL>(*auth) &&
@@ -288,6 +317,7 @@ awaitable<ConnectOutcome> ServerConnection::login_steps(const UpstreamTarget& ta
                 co_return refused("server asked for an authentication method sluice does not support");
             }
             if (!out.empty()) {
+                step = ConnectStep::Authenticating;
                 if (auto [ec, n] = co_await stream_.write_all(asio::buffer(out)); ec)
                     co_return failed("could not send authentication response: " + ec.message());
             }

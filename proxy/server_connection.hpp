@@ -76,6 +76,11 @@ awaitable<bool> ask_for_tls(Stream& stream, std::string& answer_error);
 std::unique_ptr<TlsEngine> upstream_tls_engine(const std::shared_ptr<const TlsContext>& context, const std::string& sni,
                                                const std::string& verify_host);
 
+// How far one connect attempt got: a timeout names it, because "the server never answered the
+// startup packet" and "the TCP connect hung" send an operator to different places.
+enum class ConnectStep : std::uint8_t { Resolving, Connecting, Tls, Startup, Authenticating, Starting };
+const char* describe(ConnectStep step) noexcept;
+
 struct ConnectOutcome {
     std::unique_ptr<ServerConnection> connection;
     std::string error;  // why it failed, for logs and the client
@@ -148,9 +153,9 @@ private:
     // SSLRequest and the handshake as sslmode asks.
     awaitable<TlsOutcome> negotiate_tls(const UpstreamTarget& target);
     awaitable<ConnectOutcome> login(const UpstreamTarget& target, const ServerCredentials& credentials,
-                                    std::unique_ptr<ServerConnection> self);
+                                    std::unique_ptr<ServerConnection> self, ConnectStep& step);
     awaitable<ConnectOutcome> login_steps(const UpstreamTarget& target, const ServerCredentials& credentials,
-                                          std::unique_ptr<ServerConnection>& self);
+                                          std::unique_ptr<ServerConnection>& self, ConnectStep& step);
 
     Stream stream_;
     std::uint64_t id_;

@@ -138,6 +138,10 @@ TEST(UpstreamFaults, SilentUpstreamIsBoundedByServerConnectTimeout) {
         ASSERT_TRUE(a.error) << "a login succeeded against a silent upstream";
         EXPECT_EQ(a.error->sqlstate(), "08006") << a.error->fields().message();
         EXPECT_NE(a.error->fields().message().find("timed out"), std::string_view::npos) << a.error->fields().message();
+        // It says where: the TCP connect was accepted, the startup packet never answered.
+        EXPECT_NE(a.error->fields().message().find("the server had not answered the startup packet"),
+                  std::string_view::npos)
+            << a.error->fields().message();
         slowest = std::max(slowest, a.seconds);
     }
     EXPECT_LT(slowest, 5.0) << "server_connect_timeout is 1s, query_wait 30s";
