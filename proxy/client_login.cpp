@@ -169,41 +169,55 @@ awaitable<std::optional<SessionEnd>> ClientSession::log_in() {
     // The client must see the server's real parameters, and its own settings as the server spells
     // them, and a bad setting must fail the login as it would on PostgreSQL: check them on a
     // server unless this pool has seen them all before.
-    auto defaults = pool_->defaults();
     login_->startup_settings = std::move(gucs.values);
-    bool must_check = defaults->empty() || !apply_known_settings(*defaults);
-    if (must_check) {
-        auto lent = co_await lend_server();
-        if (!lent.lease) co_return std::move(lent.failure);
-        if (defaults->empty()) {
-            // The pool's first server (this login's, or the one it waited for) told the defaults:
-            // check again, on a server synced to them if some setting is still unknown.
-            defaults = pool_->defaults();
-            if (!apply_known_settings(*defaults)) {
-                lent.lease.give_back();
-                lent = co_await lend_server();
-                if (!lent.lease) co_return std::move(lent.failure);
+    std::shared_ptr<const std::string> statuses;
+    if (auto known = pool_->known_welcome(login_->startup_settings)) {
+        settings_.share(std::move(known->settings));
+        settings_.fingerprint = known->fingerprint;
+        statuses = std::move(known->statuses);
+    } else {
+        auto defaults = pool_->defaults();
+        const bool checked = defaults->empty() || !apply_known_settings(*defaults);
+        if (checked) {
+            auto lent = co_await lend_server();
+            if (!lent.lease) co_return std::move(lent.failure);
+            if (defaults->empty()) {
+                // The pool's first server (this login's, or the one it waited for) told the defaults:
+                // check again, on a server synced to them if some setting is still unknown.
+                defaults = pool_->defaults();
+                if (!apply_known_settings(*defaults)) {
+                    lent.lease.give_back();
+                    lent = co_await lend_server();
+                    if (!lent.lease) co_return std::move(lent.failure);
+                }
             }
+            lent.lease.give_back();
         }
-        lent.lease.give_back();
+        auto built = std::make_shared<std::string>();
+        built->reserve(512);  // a dozen ParameterStatus messages: one allocation, not one per doubling
+        for (const auto& [name, value] : *defaults) {
+            auto mine = settings_.params().find(name);
+            p::ParameterStatus{name, mine != settings_.params().end() ? std::string_view(mine->second) : value}.encode(*built);
+        }
+        settings_.share(pool_->shared_settings(settings_.current(), settings_.fingerprint));
+        // Only what the pool knew without asking a server: a checked login may have learned a spelling.
+        if (!checked)
+            pool_->remember_welcome(login_->startup_settings, {settings_.current(), settings_.fingerprint, built});
+        statuses = std::move(built);
     }
 
     const auto cancel_secret = ctx_.cancels.issue(cancel_slot_, version_ >= p::kProtocol32);
 
     std::string out;
-    out.reserve(512);  // a dozen ParameterStatus messages: one allocation, not one per doubling
+    out.reserve(statuses->size() + 64);
     p::encode_authentication(p::AuthenticationOk{}, out);
-    for (const auto& [name, value] : *defaults) {
-        auto mine = settings_.params().find(name);
-        p::ParameterStatus{name, mine != settings_.params().end() ? std::string_view(mine->second) : value}.encode(out);
-    }
+    out += *statuses;
     p::BackendKeyData{cancel_slot_.process_id(), cancel_secret}.encode(out);
     p::ReadyForQuery{p::TxStatus::Idle}.encode(out);
     if (!co_await send_to_client(out)) co_return SessionEnd::closed();
     if (config_->logging.log_connections)
         spdlog::info("C{} logged in: user \"{}\" database \"{}\" protocol 3.{}", id_, user, database_name, version_.minor);
     login_.reset();  // everything needed from it is in settings_ now; idle clients stay small
-    settings_.share(pool_->shared_settings(settings_.current(), settings_.fingerprint));
     co_return std::nullopt;
 }
 

@@ -402,6 +402,23 @@ void Pool::remember_setting(std::string_view name, std::string_view value, std::
     std::lock_guard lock(mutex_);
     if (known_settings_.size() < kMaxKnownSettings)
         known_settings_.insert_or_assign(setting_key(name, value), std::move(normalized));
+    welcomes_.clear();  // a welcome may hold the spelling before
+}
+
+std::optional<Pool::Welcome> Pool::known_welcome(const ParamMap& startup_settings) const {
+    std::lock_guard lock(mutex_);
+    for (const auto& [startup, welcome] : welcomes_)
+        if (startup == startup_settings) return welcome;
+    return std::nullopt;
+}
+
+void Pool::remember_welcome(const ParamMap& startup_settings, Welcome welcome) {
+    std::lock_guard lock(mutex_);
+    for (const auto& [startup, known] : welcomes_)
+        if (startup == startup_settings) return;
+    // As many shapes as shared_settings_ keeps: what drivers send at startup, not what each client does.
+    if (welcomes_.size() >= kMaxSharedSettings) welcomes_.erase(welcomes_.begin());
+    welcomes_.emplace_back(startup_settings, std::move(welcome));
 }
 
 std::shared_ptr<ParamMap> Pool::shared_settings(std::shared_ptr<ParamMap> mine, std::uint64_t fingerprint) {

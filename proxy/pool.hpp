@@ -69,6 +69,18 @@ public:
     // clients of the pool already share, or `mine`, now shared with those that follow.
     std::shared_ptr<ParamMap> shared_settings(std::shared_ptr<ParamMap> mine, std::uint64_t fingerprint);
 
+    // How a login ends that sent these startup settings, once one like it ended without a server
+    // round trip: the settings it shares and the ParameterStatus messages it was sent. Most
+    // clients of a pool start alike; they skip building, comparing and encoding the same dozen
+    // settings again. Forgotten when a setting's spelling is learned anew.
+    struct Welcome {
+        std::shared_ptr<ParamMap> settings;
+        std::uint64_t fingerprint = 0;
+        std::shared_ptr<const std::string> statuses;
+    };
+    std::optional<Welcome> known_welcome(const ParamMap& startup_settings) const;
+    void remember_welcome(const ParamMap& startup_settings, Welcome welcome);
+
     // The reported parameters of a freshly logged-in server; empty until one connected. Never
     // null; set once, so every login shares it instead of copying it.
     [[nodiscard]] std::shared_ptr<const ParamMap> defaults() const;
@@ -143,6 +155,7 @@ private:
     std::atomic<std::uint64_t> touched_version_{0};
     std::map<std::string, std::string, std::less<>> known_settings_;  // "name\0value" -> normalized
     std::vector<std::pair<std::uint64_t, std::shared_ptr<ParamMap>>> shared_settings_;  // newest last
+    std::vector<std::pair<ParamMap, Welcome>> welcomes_;  // by startup settings, newest last
     std::atomic<std::uint64_t> acquired_{0};
     std::uint64_t wait_timeouts_ = 0;
     std::uint64_t connect_failures_ = 0;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "tests/integration/proxy/pq.hpp"
 #include "tests/integration/proxy/proxy_test_support.hpp"
@@ -89,6 +90,40 @@ TEST_F(ProxySessionParams, StartupOptionsApplyToThatClientOnly) {
     EXPECT_EQ(query_value(b.get(), "SELECT application_name FROM pg_stat_activity WHERE pid = pg_backend_pid()"),
               "client_b");
     exec_ok(b.get(), "COMMIT");
+}
+
+// The first login with these settings checks them on a server, the second finds them known, the
+// rest reuse what the second was told (Pool::Welcome): all must see what PostgreSQL reports, and a
+// SET by one of them must not reach the welcome of the next.
+TEST_F(ProxySessionParams, LoginsThatStartAlikeAreToldTheSame) {
+    const std::string startup = "application_name=alike client_encoding=utf8 options='-c DateStyle=SQL,DMY'";
+    auto direct = pq_connect(pg().conninfo(kTrustRole.user) + " " + startup);
+    ASSERT_TRUE(connected(direct.get())) << conn_error(direct.get());
+    std::vector<PgConn> clients;
+    for (int i = 0; i < 5; ++i) {
+        clients.push_back(connect(startup));
+        auto* c = clients.back().get();
+        ASSERT_TRUE(connected(c));
+        for (const char* name : {"application_name", "client_encoding", "DateStyle", "TimeZone", "server_version"}) {
+            const char* want = PQparameterStatus(direct.get(), name);
+            const char* got = PQparameterStatus(c, name);
+            ASSERT_NE(want, nullptr) << name;
+            EXPECT_STREQ(got ? got : "(not sent)", want) << "login " << i << ": ParameterStatus " << name;
+        }
+        EXPECT_EQ(query_value(c, "SELECT DATE '2024-03-01'::text"), "01/03/2024") << "login " << i;
+        // Each changes its own copy; the next login is told the startup values all the same.
+        exec_ok(c, "SET TimeZone = 'Asia/Tokyo'");
+        exec_ok(c, "SET DateStyle = 'ISO, MDY'");
+        EXPECT_STREQ(PQparameterStatus(c, "TimeZone"), "Asia/Tokyo");
+    }
+    for (auto& c : clients) {
+        EXPECT_EQ(query_value(c.get(), "SHOW TimeZone"), "Asia/Tokyo");
+        EXPECT_EQ(query_value(c.get(), "SELECT DATE '2024-03-01'::text"), "2024-03-01");
+    }
+    auto plain = connect("application_name=alike");
+    EXPECT_STREQ(PQparameterStatus(plain.get(), "DateStyle"), "ISO, MDY");
+    EXPECT_STREQ(PQparameterStatus(plain.get(), "TimeZone"), server_timezone_.c_str());
+    EXPECT_EQ(query_value(plain.get(), "SELECT DATE '2024-03-01'::text"), "2024-03-01");
 }
 
 TEST_F(ProxySessionParams, InvalidStartupOptionIsRejectedLikePostgres) {
