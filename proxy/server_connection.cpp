@@ -25,22 +25,40 @@ constexpr std::size_t kServerReadBuffer = 64 * 1024;
 constexpr std::size_t kMaxInspected = 1024 * 1024;  // ReadyForQuery, ParameterStatus, errors...
 std::atomic<std::uint64_t> next_server_id{1};
 
+// A host name's addresses, awaited so that the attempt's deadline can end the wait. Asio looks names
+// up on one thread per io_context, where a lookup cannot be cancelled (getaddrinfo blocks until
+// DNS answers or gives up) and waits behind any other: the answer comes through a channel, and a
+// lookup whose attempt has given up finishes on its own, unread.
+awaitable<std::pair<error_code, tcp::resolver::results_type>> look_up(const config::HostPort& hp) {
+    using Answer = asio::experimental::concurrent_channel<void(error_code, tcp::resolver::results_type)>;
+    struct Lookup {
+        explicit Lookup(const asio::any_io_executor& ex) : resolver(ex), answer(ex, 1) {}
+        tcp::resolver resolver;
+        Answer answer;  // room for the one answer: sending it never waits
+    };
+    auto lookup = std::make_shared<Lookup>(co_await asio::this_coro::executor);
+    lookup->resolver.async_resolve(hp.host, std::to_string(hp.port),
+                                   [lookup](error_code ec, tcp::resolver::results_type results) {
+                                       lookup->answer.try_send(ec, std::move(results));
+                                   });
+    auto [ec, results] = co_await lookup->answer.async_receive(use_tuple);
+    co_return std::pair{ec, std::move(results)};
+}
+
 // One attempt at one host: resolve a name (every time: DNS may have moved), connect, nothing else.
 awaitable<std::optional<tcp::socket>> open_socket(const config::HostPort& hp, const config::Tcp& tcp_options,
                                                   std::string& error, ConnectStep& step) {
     auto ex = co_await asio::this_coro::executor;
     tcp::socket socket(ex);
     error_code cec;
-    // An address is not looked up: Asio resolves on one thread per io_context, where a lookup
-    // cannot be cancelled and waits behind any other, however slow its DNS.
+    // An address is not looked up: a slow DNS (look_up) never holds it up.
     error_code not_address;
     if (auto address = asio::ip::make_address(hp.host, not_address); !not_address) {
         step = ConnectStep::Connecting;
         std::tie(cec) = co_await socket.async_connect(tcp::endpoint(address, hp.port), use_tuple);
     } else {
         step = ConnectStep::Resolving;
-        tcp::resolver resolver(ex);
-        auto [rec, endpoints] = co_await resolver.async_resolve(hp.host, std::to_string(hp.port), use_tuple);
+        auto [rec, endpoints] = co_await look_up(hp);
         if (rec) {
             error = "could not resolve \"" + hp.host + "\": " + rec.message();
             co_return std::nullopt;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -148,6 +149,48 @@ TEST(UpstreamFaults, SilentUpstreamIsBoundedByServerConnectTimeout) {
     EXPECT_GE(upstream.accepted(), 1);
     // Never more attempts under way than the pool has places.
     EXPECT_LE(upstream.max_open(), 2);
+}
+
+// An upstream named by a host name whose lookup hangs (DNS not answering: the preloaded shim makes
+// getaddrinfo of that name take 8 s). server_connect_timeout covers the lookup: each client is
+// told within about a second, not when getaddrinfo gives up; and a pool whose upstream is an
+// address is not held up behind the lookup meanwhile.
+TEST(UpstreamFaults, SlowLookupIsBoundedByServerConnectTimeout) {
+    constexpr const char* kSlowName = "slow-lookup.sluice.test";
+    auto config = towards(pg().port());
+    config.upstream_host = kSlowName;
+    config.extra_toml = "\n[[databases]]\nname = \"by_address\"\nurl = \"postgres://127.0.0.1:" +
+                        std::to_string(pg().port()) + "/postgres?sslmode=disable\"\n";
+    config.env = {{"LD_PRELOAD", SLUICE_SLOW_LOOKUP_PRELOAD},
+                  {"SLUICE_SLOW_LOOKUP_HOST", kSlowName},
+                  {"SLUICE_SLOW_LOOKUP_MS", "8000"}};
+    // An ASan build's runtime checks that it is loaded first; the shim is not instrumented.
+    if (const char* asan = std::getenv("ASAN_OPTIONS"))
+        config.env.emplace_back("ASAN_OPTIONS", std::string(asan) + ":verify_asan_link_order=0");
+    else
+        config.env.emplace_back("ASAN_OPTIONS", "verify_asan_link_order=0");
+    SluiceProcess sluice(config);
+
+    auto started = std::chrono::steady_clock::now();
+    auto slow = std::async(std::launch::async, [&] { return concurrent_logins(sluice, 3); });
+    std::this_thread::sleep_for(200ms);  // the lookups are under way
+    auto by_address = sluice_client(sluice, kTrustRole, "by_address");
+    by_address.timeout = 30s;
+    auto fast_started = std::chrono::steady_clock::now();
+    auto c = BlockingClient::connect(by_address);
+    EXPECT_EQ(c.simple_query("SELECT 'by address'").at(0, 0), "by address");
+    EXPECT_LT(seconds_since(fast_started), 2.0) << "a pool with an address waited for another pool's lookup";
+
+    for (const auto& a : slow.get()) {
+        ASSERT_TRUE(a.error) << "a login through the slow name succeeded within its lookup";
+        EXPECT_EQ(a.error->sqlstate(), "08006") << a.error->fields().message();
+        EXPECT_NE(a.error->fields().message().find("timed out"), std::string_view::npos) << a.error->fields().message();
+        EXPECT_NE(a.error->fields().message().find("resolving the host name"), std::string_view::npos)
+            << a.error->fields().message();
+        // server_connect_timeout 1s (one attempt, then the retry budget is spent); the lookup takes 8 s.
+        EXPECT_LT(a.seconds, 5.0) << "the client waited for the lookup, not for server_connect_timeout";
+    }
+    EXPECT_LT(seconds_since(started), 6.0);
 }
 
 }  // namespace

@@ -118,7 +118,7 @@ SluiceProcess::SluiceProcess(const SluiceConfig& config, const PgCluster& cluste
     for (int attempt = 0; attempt < kStartAttempts; ++attempt) {
         auto port = free_port();
         std::string failure;
-        if (start(config.to_toml(port, cluster), port, failure)) return;
+        if (start(config.to_toml(port, cluster), port, failure, config.env)) return;
         failures += failure + "\n";
     }
     std::error_code ec;
@@ -136,7 +136,8 @@ SluiceProcess::SluiceProcess(const std::string& toml, std::uint16_t port) : dir_
     }
 }
 
-bool SluiceProcess::start(const std::string& toml, std::uint16_t port, std::string& failure) {
+bool SluiceProcess::start(const std::string& toml, std::uint16_t port, std::string& failure,
+                          const std::vector<std::pair<std::string, std::string>>& env) {
     auto config_path = dir_ / "sluice.toml";
     {
         std::ofstream out(config_path, std::ios::trunc);
@@ -146,6 +147,7 @@ bool SluiceProcess::start(const std::string& toml, std::uint16_t port, std::stri
     ChildOptions options;
     options.argv = {sluice_binary().string(), "--config", config_path.string()};
     options.log_path = dir_ / "sluice.log";
+    options.env = env;
     std::error_code ec;
     fs::remove(options.log_path, ec);
     child_.emplace(options);

@@ -54,6 +54,8 @@ struct SluiceConfig {
     std::string extra_toml;     // appended verbatim (more sections)
     // More lines for one user's [[auth.users]] entry, by name ({"u", "session_state = \"pin\"\n"}).
     std::map<std::string, std::string> user_toml;
+    // Added to sluice's environment (an LD_PRELOAD shim and its settings).
+    std::vector<std::pair<std::string, std::string>> env;
 
     static std::vector<SluiceUser> default_users();
     // auth.method "trust" with the default users plus sluice_trust: for tests that open many
@@ -98,7 +100,8 @@ public:
     void skip_exit_check() noexcept { check_exit_ = false; }
 
 private:
-    bool start(const std::string& toml, std::uint16_t port, std::string& failure);
+    bool start(const std::string& toml, std::uint16_t port, std::string& failure,
+               const std::vector<std::pair<std::string, std::string>>& env = {});
 
     std::filesystem::path dir_;
     std::uint16_t port_ = 0;
