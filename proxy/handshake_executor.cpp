@@ -1,9 +1,11 @@
 #include "proxy/handshake_executor.hpp"
 
+#include <pthread.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <system_error>
 
 #include <boost/asio/thread_pool.hpp>
 #include <spdlog/spdlog.h>
@@ -11,29 +13,43 @@
 namespace sluice::proxy {
 namespace {
 
-std::atomic<asio::thread_pool*> running{nullptr};
+std::atomic<HandshakeThread*> running{nullptr};
 
 }  // namespace
 
-HandshakeThread::HandshakeThread() : pool_(std::make_unique<asio::thread_pool>(1)) {
-    asio::post(*pool_, [] {
-        // Linux: a thread's own nice value (PRIO_PROCESS with a thread id).
-        if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10) != 0)
-            spdlog::warn("cannot lower the TLS handshake thread's priority; handshakes compete with sessions");
-    });
-    running.store(pool_.get(), std::memory_order_release);
-}
+HandshakeThread::HandshakeThread() { running.store(this, std::memory_order_release); }
 
 HandshakeThread::~HandshakeThread() {
     running.store(nullptr, std::memory_order_release);
+    std::lock_guard lock(mutex_);
+    if (!pool_) return;
     pool_->stop();
     pool_->join();
 }
 
+std::optional<asio::any_io_executor> HandshakeThread::executor() {
+    std::lock_guard lock(mutex_);
+    if (!pool_) {
+        try {
+            pool_ = std::make_unique<asio::thread_pool>(1);
+        } catch (const std::system_error& e) {
+            spdlog::warn("cannot start the TLS handshake thread ({}); handshakes run on the worker threads", e.what());
+            return std::nullopt;
+        }
+        asio::post(*pool_, [] {
+            ::pthread_setname_np(::pthread_self(), "sluice-tls");  // as top -H and /proc show it
+            // Linux: a thread's own nice value (PRIO_PROCESS with a thread id).
+            if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10) != 0)
+                spdlog::warn("cannot lower the TLS handshake thread's priority; handshakes compete with sessions");
+        });
+    }
+    return pool_->get_executor();
+}
+
 std::optional<asio::any_io_executor> handshake_executor() {
-    asio::thread_pool* pool = running.load(std::memory_order_acquire);
-    if (pool == nullptr) return std::nullopt;
-    return pool->get_executor();
+    HandshakeThread* thread = running.load(std::memory_order_acquire);
+    if (thread == nullptr) return std::nullopt;
+    return thread->executor();
 }
 
 }  // namespace sluice::proxy

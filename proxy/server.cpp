@@ -23,9 +23,10 @@ Server::Server(std::shared_ptr<const config::Config> config)
     : config_(std::move(config)),
       workers_(config_->listen.workers ? config_->listen.workers : std::max(1u, std::thread::hardware_concurrency())),
       clients_(config_->listen.max_client_connections, kRefusalsAtOnce),
-      // One thread does all socket I/O: the reactor may skip its per-socket locks (the scheduler
-      // keeps its own, for posts from the signal and resolver threads).
-      io_(workers_ == 1 ? BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO : BOOST_ASIO_CONCURRENCY_HINT_DEFAULT),
+      // One thread runs everything: the reactor and the scheduler may skip their locks. Nothing
+      // else may post to io_ then: the handshake and lookup threads hand their results back
+      // through eventfds (thread_handoff.hpp), and Asio's signal_set is read on io_'s own thread.
+      io_(workers_ == 1 ? BOOST_ASIO_CONCURRENCY_HINT_UNSAFE : BOOST_ASIO_CONCURRENCY_HINT_DEFAULT),
       upstream_tls_(*config_),
       router_(io_.get_executor(), config_, upstream_tls_),
       context_{config_, router_, cancels_},

@@ -2,8 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <netdb.h>
+
+#include <cstring>
 #include <mutex>
 #include <set>
+#include <thread>
+#include <vector>
 
 #include "protocol/auth/md5.hpp"
 #include "protocol/backend.hpp"
@@ -11,6 +16,7 @@
 #include "protocol/startup.hpp"
 #include "proxy/frame_io.hpp"
 #include "proxy/tcp_keepalive.hpp"
+#include "proxy/thread_handoff.hpp"
 #include "proxy/tls_engine.hpp"
 #include "proxy/transaction_tracker.hpp"
 
@@ -25,24 +31,60 @@ constexpr std::size_t kServerReadBuffer = 64 * 1024;
 constexpr std::size_t kMaxInspected = 1024 * 1024;  // ReadyForQuery, ParameterStatus, errors...
 std::atomic<std::uint64_t> next_server_id{1};
 
-// A host name's addresses, awaited so that the attempt's deadline can end the wait. Asio looks names
-// up on one thread per io_context, where a lookup cannot be cancelled (getaddrinfo blocks until
-// DNS answers or gives up) and waits behind any other: the answer comes through a channel, and a
-// lookup whose attempt has given up finishes on its own, unread.
-awaitable<std::pair<error_code, tcp::resolver::results_type>> look_up(const config::HostPort& hp) {
-    using Answer = asio::experimental::concurrent_channel<void(error_code, tcp::resolver::results_type)>;
-    struct Lookup {
-        explicit Lookup(const asio::any_io_executor& ex) : resolver(ex), answer(ex, 1) {}
-        tcp::resolver resolver;
-        Answer answer;  // room for the one answer: sending it never waits
+// A host name's addresses, looked up on a thread of its own (getaddrinfo blocks until DNS answers or
+// gives up, and cannot be cancelled) and awaited through a Handoff, so that the attempt's deadline
+// ends the wait; a lookup whose attempt has given up finishes on its own, unread. Lookups do not
+// wait behind one another, and sluice does not wait for one when it stops.
+// Empty, with `error` set, when there are none.
+awaitable<std::vector<tcp::endpoint>> look_up(const config::HostPort& hp, std::string& error) {
+    // A DNS that does not answer holds a thread per lookup until getaddrinfo gives up.
+    constexpr int kLookupsAtOnce = 64;
+    static std::atomic<int> in_flight{0};
+    struct Lookup : Handoff {
+        std::string host, port;
+        int status = 0;  // getaddrinfo's
+        std::vector<tcp::endpoint> endpoints;
     };
-    auto lookup = std::make_shared<Lookup>(co_await asio::this_coro::executor);
-    lookup->resolver.async_resolve(hp.host, std::to_string(hp.port),
-                                   [lookup](error_code ec, tcp::resolver::results_type results) {
-                                       lookup->answer.try_send(ec, std::move(results));
-                                   });
-    auto [ec, results] = co_await lookup->answer.async_receive(use_tuple);
-    co_return std::pair{ec, std::move(results)};
+    if (in_flight.fetch_add(1, std::memory_order_relaxed) >= kLookupsAtOnce) {
+        in_flight.fetch_sub(1, std::memory_order_relaxed);
+        error = "too many host name lookups waiting for DNS (" + std::to_string(kLookupsAtOnce) + ")";
+        co_return std::vector<tcp::endpoint>{};
+    }
+    std::shared_ptr<Lookup> lookup;
+    try {
+        lookup = std::make_shared<Lookup>();
+        lookup->host = hp.host;
+        lookup->port = std::to_string(hp.port);
+        std::thread([lookup] {
+            ::addrinfo hints{};
+            hints.ai_family = AF_UNSPEC;
+            hints.ai_socktype = SOCK_STREAM;
+            hints.ai_flags = AI_ADDRCONFIG;  // as Asio's resolver: no IPv6 answers on a host without IPv6
+            ::addrinfo* list = nullptr;
+            lookup->status = ::getaddrinfo(lookup->host.c_str(), lookup->port.c_str(), &hints, &list);
+            for (auto* a = list; a != nullptr; a = a->ai_next) {
+                tcp::endpoint endpoint;
+                if (a->ai_addrlen > endpoint.capacity()) continue;
+                std::memcpy(endpoint.data(), a->ai_addr, a->ai_addrlen);
+                endpoint.resize(a->ai_addrlen);
+                lookup->endpoints.push_back(endpoint);
+            }
+            if (list != nullptr) ::freeaddrinfo(list);
+            in_flight.fetch_sub(1, std::memory_order_relaxed);
+            lookup->raise();
+        }).detach();
+    } catch (const std::exception& e) {  // no eventfd, no thread: out of descriptors or memory
+        if (!lookup || !lookup->raised()) in_flight.fetch_sub(1, std::memory_order_relaxed);
+        error = std::string("cannot start the lookup: ") + e.what();
+        co_return std::vector<tcp::endpoint>{};
+    }
+    if (auto ec = co_await Handoff::wait(lookup, true)) {
+        error = ec.message();
+        co_return std::vector<tcp::endpoint>{};
+    }
+    if (lookup->status != 0) error = ::gai_strerror(lookup->status);
+    else if (lookup->endpoints.empty()) error = "no addresses";
+    co_return std::move(lookup->endpoints);
 }
 
 // One attempt at one host: resolve a name (every time: DNS may have moved), connect, nothing else.
@@ -58,9 +100,10 @@ awaitable<std::optional<tcp::socket>> open_socket(const config::HostPort& hp, co
         std::tie(cec) = co_await socket.async_connect(tcp::endpoint(address, hp.port), use_tuple);
     } else {
         step = ConnectStep::Resolving;
-        auto [rec, endpoints] = co_await look_up(hp);
-        if (rec) {
-            error = "could not resolve \"" + hp.host + "\": " + rec.message();
+        std::string why;
+        auto endpoints = co_await look_up(hp, why);
+        if (endpoints.empty()) {
+            error = "could not resolve \"" + hp.host + "\": " + why;
             co_return std::nullopt;
         }
         step = ConnectStep::Connecting;

@@ -3,8 +3,10 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <system_error>
 
 #include "proxy/handshake_executor.hpp"
+#include "proxy/thread_handoff.hpp"
 #include "proxy/tls_engine.hpp"
 
 namespace sluice::proxy {
@@ -38,7 +40,9 @@ error_code tls_error() { return error_code(asio::error::connection_aborted); }
 
 // Only a TLS stream pays for these.
 struct Stream::Tls {
-    std::unique_ptr<TlsEngine> engine;
+    // Shared with a handshake step on the handshake thread, which may outlive the stream.
+    std::shared_ptr<TlsEngine> engine;
+    bool stepping = false;  // a handshake step is using the engine on the handshake thread
     std::string cipher_out;  // ciphertext not yet taken by the socket, from cipher_sent
     std::size_t cipher_sent = 0;
     // Plaintext bytes whose record is in cipher_out but that write_now did not report written.
@@ -62,7 +66,7 @@ void Stream::cancel() noexcept {
 
 void Stream::close() noexcept {
     error_code ec;
-    if (tls_ && socket_.is_open()) {
+    if (tls_ && !tls_->stepping && socket_.is_open()) {
         // The engine stays: a coroutine suspended on this stream still uses it, and fails on the closed socket.
         tls_->engine->shutdown();
         flush_now(ec);
@@ -221,8 +225,30 @@ awaitable<bool> Stream::start_tls(std::unique_ptr<TlsEngine> engine, std::string
         // the stream is not used meanwhile, this coroutine waiting for the step.
         TlsEngine::Status status;
         if (auto on = handshake_executor()) {
-            status = co_await asio::co_spawn(
-                *on, [this]() -> awaitable<TlsEngine::Status> { co_return tls_->engine->handshake(); }, asio::use_awaitable);
+            // The step's result comes back through a Handoff (thread_handoff.hpp), awaited past any
+            // cancellation, as the engine is in use on the other thread until it is raised.
+            struct Step : Handoff {
+                TlsEngine::Status status = TlsEngine::Status::Failed;
+            };
+            std::shared_ptr<Step> step;
+            try {
+                step = std::make_shared<Step>();
+            } catch (const std::system_error& e) {
+                error = std::string("cannot hand the TLS handshake step to its thread: ") + e.what();
+                co_return false;
+            }
+            asio::post(*on, [step, engine = tls_->engine] {
+                step->status = engine->handshake();
+                step->raise();
+            });
+            tls_->stepping = true;
+            auto ec = co_await Handoff::wait(step, false);
+            tls_->stepping = !step->raised();
+            if (ec) {
+                error = "cannot wait for the TLS handshake step: " + ec.message();
+                co_return false;
+            }
+            status = step->status;
         } else {
             status = tls_->engine->handshake();
         }

@@ -4,8 +4,9 @@
 #   1. install missing Debian packages (scripts/install-deps.sh)
 #   2. main build (RelWithDebInfo, g++) + ctest: unit, then integration (real PostgreSQL)
 #      (every build here is configured with -DSLUICE_WERROR=ON: warnings are errors)
-#   3. ASan+UBSan build + the whole suite
-#   4. TSan build + the whole suite (suppressions: tests/tsan.supp)
+#   3. ASan+UBSan build + the whole suite (sluice with one worker thread; the main build's with two)
+#   4. TSan build + the whole suite (suppressions: tests/tsan.supp), then the suites where other
+#      threads hand results to the workers again with one worker thread
 #   5. clang libFuzzer build, each fuzz_* target for FUZZ_SECONDS over a copy of its corpus
 #   then one line "N passed, M failed" (ctest tests of every build + fuzz runs); exit 1 on any failure.
 #
@@ -39,6 +40,8 @@ TSAN_CXX=${SLUICE_TSAN_CXX:-g++}
 # The sanitizers still see prepared statements through the raw-protocol scripts, the DDL retry,
 # session state and the Python drivers, and TLS through libpq on both sides and the TLS load case.
 SANITIZER_EXCLUDE='^integration_(limits\.HeavyLimits|prepared\.Prepared(Pgbench|Node)|timeouts\.HeavyTimeouts|tls\.TlsDrivers)$'
+# TSan's second pass, with one worker thread (the first runs every suite with two).
+SINGLE_WORKER_TSAN='^integration_(tls\..*|limits\.UpstreamFaults|auth\.UpstreamLogin|proxy\.ProxyBasics|proxy\.ProxyCancel)$'
 
 passed=0
 failed=0
@@ -114,7 +117,8 @@ run_ctest() {
   # JOBS tests at a time: unit cases, and integration suites (each with its own PostgreSQL) but
   # those RUN_SERIAL in tests/CMakeLists.txt (SLUICE_INTEGRATION_RUN_ALONE).
   local exclude=()
-  [[ -n "${CTEST_EXCLUDE:-}" ]] && exclude=(-E "$CTEST_EXCLUDE")
+  [[ -n "${CTEST_EXCLUDE:-}" ]] && exclude+=(-E "$CTEST_EXCLUDE")
+  [[ -n "${CTEST_INCLUDE:-}" ]] && exclude+=(-R "$CTEST_INCLUDE")
   "$@" ctest --test-dir "$dir" -L "^${label}\$" "${exclude[@]}" --output-on-failure --no-tests=ignore -j "$JOBS" 2>&1 | tee "$out"
   local summary total nfail
   summary=$(grep -E '[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$out" | tail -n 1)
@@ -183,7 +187,8 @@ phase_asan_tests() {
   export ASAN_OPTIONS="detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1:abort_on_error=0"
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
   run_ctest "$ASAN_DIR" unit || rc=1
-  CTEST_EXCLUDE=$SANITIZER_EXCLUDE run_ctest "$ASAN_DIR" integration || rc=1
+  # With one worker thread (the main build's suites run with two): Asio without its locks.
+  SLUICE_TEST_WORKERS=1 CTEST_EXCLUDE=$SANITIZER_EXCLUDE run_ctest "$ASAN_DIR" integration || rc=1
   unset ASAN_OPTIONS UBSAN_OPTIONS
   return $rc
 }
@@ -203,6 +208,10 @@ phase_tsan_tests() {
   setarch "$(uname -m)" -R true 2>/dev/null && norandom=(setarch "$(uname -m)" -R)
   run_ctest "$TSAN_DIR" unit "${norandom[@]}" || rc=1
   CTEST_EXCLUDE=$SANITIZER_EXCLUDE run_ctest "$TSAN_DIR" integration "${norandom[@]}" || rc=1
+  # One worker runs Asio without its locks: the suites where other threads hand results back to it
+  # (TLS handshake steps, host name lookups) run that way too.
+  SLUICE_TEST_WORKERS=1 CTEST_INCLUDE="$SINGLE_WORKER_TSAN" CTEST_EXCLUDE=$SANITIZER_EXCLUDE \
+    run_ctest "$TSAN_DIR" integration "${norandom[@]}" || rc=1
   unset TSAN_OPTIONS
   return $rc
 }

@@ -66,6 +66,27 @@ void raise_fd_limit() {
     ::setrlimit(RLIMIT_NOFILE, &limit);
 }
 
+std::vector<std::string> SluiceProcess::thread_names() const {
+    std::vector<std::string> names;
+    std::error_code ec;
+    for (const auto& task :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(child_->pid()) + "/task", ec)) {
+        std::ifstream comm(task.path() / "comm");
+        std::string name;
+        if (std::getline(comm, name)) names.push_back(name);
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+unsigned SluiceConfig::default_workers() {
+    const char* text = std::getenv("SLUICE_TEST_WORKERS");
+    if (text == nullptr || *text == '\0') return 2;
+    int workers = std::atoi(text);
+    if (workers < 1 || workers > 64) throw std::runtime_error(std::string("SLUICE_TEST_WORKERS must be 1-64: ") + text);
+    return static_cast<unsigned>(workers);
+}
+
 std::vector<SluiceUser> SluiceConfig::default_users() {
     std::vector<SluiceUser> users;
     for (const auto& role : {kMd5Role, kScramRole, kClientsRole, kHcMd5Role, kHcScramRole})

@@ -33,7 +33,10 @@ struct SluiceConfig {
     std::vector<SluiceUser> users = default_users();
     std::string pool_mode = "transaction";
     std::uint32_t pool_size = 10;
-    unsigned workers = 2;
+    // 2 unless SLUICE_TEST_WORKERS says otherwise: one worker runs Asio without its locks (nothing
+    // may post to it from another thread), several share pools through strands and mutexes, and
+    // scripts/test.sh runs the suites both ways.
+    unsigned workers = default_workers();
     std::optional<std::uint32_t> max_client_connections;
     std::string query_wait;  // a duration ("500ms"); empty: sluice's default
     std::string client_login;            // timeouts.client_login; empty: sluice's default
@@ -58,6 +61,7 @@ struct SluiceConfig {
     std::vector<std::pair<std::string, std::string>> env;
 
     static std::vector<SluiceUser> default_users();
+    static unsigned default_workers();
     // auth.method "trust" with the default users plus sluice_trust: for tests that open many
     // connections (a SCRAM login costs 4096 HMAC rounds on each side).
     static SluiceConfig trust();
@@ -87,6 +91,8 @@ public:
     }
     [[nodiscard]] bool running() { return child_->running(); }
     [[nodiscard]] ChildProcess& process() { return *child_; }
+    // The names of sluice's threads now (/proc/PID/task/*/comm), sorted.
+    [[nodiscard]] std::vector<std::string> thread_names() const;
 
     // libpq conninfo for a client of this sluice; `extra` is appended ("application_name=x ...").
     [[nodiscard]] std::string conninfo(std::string_view user, std::string_view password = {},

@@ -3,6 +3,7 @@
 // plaintext refused with 28000 and a message saying how; SCRAM-SHA-256-PLUS; PostgreSQL 17's
 // direct TLS (ALPN "postgresql"), spoken by a Python client since PostgreSQL 15's libpq cannot;
 // SIGHUP loading new certificates without dropping sessions.
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -33,6 +34,24 @@ TEST(ClientTls, LibpqRequireAndVerifyFull) {
         EXPECT_EQ(query_value(c.get(), "SELECT 40 + 2"), "42");
     }
     EXPECT_NE(sluice.log().find("TLS TLSv1.3 established"), std::string::npos) << sluice.log();
+}
+
+// TLS handshakes run on a thread of their own ("sluice-tls"), started by the first handshake: a
+// sluice that never speaks TLS has no such thread (with one worker it stays single-threaded, and
+// libc's socket calls skip their multi-threaded bookkeeping).
+TEST(ClientTls, TheHandshakeThreadStartsWithTheFirstHandshake) {
+    SluiceProcess sluice(require_tls(), tls_pg());
+    auto has_tls_thread = [&] {
+        auto names = sluice.thread_names();
+        return std::find(names.begin(), names.end(), "sluice-tls") != names.end();
+    };
+    EXPECT_FALSE(has_tls_thread());
+    auto plain = pq_connect(tls_conninfo(sluice, "sluice_scram", "scram_pw", "disable"));
+    ASSERT_FALSE(connected(plain.get()));  // refused before any handshake
+    EXPECT_FALSE(has_tls_thread());
+    auto c = pq_connect(tls_conninfo(sluice, "sluice_scram", "scram_pw", "require"));
+    ASSERT_TRUE(connected(c.get())) << conn_error(c.get());
+    EXPECT_TRUE(has_tls_thread());
 }
 
 TEST(ClientTls, PlaintextRefusedWithTheReason) {
