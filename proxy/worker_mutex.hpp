@@ -14,6 +14,10 @@ public:
     // Server (unit tests) locks are always taken.
     static void set_single_worker(bool single) noexcept { single_worker_.store(single, std::memory_order_relaxed); }
 
+    // One worker thread runs everything: every session and server socket is on the io_context's
+    // own executor, with no strand to bind a completion to.
+    static bool single_worker() noexcept { return single_worker_.load(std::memory_order_relaxed); }
+
     void lock() {
         if (!single_worker()) mutex_.lock();
     }
@@ -22,8 +26,6 @@ public:
     }
 
 private:
-    static bool single_worker() noexcept { return single_worker_.load(std::memory_order_relaxed); }
-
     inline static std::atomic<bool> single_worker_{false};
     std::mutex mutex_;
 };
