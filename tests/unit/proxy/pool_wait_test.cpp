@@ -20,9 +20,12 @@ struct QueuedClient {
     std::optional<Pool::Acquired> got;
 };
 
-class PoolWait : public testing::Test {
+// Both ways a waiter is resumed: through its handler's executor (several workers), and through
+// the io_context's typed executor when one worker runs everything (the io_context then unlocked).
+class PoolWait : public testing::TestWithParam<bool> {
 protected:
     PoolWait() {
+        WorkerMutex::set_single_worker(single_worker());
         config::PoolSettings settings;
         settings.size = 0;
         pool_ = std::make_shared<Pool>(io_.get_executor(), PoolKey{"db", "user"}, settings, UpstreamTarget{},
@@ -46,11 +49,14 @@ protected:
     }
     std::uint32_t waiting() const { return pool_->stats().waiting; }
 
-    asio::io_context io_;
+    ~PoolWait() override { WorkerMutex::set_single_worker(false); }
+    static bool single_worker() { return GetParam(); }
+
+    asio::io_context io_{single_worker() ? BOOST_ASIO_CONCURRENCY_HINT_UNSAFE : BOOST_ASIO_CONCURRENCY_HINT_DEFAULT};
     std::shared_ptr<Pool> pool_;
 };
 
-TEST_F(PoolWait, TheSweepEndsAWaitOnlyOnceItsDeadlineHasPassed) {
+TEST_P(PoolWait, TheSweepEndsAWaitOnlyOnceItsDeadlineHasPassed) {
     QueuedClient client;
     const auto started = Clock::now();
     const auto deadline = started + std::chrono::milliseconds(30);
@@ -76,7 +82,7 @@ TEST_F(PoolWait, TheSweepEndsAWaitOnlyOnceItsDeadlineHasPassed) {
     EXPECT_EQ(pool_->stats().wait_timeouts, 1u);
 }
 
-TEST_F(PoolWait, AWakeUpBeforeTheDeadlineWaitsAgain) {
+TEST_P(PoolWait, AWakeUpBeforeTheDeadlineWaitsAgain) {
     // The sweep's clock may run ahead of the waiter's (another thread read it later): a wake-up
     // whose deadline has not passed by the waiter's own clock puts it back in the queue.
     QueuedClient client;
@@ -90,7 +96,7 @@ TEST_F(PoolWait, AWakeUpBeforeTheDeadlineWaitsAgain) {
     ASSERT_TRUE(client.done);
 }
 
-TEST_F(PoolWait, ACancelledWaitLeavesTheQueue) {
+TEST_P(PoolWait, ACancelledWaitLeavesTheQueue) {
     // As the login's deadline cancels a login queued for a server.
     asio::cancellation_signal signal;
     QueuedClient cancelled, other;
@@ -119,7 +125,7 @@ TEST_F(PoolWait, ACancelledWaitLeavesTheQueue) {
     EXPECT_TRUE(other.done);
 }
 
-TEST_F(PoolWait, ClosingThePoolEndsEveryWait) {
+TEST_P(PoolWait, ClosingThePoolEndsEveryWait) {
     std::vector<QueuedClient> clients(5);
     for (auto& c : clients) start(c, Clock::now() + std::chrono::hours(1));
     EXPECT_EQ(waiting(), 5u);
@@ -134,7 +140,7 @@ TEST_F(PoolWait, ClosingThePoolEndsEveryWait) {
     EXPECT_EQ(waiting(), 0u);
 }
 
-TEST_F(PoolWait, AClientArrivingAfterCloseDoesNotQueue) {
+TEST_P(PoolWait, AClientArrivingAfterCloseDoesNotQueue) {
     pool_->close();
     QueuedClient client;
     start(client, Clock::now() + std::chrono::hours(1));
@@ -143,6 +149,9 @@ TEST_F(PoolWait, AClientArrivingAfterCloseDoesNotQueue) {
     EXPECT_EQ(client.got->failure->reason, EndReason::ShuttingDown);
     EXPECT_EQ(waiting(), 0u);
 }
+
+INSTANTIATE_TEST_SUITE_P(Workers, PoolWait, testing::Bool(),
+                         [](const testing::TestParamInfo<bool>& info) { return info.param ? "OneWorker" : "Several"; });
 
 }  // namespace
 }  // namespace sluice::proxy
