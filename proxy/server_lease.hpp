@@ -20,7 +20,7 @@ public:
     Lease(Lease&& other) noexcept = default;
     Lease& operator=(Lease&& other) noexcept {
         if (this != &other) {
-            close(ServerCloseReason::Abandoned);
+            if (server_) close(ServerCloseReason::Abandoned);
             pool_ = std::move(other.pool_);
             server_ = std::move(other.server_);
         }
@@ -28,7 +28,11 @@ public:
     }
     Lease(const Lease&) = delete;
     Lease& operator=(const Lease&) = delete;
-    ~Lease() { close(ServerCloseReason::Abandoned); }
+    // Most leases end moved from (a server passes through several on its way to a session): the
+    // check is inline, the close is not.
+    ~Lease() {
+        if (server_) close(ServerCloseReason::Abandoned);
+    }
 
     explicit operator bool() const noexcept { return server_ != nullptr; }
     ServerConnection* operator->() const noexcept { return server_.get(); }
