@@ -73,8 +73,8 @@ awaitable<std::vector<tcp::endpoint>> look_up(const config::HostPort& hp, std::s
             in_flight.fetch_sub(1, std::memory_order_relaxed);
             lookup->raise();
         }).detach();
-    } catch (const std::exception& e) {  // no eventfd, no thread: out of descriptors or memory
-        if (!lookup || !lookup->raised()) in_flight.fetch_sub(1, std::memory_order_relaxed);
+    } catch (const std::exception& e) {  // no eventfd, no thread (it never started): out of descriptors or memory
+        in_flight.fetch_sub(1, std::memory_order_relaxed);
         error = std::string("cannot start the lookup: ") + e.what();
         co_return std::vector<tcp::endpoint>{};
     }
