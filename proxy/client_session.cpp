@@ -241,11 +241,16 @@ awaitable<std::optional<SessionEnd>> ClientSession::serve() {
                     }
                 }
                 if (!lease) {
-                    // Queued: the pool's wait without lend_server's coroutine frame when the
-                    // server granted has the client's settings already (as most do).
-                    auto got = co_await pool_->acquire(query_wait_deadline());
-                    if (!got.lease) co_return std::move(*got.failure);
-                    lease = std::move(got.lease);
+                    // Queued: the wait runs in this frame; the pool's own coroutine only for
+                    // what is rare (a new connection, a server to refresh, a timeout).
+                    Pool::Turn turn(*pool_, query_wait_deadline());
+                    while (turn.waiting()) turn.woken(co_await turn.wait());
+                    lease = turn.ready();
+                    if (!lease) {
+                        auto got = co_await pool_->acquire(turn);
+                        if (!got.lease) co_return std::move(*got.failure);
+                        lease = std::move(got.lease);
+                    }
                 }
                 if (!settings_match(*lease)) {
                     auto lent = co_await lend_server(std::move(lease));

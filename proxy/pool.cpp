@@ -24,80 +24,6 @@ std::string setting_key(std::string_view name, std::string_view value) {
 }
 }  // namespace
 
-// A suspended waiter's completion handler, kept in place in the waiter (so in the waiting
-// coroutine's frame): nothing is allocated per wait. Asio's any_completion_handler would allocate,
-// and it takes over the handler's cancellation slot.
-class Pool::Resumption {
-public:
-    Resumption() = default;
-    Resumption(const Resumption&) = delete;
-    Resumption& operator=(const Resumption&) = delete;
-
-    template <class Handler>
-    void emplace(Handler&& handler) {
-        using H = std::decay_t<Handler>;
-        static_assert(sizeof(H) <= sizeof(storage_) && alignof(H) <= alignof(std::max_align_t));
-        new (storage_) H(std::forward<Handler>(handler));
-        post_ = [](void* stored, error_code ec) {
-            H& h = *static_cast<H*>(stored);
-            // To the handler's own executor (the client's), never inline: the caller holds the
-            // pool's mutex, and may run on another thread. With one worker that executor is the
-            // io_context's, without a strand: posted through its typed executor, the handler runs
-            // as Asio would run it there, without the type-erased executor's prefer() and
-            // execute() (~200 instructions a queued transaction).
-            auto ex = asio::get_associated_executor(h);
-            if (auto* io = ex.template target<asio::io_context::executor_type>(); io && WorkerMutex::single_worker())
-                asio::post(*io, [h = std::move(h), ec]() mutable { std::move(h)(ec); });
-            else
-                asio::post(asio::append(std::move(h), ec));
-            h.~H();
-        };
-    }
-    [[nodiscard]] bool pending() const noexcept { return post_ != nullptr; }
-    // Resumes the waiter with `ec`; once.
-    void post(error_code ec) { std::exchange(post_, nullptr)(storage_, ec); }
-
-private:
-    alignas(std::max_align_t) unsigned char storage_[32];
-    void (*post_)(void*, error_code) = nullptr;
-};
-
-// A waiting client: the ledger's record, when to wake it without a grant (its deadline, or the
-// moment it may use the reserve: the 100 ms sweep checks these, as PgBouncer's janitor checks
-// query_wait_timeout, instead of a timer per wait), and, while it is suspended, how to resume it.
-// Whoever finds `resume` pending under the mutex (a grant, the sweep, a cancellation, the pool
-// closing) posts it; nobody else can.
-struct Pool::Waiter : Ledger::Waiter {
-    Clock::time_point wake_at;
-    Resumption resume;
-};
-
-// Holds a queued waiter: leaving scope (served, timed out, cancelled, thrown through) takes it
-// out of the queue and passes on whatever it was granted and did not collect.
-class Pool::WaitingGuard {
-public:
-    WaitingGuard(Pool& pool, Waiter& waiter) noexcept : pool_(pool), waiter_(waiter) {}
-    WaitingGuard(const WaitingGuard&) = delete;
-    WaitingGuard& operator=(const WaitingGuard&) = delete;
-    // The waiter collected its grant (under the mutex): out of the queue, nothing left to pass on.
-    void dismiss() noexcept { dismissed_ = true; }
-    ~WaitingGuard() {
-        if (dismissed_) return;
-        Ledger::Handoff handoff;
-        {
-            std::lock_guard lock(pool_.mutex_);
-            handoff = pool_.ledger_.leave(waiter_);
-            wake(handoff.wake);
-        }
-        if (handoff.close) pool_.close_server(std::move(handoff.close), ServerCloseReason::ShuttingDown);
-    }
-
-private:
-    Pool& pool_;
-    Waiter& waiter_;
-    bool dismissed_ = false;
-};
-
 // A slot taken to open a new server. Unless connected() is called, leaving scope frees the slot
 // (or grants it to the first waiter).
 class Pool::ConnectingSlot {
@@ -161,29 +87,6 @@ void Pool::wake(Ledger::Waiter* waiter, error_code ec) noexcept {
     if (w.resume.pending()) w.resume.post(ec);
 }
 
-auto Pool::wait_turn(Waiter& waiter, Clock::time_point wake_at) {
-    return asio::async_initiate<decltype(deferred_tuple), void(error_code)>(
-        [this, &waiter, wake_at](auto handler) {
-            std::lock_guard lock(mutex_);
-            if (!waiter.queued) {
-                // Granted (or the pool closed) between the caller's look and now.
-                asio::post(asio::append(std::move(handler), error_code{}));
-                return;
-            }
-            waiter.wake_at = wake_at;
-            // The login's deadline cancels a login queued here. Asio clears the slot when the
-            // handler runs, so this never outlives the wait.
-            if (auto slot = asio::get_associated_cancellation_slot(handler); slot.is_connected()) {
-                slot.assign([this, &waiter](asio::cancellation_type) {
-                    std::lock_guard cancel_lock(mutex_);
-                    wake(&waiter, asio::error::operation_aborted);
-                });
-            }
-            waiter.resume.emplace(std::move(handler));
-        },
-        deferred_tuple);
-}
-
 void Pool::wake_overdue(Clock::time_point now) {
     std::lock_guard lock(mutex_);
     for (auto* w : ledger_.waiters())
@@ -232,77 +135,158 @@ Lease Pool::try_lend_idle() {
     return Lease(shared_from_this(), std::move(server));
 }
 
-awaitable<Pool::Acquired> Pool::acquire(Clock::time_point deadline) {
-    const auto started = Clock::now();
-    for (;;) {
-        bool waited = false;
-        Waiter waiter;
-        std::unique_ptr<ServerConnection> server;
-        Ledger::Outcome outcome;
+bool Pool::needs_check(const ServerConnection& server, Clock::time_point now) const {
+    return settings_.server_check_delay.count() > 0 && now - server.last_used() >= settings_.server_check_delay;
+}
+
+Pool::Turn::Turn(Pool& pool, Clock::time_point deadline) : pool_(pool), started_(Clock::now()), deadline_(deadline) {
+    ask();
+}
+
+Pool::Turn::~Turn() {
+    if (in_queue_) {
+        // Out of the queue, passing on a grant it did not collect.
+        Ledger::Handoff handoff;
         {
-            std::lock_guard lock(mutex_);
-            outcome = ledger_.request(waiter, server);
-            for (auto* w : ledger_.take_woken()) wake(w);
+            std::lock_guard lock(pool_.mutex_);
+            handoff = pool_.ledger_.leave(waiter_);
+            wake(handoff.wake);
         }
-        if (outcome == Ledger::Outcome::Closed)
+        if (handoff.close) pool_.close_server(std::move(handoff.close), ServerCloseReason::ShuttingDown);
+    } else if (state_ == State::Connect) {
+        // A slot to connect with, never used: the next waiter's.
+        std::lock_guard lock(pool_.mutex_);
+        wake(pool_.ledger_.connect_failed().wake);
+    }
+    // lease_ gives back a server never taken by itself.
+}
+
+void Pool::Turn::ask() {
+    std::unique_ptr<ServerConnection> server;
+    Ledger::Outcome outcome;
+    {
+        std::lock_guard lock(pool_.mutex_);
+        outcome = pool_.ledger_.request(waiter_, server);
+        for (auto* w : pool_.ledger_.take_woken()) wake(w);
+    }
+    switch (outcome) {
+    case Ledger::Outcome::Lend:
+        granted(std::move(server));
+        break;
+    case Ledger::Outcome::Connect:
+        state_ = State::Connect;
+        break;
+    case Ledger::Outcome::Wait:
+        state_ = State::Queued;
+        in_queue_ = true;
+        waited_ = true;
+        break;
+    case Ledger::Outcome::Closed:
+        state_ = State::Closed;
+        break;
+    }
+}
+
+void Pool::Turn::granted(std::unique_ptr<ServerConnection> server) {
+    if (server) {
+        lease_ = Lease(pool_.shared_from_this(), std::move(server));
+        state_ = State::Lend;
+    } else {
+        state_ = State::Connect;
+    }
+}
+
+Clock::time_point Pool::Turn::reserve_at() const { return started_ + pool_.settings_.reserve_timeout; }
+
+bool Pool::Turn::may_reserve_later() const { return pool_.settings_.reserve_size > 0 && !waiter_.reserve; }
+
+Clock::time_point Pool::Turn::wake_at() const {
+    return may_reserve_later() ? std::min(deadline_, reserve_at()) : deadline_;
+}
+
+void Pool::Turn::woken(std::tuple<error_code> result) {
+    if (auto ec = std::get<0>(result)) throw boost::system::system_error(ec);  // cancelled: ~Turn leaves the queue
+    // A grant, or the sweep past the time set: the ledger says which.
+    std::unique_ptr<ServerConnection> server;
+    std::lock_guard lock(pool_.mutex_);
+    auto& ledger = pool_.ledger_;
+    if (ledger.collect(waiter_, server)) {
+        in_queue_ = false;
+        granted(std::move(server));
+        return;
+    }
+    if (ledger.closed()) {
+        state_ = State::Closed;
+        return;
+    }
+    auto now = Clock::now();
+    if (now >= deadline_) {
+        ++pool_.wait_timeouts_;
+        state_ = State::TimedOut;
+        return;
+    }
+    if (may_reserve_later() && now >= reserve_at() && ledger.allow_reserve(waiter_)) {
+        ledger.collect(waiter_, server);
+        in_queue_ = false;
+        state_ = State::Connect;
+    }
+}
+
+Lease Pool::Turn::ready() {
+    if (state_ != State::Lend) return {};
+    auto now = Clock::now();
+    if (!pool_.usable(*lease_, now) || lease_->role_may_have_changed() || pool_.needs_check(*lease_, now)) return {};
+    state_ = State::Taken;
+    pool_.acquired_.fetch_add(1, std::memory_order_relaxed);
+    return std::move(lease_);
+}
+
+awaitable<Pool::Acquired> Pool::acquire(Clock::time_point deadline) {
+    Turn turn(*this, deadline);
+    if (Lease lease = turn.ready()) co_return Acquired{std::move(lease), std::nullopt};
+    co_return co_await acquire(turn);
+}
+
+awaitable<Pool::Acquired> Pool::acquire(Turn& turn) {
+    for (;;) {
+        while (turn.waiting()) turn.woken(co_await turn.wait());
+        switch (turn.state_) {
+        case Turn::State::Closed:
             co_return Acquired{{}, SessionEnd::because(EndReason::ShuttingDown, "sluice is shutting down")};
-
-        if (outcome == Ledger::Outcome::Wait) {
-            waited = true;
-            WaitingGuard queued(*this, waiter);
-            for (;;) {
-                auto reserve_at = started + settings_.reserve_timeout;
-                bool may_reserve_later = settings_.reserve_size > 0 && !waiter.reserve;
-                // Ends with a grant, or with the sweep past the time set; either way the ledger says
-                // which. A grant that came before this suspends ends it at once.
-                auto [ec] = co_await wait_turn(waiter, may_reserve_later ? std::min(deadline, reserve_at) : deadline);
-                if (ec) throw boost::system::system_error(ec);  // cancelled: the guard leaves the queue
-                std::lock_guard lock(mutex_);
-                if (ledger_.collect(waiter, server)) {
-                    outcome = server ? Ledger::Outcome::Lend : Ledger::Outcome::Connect;
-                    queued.dismiss();
-                    break;
-                }
-                if (ledger_.closed())
-                    co_return Acquired{{}, SessionEnd::because(EndReason::ShuttingDown, "sluice is shutting down")};
-                auto now = Clock::now();
-                if (now >= deadline) {
-                    ++wait_timeouts_;
-                    co_return Acquired{{}, wait_timeout(started, deadline)};
-                }
-                if (may_reserve_later && now >= reserve_at && ledger_.allow_reserve(waiter)) {
-                    ledger_.collect(waiter, server);
-                    outcome = Ledger::Outcome::Connect;
-                    queued.dismiss();
-                    break;
-                }
-            }
-        }
-
-        if (outcome == Ledger::Outcome::Connect) {
+        case Turn::State::TimedOut:
+            co_return Acquired{{}, wait_timeout(turn.started_, turn.deadline_)};
+        case Turn::State::Connect: {
             ConnectingSlot slot(*this);
+            turn.state_ = Turn::State::Taken;
             // The upstream failed while this client waited: tell it so now rather than queue one
             // more attempt behind those that just failed (the slot, unused, wakes the next waiter).
             // A client that comes later tries again.
-            if (waited) {
+            if (turn.waited_) {
                 std::lock_guard lock(mutex_);
-                if (last_connect_failure_ && last_connect_failure_->at >= started)
+                if (last_connect_failure_ && last_connect_failure_->at >= turn.started_)
                     co_return Acquired{{}, last_connect_failure_->end};
             }
-            co_return co_await connect_new(slot, deadline);
+            co_return co_await connect_new(slot, turn.deadline_);
         }
-
-        Lease lease(shared_from_this(), std::move(server));
+        case Turn::State::Lend:
+            break;
+        case Turn::State::Queued:
+        case Turn::State::Taken:
+            throw std::logic_error("Pool::acquire: a turn already settled");
+        }
+        Lease lease = std::move(turn.lease_);
+        turn.state_ = Turn::State::Taken;
         auto now = Clock::now();
         if (!usable(*lease, now)) {
             lease.close(ServerCloseReason::ClosedWhileIdle);
+            turn.ask();
             continue;
         }
-        const bool needs_check =
-            settings_.server_check_delay.count() > 0 && now - lease->last_used() >= settings_.server_check_delay;
-        if (lease->role_may_have_changed() || needs_check) {
-            if (auto unfit = co_await refresh(*lease, needs_check)) {
+        const bool check = needs_check(*lease, now);
+        if (lease->role_may_have_changed() || check) {
+            if (auto unfit = co_await refresh(*lease, check)) {
                 lease.close(*unfit);
+                turn.ask();
                 continue;
             }
         }

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <tuple>
 
 #include "config/model.hpp"
 #include "proxy/asio.hpp"
@@ -53,10 +54,15 @@ public:
         Lease lease;
         std::optional<SessionEnd> failure;  // set when the lease is empty
     };
+    // A client's request for a server, kept in the client's own coroutine frame (see below).
+    class Turn;
     // A server for the caller alone, waiting (FIFO) until `deadline` when none is free. Await it
     // on a serialized executor (a strand, or the io_context with one thread): a grant wakes the
     // waiter through that executor.
     awaitable<Acquired> acquire(Clock::time_point deadline);
+    // The same for a request already made: what Turn::ready() does not settle (a new connection,
+    // a server to refresh or retire, the deadline, shutdown).
+    awaitable<Acquired> acquire(Turn& turn);
     // The busy path, without suspending: the most recently used idle server when it needs no check
     // (used moments ago, not due for retirement or a reset). Empty otherwise: then call acquire().
     Lease try_lend_idle();
@@ -118,9 +124,36 @@ public:
 private:
     friend class Lease;
     using Ledger = PoolLedger<ServerConnection>;
-    class Resumption;
-    struct Waiter;
-    class WaitingGuard;
+
+    // A suspended waiter's completion handler, kept in place in the waiter (so in the waiting
+    // coroutine's frame): nothing is allocated per wait. Asio's any_completion_handler would
+    // allocate, and it takes over the handler's cancellation slot.
+    class Resumption {
+    public:
+        Resumption() = default;
+        Resumption(const Resumption&) = delete;
+        Resumption& operator=(const Resumption&) = delete;
+
+        template <class Handler>
+        void emplace(Handler&& handler);
+        [[nodiscard]] bool pending() const noexcept { return post_ != nullptr; }
+        // Resumes the waiter with `ec`; once.
+        void post(error_code ec) { std::exchange(post_, nullptr)(storage_, ec); }
+
+    private:
+        alignas(std::max_align_t) unsigned char storage_[32];
+        void (*post_)(void*, error_code) = nullptr;
+    };
+
+    // A waiting client: the ledger's record, when to wake it without a grant (its deadline, or the
+    // moment it may use the reserve: the 100 ms sweep checks these, as PgBouncer's janitor checks
+    // query_wait_timeout, instead of a timer per wait), and, while it is suspended, how to resume
+    // it. Whoever finds `resume` pending under the mutex (a grant, the sweep, a cancellation, the
+    // pool closing) posts it; nobody else can.
+    struct Waiter : Ledger::Waiter {
+        Clock::time_point wake_at;
+        Resumption resume;
+    };
     class ConnectingSlot;
 
     void give_back(std::unique_ptr<ServerConnection> server);
@@ -130,9 +163,12 @@ private:
     static void wake(Ledger::Waiter* waiter, error_code ec = {}) noexcept;
     // Suspends a queued waiter until wake() (a grant, the pool closing, wake_overdue past
     // `wake_at`, a cancellation) resumes it; at once if it was granted already.
-    auto wait_turn(Waiter& waiter, Clock::time_point wake_at);
+    template <class Handler>
+    void suspend(Waiter& waiter, Clock::time_point wake_at, Handler handler);
     void close_server(std::unique_ptr<ServerConnection> server, ServerCloseReason reason) noexcept;
     bool usable(ServerConnection& server, Clock::time_point now) const;
+    // Whether a lent server must be checked with an empty query first (server_check_delay).
+    bool needs_check(const ServerConnection& server, Clock::time_point now) const;
     // A lent server made fit to lend again: its role reset, and checked with an empty query when
     // `check`; the reason to close it instead, if that failed.
     awaitable<std::optional<ServerCloseReason>> refresh(ServerConnection& server, bool check);
@@ -167,5 +203,98 @@ private:
     };
     std::optional<ConnectFailure> last_connect_failure_;
 };
+
+// A client's request for a server, held by the client's own coroutine: the common queued path
+// (wait for a grant, take the server granted) runs in the caller's frame, without a coroutine of
+// its own; pool.acquire(turn) does the rest.
+//
+//     Pool::Turn turn(pool, deadline);                 // asks at once
+//     while (turn.waiting()) turn.woken(co_await turn.wait());
+//     Lease lease = turn.ready();                      // empty: co_await pool.acquire(turn)
+//
+// Whatever it still holds when it ends (a place in the queue, a grant it did not collect, a slot
+// to connect with, a server) goes back to the pool, so a cancelled or failed await leaks nothing.
+class Pool::Turn {
+public:
+    Turn(Pool& pool, Clock::time_point deadline);
+    Turn(const Turn&) = delete;
+    Turn& operator=(const Turn&) = delete;
+    ~Turn();
+
+    // Queued, with nothing granted yet: wait().
+    [[nodiscard]] bool waiting() const noexcept { return state_ == State::Queued; }
+    // Suspends until a grant, the sweep past the deadline (or past reserve_timeout), the pool
+    // closing or a cancellation; hand what it completes with to woken().
+    auto wait() {
+        return asio::async_initiate<decltype(deferred_tuple), void(error_code)>(
+            [this](auto handler) { pool_.suspend(waiter_, wake_at(), std::move(handler)); }, deferred_tuple);
+    }
+    // Takes up what woke the wait: a grant, or the reason there is none (which the ledger says).
+    // Throws system_error if the wait was cancelled.
+    void woken(std::tuple<error_code> result);
+    // The server granted, when it can be lent as it is (alive, its role its own, no check due).
+    // Empty otherwise: then pool.acquire(*this).
+    Lease ready();
+
+private:
+    friend class Pool;
+    enum class State { Queued, Lend, Connect, Closed, TimedOut, Taken };
+
+    void ask();
+    void granted(std::unique_ptr<ServerConnection> server);
+    [[nodiscard]] Clock::time_point reserve_at() const;
+    [[nodiscard]] bool may_reserve_later() const;
+    [[nodiscard]] Clock::time_point wake_at() const;
+
+    Pool& pool_;
+    const Clock::time_point started_;
+    const Clock::time_point deadline_;
+    Waiter waiter_;
+    State state_ = State::Taken;
+    bool in_queue_ = false;  // the ledger links waiter_, or holds a grant for it not collected
+    bool waited_ = false;
+    Lease lease_;  // State::Lend
+};
+
+template <class Handler>
+void Pool::Resumption::emplace(Handler&& handler) {
+    using H = std::decay_t<Handler>;
+    static_assert(sizeof(H) <= sizeof(storage_) && alignof(H) <= alignof(std::max_align_t));
+    new (storage_) H(std::forward<Handler>(handler));
+    post_ = [](void* stored, error_code ec) {
+        H& h = *static_cast<H*>(stored);
+        // To the handler's own executor (the client's), never inline: the caller holds the
+        // pool's mutex, and may run on another thread. With one worker that executor is the
+        // io_context's, without a strand: posted through its typed executor, the handler runs
+        // as Asio would run it there, without the type-erased executor's prefer() and
+        // execute() (~200 instructions a queued transaction).
+        auto ex = asio::get_associated_executor(h);
+        if (auto* io = ex.template target<asio::io_context::executor_type>(); io && WorkerMutex::single_worker())
+            asio::post(*io, [h = std::move(h), ec]() mutable { std::move(h)(ec); });
+        else
+            asio::post(asio::append(std::move(h), ec));
+        h.~H();
+    };
+}
+
+template <class Handler>
+void Pool::suspend(Waiter& waiter, Clock::time_point wake_at, Handler handler) {
+    std::lock_guard lock(mutex_);
+    if (!waiter.queued) {
+        // Granted (or the pool closed) between the caller's look and now.
+        asio::post(asio::append(std::move(handler), error_code{}));
+        return;
+    }
+    waiter.wake_at = wake_at;
+    // The login's deadline cancels a login queued here. Asio clears the slot when the handler
+    // runs, so this never outlives the wait.
+    if (auto slot = asio::get_associated_cancellation_slot(handler); slot.is_connected()) {
+        slot.assign([this, &waiter](asio::cancellation_type) {
+            std::lock_guard cancel_lock(mutex_);
+            wake(&waiter, asio::error::operation_aborted);
+        });
+    }
+    waiter.resume.emplace(std::move(handler));
+}
 
 }  // namespace sluice::proxy

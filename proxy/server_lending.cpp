@@ -16,7 +16,8 @@ awaitable<ClientSession::Lent> ClientSession::lend_server(Lease taken) {
     for (;;) {
         Lease lease = std::move(taken);
         if (!lease) {
-            auto got = co_await pool_->acquire(deadline);
+            Pool::Turn turn(*pool_, deadline);
+            auto got = co_await pool_->acquire(turn);
             if (!got.lease) co_return Lent{{}, std::move(got.failure)};
             lease = std::move(got.lease);
         }

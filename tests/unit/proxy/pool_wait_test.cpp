@@ -20,9 +20,22 @@ struct QueuedClient {
     std::optional<Pool::Acquired> got;
 };
 
+// How the client waits: in Pool::acquire's coroutine, or in its own frame with a Pool::Turn (as
+// a serving session does), the pool's coroutine only for what the turn does not settle.
+enum class Waits { InAcquire, InOwnFrame };
+void PrintTo(Waits w, std::ostream* os) { *os << (w == Waits::InAcquire ? "InAcquire" : "InOwnFrame"); }
+
+awaitable<Pool::Acquired> wait_in_own_frame(std::shared_ptr<Pool> pool, Clock::time_point deadline) {
+    Pool::Turn turn(*pool, deadline);
+    while (turn.waiting()) turn.woken(co_await turn.wait());
+    if (Lease lease = turn.ready()) co_return Pool::Acquired{std::move(lease), std::nullopt};
+    co_return co_await pool->acquire(turn);
+}
+
 // Both ways a waiter is resumed: through its handler's executor (several workers), and through
-// the io_context's typed executor when one worker runs everything (the io_context then unlocked).
-class PoolWait : public testing::TestWithParam<bool> {
+// the io_context's typed executor when one worker runs everything (the io_context then unlocked);
+// each with both ways of waiting.
+class PoolWait : public testing::TestWithParam<std::tuple<bool, Waits>> {
 protected:
     PoolWait() {
         WorkerMutex::set_single_worker(single_worker());
@@ -34,7 +47,9 @@ protected:
     }
 
     void start(QueuedClient& client, Clock::time_point deadline, asio::cancellation_slot slot = {}) {
-        asio::co_spawn(io_, pool_->acquire(deadline),
+        auto wait = std::get<1>(GetParam()) == Waits::InAcquire ? pool_->acquire(deadline)
+                                                                : wait_in_own_frame(pool_, deadline);
+        asio::co_spawn(io_, std::move(wait),
                        asio::bind_cancellation_slot(slot, [&client](std::exception_ptr e, Pool::Acquired got) {
                            client.done = true;
                            client.thrown = e;
@@ -50,7 +65,7 @@ protected:
     std::uint32_t waiting() const { return pool_->stats().waiting; }
 
     ~PoolWait() override { WorkerMutex::set_single_worker(false); }
-    static bool single_worker() { return GetParam(); }
+    static bool single_worker() { return std::get<0>(GetParam()); }
 
     asio::io_context io_{single_worker() ? BOOST_ASIO_CONCURRENCY_HINT_UNSAFE : BOOST_ASIO_CONCURRENCY_HINT_DEFAULT};
     std::shared_ptr<Pool> pool_;
@@ -150,8 +165,11 @@ TEST_P(PoolWait, AClientArrivingAfterCloseDoesNotQueue) {
     EXPECT_EQ(waiting(), 0u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Workers, PoolWait, testing::Bool(),
-                         [](const testing::TestParamInfo<bool>& info) { return info.param ? "OneWorker" : "Several"; });
+INSTANTIATE_TEST_SUITE_P(Workers, PoolWait, testing::Combine(testing::Bool(), testing::Values(Waits::InAcquire, Waits::InOwnFrame)),
+                         [](const testing::TestParamInfo<std::tuple<bool, Waits>>& info) {
+                             return std::string(std::get<0>(info.param) ? "OneWorker" : "Several") +
+                                    (std::get<1>(info.param) == Waits::InAcquire ? "InAcquire" : "InOwnFrame");
+                         });
 
 }  // namespace
 }  // namespace sluice::proxy
