@@ -66,6 +66,29 @@ Result<std::size_t> FrameScanner::scan(std::string_view chunk, OnMessage&& on_me
     std::size_t pos = 0;
     // The second condition finishes a body-less message whose header ended the chunk.
     while (pos < chunk.size() || (header_len_ == 5 && body_left_ == 0)) {
+        // The usual case, at a boundary: whole messages straight from the chunk, the state in
+        // locals (a member would be stored and read again around every callback). A message the
+        // chunk ends inside goes to the general steps below.
+        if (header_len_ == 0 && body_left_ == 0) {
+            const auto* bytes = reinterpret_cast<const unsigned char*>(chunk.data());
+            bool stopped = false;
+            while (chunk.size() - pos >= 5) {
+                const std::uint32_t len = (std::uint32_t{bytes[pos + 1]} << 24) | (std::uint32_t{bytes[pos + 2]} << 16) |
+                                          (std::uint32_t{bytes[pos + 3]} << 8) | std::uint32_t{bytes[pos + 4]};
+                const char tag = chunk[pos];
+                const bool inspect = inspect_.test(bytes[pos]);
+                if (len < 4 || (inspect && len - 4 > max_inspected_size_) || len - 4 > chunk.size() - pos - 5) break;
+                const std::size_t end = pos + 1 + len;
+                if (inspect && !on_message(tag, chunk.substr(pos + 5, len - 4), end)) {
+                    stopped = true;
+                    pos = end;
+                    break;
+                }
+                pos = end;
+            }
+            if (stopped) return pos;
+            if (pos == chunk.size()) break;
+        }
         if (body_left_ == 0 && header_len_ < 5) {
             if (header_len_ == 0 && chunk.size() - pos >= 5) {  // the usual case: a whole header
                 std::memcpy(header_.data(), chunk.data() + pos, 5);
