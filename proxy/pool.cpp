@@ -71,7 +71,10 @@ Pool::Pool(asio::any_io_executor executor, PoolKey key, config::PoolSettings set
       credentials_(std::move(credentials)),
       database_budget_(std::move(database_budget)),
       user_budget_(std::move(user_budget)),
-      ledger_(PoolLimits{settings_.size, settings_.reserve_size}, database_budget_.get(), user_budget_.get()) {}
+      ledger_(PoolLimits{settings_.size, settings_.reserve_size}, database_budget_.get(), user_budget_.get()) {
+    if (auto* io = executor_.target<asio::io_context::executor_type>(); io && WorkerMutex::single_worker())
+        single_worker_io_ = &io->context();
+}
 
 Pool::~Pool() {
     // Idle servers still in the ledger close with their sockets; give their budget back.

@@ -134,15 +134,18 @@ private:
         Resumption(const Resumption&) = delete;
         Resumption& operator=(const Resumption&) = delete;
 
+        // `io`: the io_context when one worker runs everything (the handler's executor is then
+        // its own), else nullptr.
         template <class Handler>
-        void emplace(Handler&& handler);
+        void emplace(Handler&& handler, asio::io_context* io);
         [[nodiscard]] bool pending() const noexcept { return post_ != nullptr; }
         // Resumes the waiter with `ec`; once.
-        void post(error_code ec) { std::exchange(post_, nullptr)(storage_, ec); }
+        void post(error_code ec) { std::exchange(post_, nullptr)(storage_, ec, io_); }
 
     private:
         alignas(std::max_align_t) unsigned char storage_[32];
-        void (*post_)(void*, error_code) = nullptr;
+        void (*post_)(void*, error_code, asio::io_context*) = nullptr;
+        asio::io_context* io_ = nullptr;
     };
 
     // A waiting client: the ledger's record, when to wake it without a grant (its deadline, or the
@@ -177,6 +180,8 @@ private:
     SessionEnd wait_timeout(Clock::time_point started, Clock::time_point deadline) const;
 
     asio::any_io_executor executor_;
+    // The io_context when one worker runs it (WorkerMutex::single_worker()): every waiter's too.
+    asio::io_context* single_worker_io_ = nullptr;
     PoolKey key_;
     config::PoolSettings settings_;
     UpstreamTarget target_;
@@ -257,19 +262,19 @@ private:
 };
 
 template <class Handler>
-void Pool::Resumption::emplace(Handler&& handler) {
+void Pool::Resumption::emplace(Handler&& handler, asio::io_context* io) {
     using H = std::decay_t<Handler>;
     static_assert(sizeof(H) <= sizeof(storage_) && alignof(H) <= alignof(std::max_align_t));
     new (storage_) H(std::forward<Handler>(handler));
-    post_ = [](void* stored, error_code ec) {
+    io_ = io;
+    post_ = [](void* stored, error_code ec, asio::io_context* io) {
         H& h = *static_cast<H*>(stored);
         // To the handler's own executor (the client's), never inline: the caller holds the
         // pool's mutex, and may run on another thread. With one worker that executor is the
-        // io_context's, without a strand: posted through its typed executor, the handler runs
-        // as Asio would run it there, without the type-erased executor's prefer() and
-        // execute() (~200 instructions a queued transaction).
-        auto ex = asio::get_associated_executor(h);
-        if (auto* io = ex.template target<asio::io_context::executor_type>(); io && WorkerMutex::single_worker())
+        // io_context's, without a strand: posted to the io_context directly, the handler runs
+        // as Asio would run it there, without the type-erased executor's copy, prefer() and
+        // execute() (~250 instructions a queued transaction).
+        if (io)
             asio::post(*io, [h = std::move(h), ec]() mutable { std::move(h)(ec); });
         else
             asio::post(asio::append(std::move(h), ec));
@@ -294,7 +299,7 @@ void Pool::suspend(Waiter& waiter, Clock::time_point wake_at, Handler handler) {
             wake(&waiter, asio::error::operation_aborted);
         });
     }
-    waiter.resume.emplace(std::move(handler));
+    waiter.resume.emplace(std::move(handler), single_worker_io_);
 }
 
 }  // namespace sluice::proxy
