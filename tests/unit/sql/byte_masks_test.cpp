@@ -74,5 +74,38 @@ TEST(ByteMasks, RandomBlocksMatchTheReference) {
     }
 }
 
+#if defined(SLUICE_SQL_AVX2)
+// The 32-byte masks against two 16-byte references, where the machine has AVX2.
+TEST(ByteMasks, Avx2MasksMatchTheReference) {
+    if (!use_avx2()) GTEST_SKIP() << "this machine has no AVX2: the 32-byte masks are never used here";
+    std::array<char, 33> block{};
+    auto ident32 = [&] { return ident_mask16_bytewise(block.data()) | ident_mask16_bytewise(block.data() + 16) << 16; };
+    auto pair32 = [&] {
+        return pair_or_byte_mask16_bytewise(block.data(), 'o', 'l', 'z') |
+               pair_or_byte_mask16_bytewise(block.data() + 16, 'o', 'l', 'z') << 16;
+    };
+    for (unsigned filler : {0u, 'a' + 0u, 'o' + 0u, 'L' + 0u, ' ' + 0u, 0xffu}) {
+        block.fill(static_cast<char>(filler));
+        for (unsigned pos = 0; pos < 33; ++pos) {
+            for (unsigned c = 0; c < 256; ++c) {
+                block[pos] = static_cast<char>(c);
+                ASSERT_EQ(ident_mask32(block.data()), ident32()) << "byte " << c << " at " << pos << " among " << filler;
+                ASSERT_EQ(ol_or_z_mask32(block.data()), pair32())
+                    << "byte " << c << " at " << pos << " among " << filler;
+            }
+            block[pos] = static_cast<char>(filler);
+        }
+    }
+    std::mt19937 rng(54321);
+    const std::string alphabet = "oOlLzZaA_$09 \t\n;'\"/*-&\x80\xff";
+    std::uniform_int_distribution<std::size_t> pick(0, alphabet.size() - 1);
+    for (int round = 0; round < 20000; ++round) {
+        for (char& c : block) c = alphabet[pick(rng)];
+        ASSERT_EQ(ident_mask32(block.data()), ident32());
+        ASSERT_EQ(ol_or_z_mask32(block.data()), pair32());
+    }
+}
+#endif
+
 }  // namespace
 }  // namespace sluice::sql::bytes

@@ -12,9 +12,18 @@
 #include <vector>
 
 #include "protocol/sql/session_state.hpp"
+#include "protocol/sql/byte_masks.hpp"
 
 namespace sluice::sql {
 namespace {
+
+// Each case on both paths the machine may take: SSE2, and AVX2 where it has it (elsewhere the
+// second run takes SSE2 again).
+class Prefilter : public testing::TestWithParam<bool> {
+protected:
+    void SetUp() override { sql::bytes::set_use_avx2(GetParam()); }
+    void TearDown() override { sql::bytes::set_use_avx2(true); }
+};
 
 // tests/unit/sql/data/queries.sql: queries separated by lines holding only "@@".
 std::vector<std::string> corpus() {
@@ -43,7 +52,7 @@ std::string lower(std::string s) {
     return s;
 }
 
-TEST(Prefilter, NeverMissesAChangeAnalyzeReports) {
+TEST_P(Prefilter, NeverMissesAChangeAnalyzeReports) {
     const std::vector<std::string> queries = corpus();
     ASSERT_GE(queries.size(), 200u);
     std::size_t checked = 0;
@@ -64,7 +73,7 @@ TEST(Prefilter, NeverMissesAChangeAnalyzeReports) {
     EXPECT_GE(with_changes, 300u);  // the corpus exercises the positive side too
 }
 
-TEST(Prefilter, SaysYesForSessionKeywords) {
+TEST_P(Prefilter, SaysYesForSessionKeywords) {
     for (std::string_view sql : {"SET a.b = 1", "reset all", "LISTEN x", "unlisten *", "select pg_advisory_lock(1)",
                                  "CREATE TEMP TABLE t()", "create temporary view v as select 1",
                                  "create table pg_temp.t()", "DECLARE c CURSOR WITH HOLD FOR SELECT 1", "CLOSE c",
@@ -80,7 +89,7 @@ TEST(Prefilter, SaysYesForSessionKeywords) {
 
 // The first pass reads the text in blocks (16 bytes, 64 a step): a keyword must be found wherever it
 // starts and ends relative to them, including a word that runs across one or ends the text.
-TEST(Prefilter, FindsKeywordsAtEveryOffset) {
+TEST_P(Prefilter, FindsKeywordsAtEveryOffset) {
     for (std::string_view sql : {"SET a.b = 1", "reset all", "LISTEN x", "select pg_advisory_lock(1)", "CREATE TEMP TABLE t()",
                                  "DEALLOCATE p", "select * from pg_temp_123.t", "select u&\"x\"",
                                  "select set_config('a','b',false)", "select 1; discard all", "select 1;UNLISTEN"}) {
@@ -110,7 +119,7 @@ TEST(Prefilter, FindsKeywordsAtEveryOffset) {
     }
 }
 
-TEST(Prefilter, SaysNoForEverydayQueries) {
+TEST_P(Prefilter, SaysNoForEverydayQueries) {
     for (std::string_view sql :
          {"SELECT 1", "UPDATE pgbench_accounts SET abalance = abalance + $1 WHERE aid = $2",
           "update \"users\" set \"name\" = $1 where id = $2", "INSERT INTO t VALUES (1) ON CONFLICT (a) DO UPDATE SET a = 2",
@@ -126,6 +135,9 @@ TEST(Prefilter, SaysNoForEverydayQueries) {
         }
     }
 }
+
+INSTANTIATE_TEST_SUITE_P(Paths, Prefilter, testing::Bool(),
+                         [](const testing::TestParamInfo<bool>& info) { return info.param ? "Avx2" : "Sse2"; });
 
 }  // namespace
 }  // namespace sluice::sql
