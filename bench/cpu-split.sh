@@ -11,7 +11,7 @@
 #   --reps N         repetitions (REPS, 3)
 #   --duration S     seconds per pgbench run (DURATION, 8)
 #   --clients C      pgbench clients (CLIENTS, 50)
-# Environment: SLUICE (binary, default $REPO/build/proxy/sluice), PG_PORT (25540), PORT (26540;
+# Environment: SLUICE (binary, default $REPO/build/proxy/sluice), PG_PORT (25550), PORT (26550;
 # PgBouncer on PORT + 1).
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -24,7 +24,7 @@ SHARED=$(cd "${SHARED_BENCH:-$REPO/../shared/bench}" && pwd)
 . "$REPO/bench/scaffold.sh"
 
 SLUICE=${SLUICE:-$REPO/build/proxy/sluice}
-PG_PORT=${PG_PORT:-25540} PORT=${PORT:-26540} POOL=20
+PG_PORT=${PG_PORT:-25550} PORT=${PORT:-26550} POOL=20
 REPS=${REPS:-3} DURATION=${DURATION:-8} CLIENTS=${CLIENTS:-50}
 while [ $# -gt 0 ]; do
   case $1 in
