@@ -161,7 +161,8 @@ Pool::Turn::~Turn() {
         std::lock_guard lock(pool_.mutex_);
         wake(pool_.ledger_.connect_failed().wake);
     }
-    // lease_ gives back a server never taken by itself.
+    // A server granted and never taken (only an exception between the grant and acquire() can
+    // leave one) goes with lease_, closed: Lease's rule for a server dropped unused.
 }
 
 void Pool::Turn::ask() {

@@ -217,8 +217,9 @@ private:
 //     while (turn.waiting()) turn.woken(co_await turn.wait());
 //     Lease lease = turn.ready();                      // empty: co_await pool.acquire(turn)
 //
-// Whatever it still holds when it ends (a place in the queue, a grant it did not collect, a slot
-// to connect with, a server) goes back to the pool, so a cancelled or failed await leaks nothing.
+// Whatever it still holds when it ends goes back, so a cancelled or failed await leaks nothing: a
+// place in the queue, a grant it did not collect and a slot to connect with to the pool, a server
+// it collected and never handed on closed (as any Lease dropped unused).
 class Pool::Turn {
 public:
     Turn(Pool& pool, Clock::time_point deadline);
