@@ -114,7 +114,7 @@ SessionEnd Pool::wait_timeout(Clock::time_point started, Clock::time_point deadl
     return SessionEnd::because(
         EndReason::QueryWaitTimeout,
         "query_wait timeout: no server connection became free within " +
-            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - started).count()) +
+            std::to_string(std::chrono::round<std::chrono::milliseconds>(deadline - started).count()) +
             "ms (pool size " + std::to_string(settings_.size) + " for database \"" + key_.database + "\", user \"" +
             key_.user + "\")",
         "Raise [pool] size or timeouts.query_wait, or make transactions shorter.");
