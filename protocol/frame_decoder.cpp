@@ -95,6 +95,16 @@ Result<std::optional<Frame>> FrameDecoder::next() {
     return std::optional<Frame>{f};
 }
 
+std::optional<Frame> FrameDecoder::next_whole() noexcept {
+    auto avail = pending();
+    if (avail.size() < 5) return std::nullopt;
+    const auto* b = reinterpret_cast<const unsigned char*>(avail.data());
+    const std::size_t len = (std::size_t{b[1]} << 24) | (std::size_t{b[2]} << 16) | (std::size_t{b[3]} << 8) | b[4];
+    if (len < 4 || len > max_message_size_ || avail.size() < len + 1) return std::nullopt;
+    pos_ += static_cast<Index>(len + 1);
+    return Frame{avail[0], avail.substr(5, len - 4), avail.substr(0, len + 1)};
+}
+
 Result<std::optional<std::string_view>> FrameDecoder::next_untyped() {
     auto avail = pending();
     if (avail.size() < 4) return std::optional<std::string_view>{};

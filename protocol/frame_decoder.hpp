@@ -55,6 +55,11 @@ public:
     // The next complete typed message, nullopt when more bytes are needed, or an error when the
     // length is impossible (< 4) or above the maximum message size. Errors are final.
     Result<std::optional<Frame>> next();
+    // next() for a loop that has seen the message is whole (the client session's): the message
+    // when it is whole and its length valid, taken; nullopt otherwise, and nothing is taken
+    // (next() then says whether more bytes are needed or the stream is broken). No Result to make
+    // and destroy per message.
+    std::optional<Frame> next_whole() noexcept;
     // The next complete startup-phase packet body (after its length), same conventions;
     // lengths outside [8, kMaxStartupPacketLength] are errors.
     Result<std::optional<std::string_view>> next_untyped();

@@ -259,11 +259,14 @@ awaitable<std::optional<SessionEnd>> ClientSession::serve() {
                 }
                 relay.attach(std::move(lease));
             }
-            auto frame = decoder_.next();
-            if (!frame || !*frame)
+            auto frame = decoder_.next_whole();
+            if (!frame) {
+                // complete_frame_tag() saw it whole: next() says what is wrong with it.
+                auto broken = decoder_.next();
                 co_return SessionEnd::because(EndReason::ProtocolViolation,
-                                              frame ? "incomplete message" : frame.error().message);
-            relay.add(**frame);
+                                              broken ? "incomplete message" : broken.error().message);
+            }
+            relay.add(*frame);
         }
         if (relay.has_batch()) {
             auto forwarded = relay.forward_now(self);

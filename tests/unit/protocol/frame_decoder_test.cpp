@@ -85,6 +85,34 @@ TEST(FrameDecoder, EverySplitPointMatchesWhole) {
     }
 }
 
+// next_whole() takes what next() would, and leaves alone what next() waits for or refuses.
+TEST(FrameDecoder, NextWholeAgreesWithNext) {
+    auto stream = sample_stream();
+    FrameDecoder whole;
+    whole.feed(stream);
+    auto expected = drain(whole);
+    for (std::size_t cut = 0; cut <= stream.size(); ++cut) {
+        FrameDecoder d;
+        d.feed(std::string_view(stream).substr(0, cut));
+        std::vector<Seen> got;
+        while (auto f = d.next_whole()) got.push_back({f->tag, std::string(f->body), std::string(f->wire)});
+        auto waiting = d.next();
+        ASSERT_TRUE(waiting) << "cut at " << cut;
+        EXPECT_FALSE(*waiting) << "next_whole() left a whole message behind, cut at " << cut;
+        d.feed(std::string_view(stream).substr(cut));
+        while (auto f = d.next_whole()) got.push_back({f->tag, std::string(f->body), std::string(f->wire)});
+        EXPECT_EQ(got, expected) << "cut at " << cut;
+        EXPECT_EQ(d.buffered(), 0u);
+    }
+    for (auto broken : {"51 00 00 00 03", "44 40 00 00 00"}) {
+        FrameDecoder d(100);
+        d.feed(hex(broken));
+        EXPECT_FALSE(d.next_whole()) << broken;
+        EXPECT_EQ(d.buffered(), 5u) << "nothing taken";
+        EXPECT_FALSE(d.next()) << "next() reports it: " << broken;
+    }
+}
+
 TEST(FrameDecoder, TwoFramesInOneBuffer) {
     std::string s = hex("5a 00 00 00 05 49 5a 00 00 00 05 54");
     FrameDecoder d;
