@@ -51,7 +51,10 @@ struct Stream::Tls {
 };
 
 Stream::Stream(tcp::socket socket) noexcept : socket_(std::move(socket)) {}
-Stream::~Stream() = default;
+Stream::~Stream() {
+    // A read still pending completes when socket_ closes, below: the op outlives the stream.
+    if (receive_ && receive_->busy()) receive_.release()->orphan();
+}
 Stream::Stream(Stream&&) noexcept = default;
 
 bool Stream::park(ParkingLot& lot, std::shared_ptr<void> owner) {
@@ -204,7 +207,12 @@ awaitable<std::tuple<error_code, std::size_t>> Stream::tls_read_some(asio::mutab
 
 const TlsEngine* Stream::tls() const noexcept { return tls_ ? tls_->engine.get() : nullptr; }
 
+void Stream::make_receive_op() {
+    receive_ = std::make_unique<ReceiveOp>(asio::query(socket_.get_executor(), asio::execution::context_as<asio::execution_context&>));
+}
+
 void Stream::release_memory() noexcept {
+    if (receive_ && !receive_->busy()) receive_.reset();
     if (tls_) std::string().swap(tls_->cipher_in);
 }
 

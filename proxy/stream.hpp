@@ -9,7 +9,9 @@
 
 #include "proxy/asio.hpp"
 #include "proxy/parking_lot.hpp"
+#include "proxy/receive_op.hpp"
 #include "proxy/turn_read_buffer.hpp"
+#include "proxy/worker_mutex.hpp"
 
 namespace sluice::proxy {
 
@@ -34,12 +36,15 @@ public:
     }
     // read_some() for a plain stream (!is_tls()) as a deferred operation: co_awaited where it is
     // made, it costs no coroutine frame (the session's read between transactions).
-    auto plain_read_some(TurnReadBuffer buffer) { return socket_.async_read_some(buffer, deferred_tuple); }
+    auto plain_read_some(TurnReadBuffer buffer) {
+        return asio::async_initiate<decltype(deferred_tuple), void(error_code, std::size_t)>(
+            [this](auto handler, TurnReadBuffer b) { plain_receive(b, handler); }, deferred_tuple, buffer);
+    }
     // The same as a callback (the relay's pump): `handler(error_code, std::size_t)` runs on its
     // associated executor, which must be the one this stream is used from.
     template <class Handler>
     void async_read_some(TurnReadBuffer buffer, Handler&& handler) {
-        if (!tls_) return socket_.async_read_some(buffer, std::forward<Handler>(handler));
+        if (!tls_) return plain_receive(buffer, handler);
         auto ex = asio::get_associated_executor(handler, executor());
         asio::co_spawn(ex, tls_read_some(buffer.buffer()),
                        [h = std::forward<Handler>(handler)](std::exception_ptr e,
@@ -105,6 +110,18 @@ public:
     [[nodiscard]] bool idle_and_alive() noexcept;
 
 private:
+    // With one worker through the stream's own ReceiveOp (receive_op.hpp), else through Asio.
+    template <class Handler>
+    void plain_receive(const TurnReadBuffer& buffer, Handler& handler) {
+        if constexpr (ReceiveOp::holds<std::decay_t<Handler>>) {
+            if (WorkerMutex::single_worker()) {
+                if (!receive_) make_receive_op();
+                if (!receive_->busy() && receive_->start(socket_, buffer, handler)) return;
+            }
+        }
+        socket_.async_read_some(buffer, std::move(handler));
+    }
+    void make_receive_op();
     std::size_t plain_write_now(const char* data, std::size_t size, error_code& ec) noexcept;
     std::size_t tls_write_now(const char* data, std::size_t size, error_code& ec) noexcept;
     awaitable<std::tuple<error_code, std::size_t>> tls_read_some(asio::mutable_buffer buffer);
@@ -115,6 +132,7 @@ private:
     [[nodiscard]] bool tls_flushed() const noexcept;
 
     tcp::socket socket_;
+    std::unique_ptr<ReceiveOp> receive_;  // made at the first read, freed with release_memory()
     ParkingLot::Spot parking_;  // its place in the lot while parked
     Clock::duration write_timeout_{};
     struct Tls;  // the engine and its buffers
