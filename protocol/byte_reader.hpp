@@ -5,6 +5,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "protocol/big_endian.hpp"
+
 namespace sluice::protocol {
 
 class ByteReader {
@@ -23,8 +25,7 @@ public:
     }
     std::int32_t i32() noexcept {
         if (!need(4)) return 0;
-        std::uint32_t v = (std::uint32_t{byte(0)} << 24) | (std::uint32_t{byte(1)} << 16) |
-                          (std::uint32_t{byte(2)} << 8) | std::uint32_t{byte(3)};
+        const std::uint32_t v = load_be32(data_.data() + pos_);
         pos_ += 4;
         return static_cast<std::int32_t>(v);
     }

@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "protocol/big_endian.hpp"
 #include "protocol/byte_reader.hpp"
 
 namespace sluice::protocol {
@@ -44,17 +45,21 @@ void FrameDecoder::feed(std::string_view bytes) {
 std::span<char> FrameDecoder::prepare(std::size_t n) {
     commit(0);
     compact();
-    reserve(std::size_t{size_} + n);
-    prepared_at_ = size_;
-    size_ += static_cast<Index>(n);
-    return {buf_.get() + prepared_at_, n};
+    return prepare_compacted(n);
 }
 
 std::span<char> FrameDecoder::prepare_up_to(std::size_t at_least, std::size_t at_most) {
     commit(0);
     compact();
     std::size_t free_space = std::size_t{capacity_} - size_;
-    return prepare(std::clamp(free_space, at_least, std::max(at_least, at_most)));
+    return prepare_compacted(std::clamp(free_space, at_least, std::max(at_least, at_most)));
+}
+
+std::span<char> FrameDecoder::prepare_compacted(std::size_t n) {
+    reserve(std::size_t{size_} + n);
+    prepared_at_ = size_;
+    size_ += static_cast<Index>(n);
+    return {buf_.get() + prepared_at_, n};
 }
 
 void FrameDecoder::commit(std::size_t n) noexcept {
@@ -99,7 +104,7 @@ std::optional<Frame> FrameDecoder::next_whole() noexcept {
     auto avail = pending();
     if (avail.size() < 5) return std::nullopt;
     const auto* b = reinterpret_cast<const unsigned char*>(avail.data());
-    const std::size_t len = (std::size_t{b[1]} << 24) | (std::size_t{b[2]} << 16) | (std::size_t{b[3]} << 8) | b[4];
+    const std::size_t len = load_be32(b + 1);
     if (len < 4 || len > max_message_size_ || avail.size() < len + 1) return std::nullopt;
     pos_ += static_cast<Index>(len + 1);
     return Frame{avail[0], avail.substr(5, len - 4), avail.substr(0, len + 1)};

@@ -81,6 +81,8 @@ private:
     static constexpr Index clamp32(std::size_t n) noexcept { return n < kMaxIndex ? static_cast<Index>(n) : kMaxIndex; }
 
     void compact() noexcept;
+    // prepare() once commit(0) and compact() have run.
+    std::span<char> prepare_compacted(std::size_t n);
     void reserve(std::size_t total);
     // End of the received bytes: space handed out by prepare() is not data until committed.
     [[nodiscard]] std::size_t data_end() const noexcept { return prepared_at_ == kNotPrepared ? size_ : prepared_at_; }

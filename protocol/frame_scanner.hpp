@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "protocol/big_endian.hpp"
 #include "protocol/result.hpp"
 
 namespace sluice::protocol {
@@ -37,9 +38,7 @@ public:
     [[nodiscard]] char partial_tag() const noexcept { return header_len_ > 0 ? header_[0] : '\0'; }
     [[nodiscard]] std::size_t partial_bytes() const noexcept {
         if (header_len_ < 5) return header_len_;
-        auto u = [&](int i) { return static_cast<std::uint32_t>(static_cast<unsigned char>(header_[i])); };
-        std::uint32_t len = (u(1) << 24) | (u(2) << 16) | (u(3) << 8) | u(4);
-        return 1 + std::size_t{len} - body_left_;
+        return 1 + std::size_t{load_be32(header_.data() + 1)} - body_left_;
     }
     void reset() noexcept {
         header_len_ = 0;
@@ -73,8 +72,7 @@ Result<std::size_t> FrameScanner::scan(std::string_view chunk, OnMessage&& on_me
             const auto* bytes = reinterpret_cast<const unsigned char*>(chunk.data());
             bool stopped = false;
             while (chunk.size() - pos >= 5) {
-                const std::uint32_t len = (std::uint32_t{bytes[pos + 1]} << 24) | (std::uint32_t{bytes[pos + 2]} << 16) |
-                                          (std::uint32_t{bytes[pos + 3]} << 8) | std::uint32_t{bytes[pos + 4]};
+                const std::uint32_t len = load_be32(bytes + pos + 1);
                 const char tag = chunk[pos];
                 const bool inspect = inspect_.test(bytes[pos]);
                 if (len < 4 || (inspect && len - 4 > max_inspected_size_) || len - 4 > chunk.size() - pos - 5) break;
@@ -99,8 +97,7 @@ Result<std::size_t> FrameScanner::scan(std::string_view chunk, OnMessage&& on_me
                 for (std::size_t i = 0; i < take; ++i) header_[header_len_++] = chunk[pos++];
                 if (header_len_ < 5) break;
             }
-            auto u = [&](int i) { return static_cast<std::uint32_t>(static_cast<unsigned char>(header_[i])); };
-            std::uint32_t len = (u(1) << 24) | (u(2) << 16) | (u(3) << 8) | u(4);
+            std::uint32_t len = load_be32(header_.data() + 1);
             if (len < 4) {
                 error_ = "invalid message length " + std::to_string(len) + " for message type '" +
                          std::string(1, header_[0]) + "'";

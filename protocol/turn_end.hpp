@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "protocol/big_endian.hpp"
+
 namespace sluice::protocol {
 
 // The message tags that end a turn; '\0' for none.
@@ -29,8 +31,7 @@ inline constexpr TurnEnd kServerTurnEnd{'Z'};
     std::uint64_t pos = 0;  // 64 bits: a length near 4 GiB cannot wrap it
     char last = '\0';
     while (pos + 5 <= end) {
-        std::uint32_t len = (std::uint32_t{base[pos + 1]} << 24) | (std::uint32_t{base[pos + 2]} << 16) |
-                            (std::uint32_t{base[pos + 3]} << 8) | std::uint32_t{base[pos + 4]};
+        const std::uint32_t len = load_be32(base + pos + 1);
         if (len < 4) return false;
         last = static_cast<char>(base[pos]);
         pos += 1 + std::uint64_t{len};

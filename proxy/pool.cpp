@@ -131,8 +131,8 @@ Lease Pool::try_lend_idle() {
         if (now - last.last_used() >= kLivenessCheckAfter || last.role_may_have_changed() ||
             (settings_.server_lifetime.count() > 0 && now - last.created() >= settings_.server_lifetime))
             return {};
-        Ledger::Waiter unused;
-        ledger_.request(unused, server);
+        server = ledger_.lend_idle();
+        if (!server) return {};
         acquired_.fetch_add(1, std::memory_order_relaxed);
     }
     return Lease(shared_from_this(), std::move(server));

@@ -109,12 +109,7 @@ public:
     // other pools go to those already waiting first: the caller wakes take_woken().
     Outcome request(Waiter& w, ConnPtr& out) {
         if (closed_) return Outcome::Closed;
-        if (!idle_.empty()) {
-            out = std::move(idle_.back());
-            idle_.pop_back();
-            ++lent_;
-            return Outcome::Lend;
-        }
+        if ((out = lend_idle())) return Outcome::Lend;
         while (Waiter* first = grant_free_slot()) waiting_woken_.push_back(first);
         if (waiters_.empty() && take_slot(w.reserve)) {
             ++connecting_;
@@ -123,6 +118,15 @@ public:
         w.queued = true;
         waiters_.push_back(w);
         return Outcome::Wait;
+    }
+
+    // The idle server request() would lend, now lent; null if none is idle.
+    ConnPtr lend_idle() {
+        if (closed_ || idle_.empty()) return nullptr;
+        ConnPtr out = std::move(idle_.back());
+        idle_.pop_back();
+        ++lent_;
+        return out;
     }
 
     // A queued waiter now may use the reserve pool. True if that got it a slot at once.
