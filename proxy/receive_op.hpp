@@ -8,7 +8,10 @@
 //
 // Written against Boost 1.81's reactor (as turn_read_buffer.hpp); with another version
 // kReceiveOpAvailable is false and every read goes through Asio.
+#include <sys/socket.h>
+
 #include <boost/version.hpp>
+#include <cerrno>
 #include <cstddef>
 #include <new>
 #include <type_traits>
@@ -68,7 +71,6 @@ public:
         if ((impl.state_ & ops::non_blocking) == 0 && !ops::set_internal_non_blocking(impl.socket_, impl.state_, true, ec))
             return false;
         socket_ = impl.socket_;
-        state_ = impl.state_;
         buffer_ = buffer;
         ec_ = error_code();
         bytes_transferred_ = 0;
@@ -94,21 +96,27 @@ private:
     };
     static base_implementation& implementation(tcp::socket& socket) noexcept { return SocketAccess::of(socket); }
 
-    // Asio's receive (reactive_socket_recv_op_base), with a short read that ends the peer's turn
-    // counted as exhausted, as turn_read_buffer.hpp explains.
+    // Asio's receive for a stream socket (reactive_socket_recv_op_base, non_blocking_recv1), with
+    // a short read that ends the peer's turn counted as exhausted, as turn_read_buffer.hpp explains.
     static status perform(reactor_op* base) {
         auto* op = static_cast<ReceiveOp*>(base);
-        namespace ops = asio::detail::socket_ops;
-        const bool stream = (op->state_ & ops::stream_oriented) != 0;
-        auto buffer = op->buffer_.buffer();
-        if (!ops::non_blocking_recv1(op->socket_, buffer.data(), buffer.size(), 0, stream, op->ec_,
-                                     op->bytes_transferred_))
-            return not_done;
-        if (!stream) return done;
-        if (op->bytes_transferred_ == 0) return done_and_exhausted;  // EOF, as Asio
-        if (!op->ec_ && op->bytes_transferred_ < buffer.size() && op->buffer_.turn_ended(op->bytes_transferred_))
-            return done_and_exhausted;
-        return done;
+        const auto buffer = op->buffer_.buffer();
+        for (;;) {
+            const ssize_t n = ::recv(op->socket_, buffer.data(), buffer.size(), 0);
+            if (n > 0) {
+                const auto got = static_cast<std::size_t>(n);
+                op->bytes_transferred_ = got;
+                return got < buffer.size() && op->buffer_.turn_ended(got) ? done_and_exhausted : done;
+            }
+            if (n == 0) {
+                op->ec_ = asio::error::eof;
+                return done_and_exhausted;  // as Asio
+            }
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return not_done;
+            op->ec_ = error_code(errno, asio::error::get_system_category());
+            return done;
+        }
     }
 
     // `owner` is null when the reactor shuts down with the read pending: the handler is destroyed
@@ -133,7 +141,6 @@ private:
 
     asio::detail::reactor& reactor_;
     asio::detail::socket_type socket_ = asio::detail::invalid_socket;
-    asio::detail::socket_ops::state_type state_ = 0;
     TurnReadBuffer buffer_{asio::mutable_buffer(), nullptr, TurnEnd{}};
     void (*finish_)(ReceiveOp&, bool) = nullptr;
     bool orphaned_ = false;
