@@ -73,7 +73,7 @@ Pool::Pool(asio::any_io_executor executor, PoolKey key, config::PoolSettings set
       user_budget_(std::move(user_budget)),
       ledger_(PoolLimits{settings_.size, settings_.reserve_size}, database_budget_.get(), user_budget_.get()) {
     if (auto* io = executor_.target<asio::io_context::executor_type>(); io && WorkerMutex::single_worker())
-        single_worker_io_ = &io->context();
+        single_worker_scheduler_ = &asio::use_service<asio::detail::scheduler>(io->context());
 }
 
 Pool::~Pool() {

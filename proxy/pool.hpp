@@ -7,10 +7,14 @@
 // Every resource taken across a co_await is held by a scoped object: a lent server by a Lease, a
 // queued waiter by a guard that leaves the queue, a slot being connected by a guard that frees it.
 // A cancelled or failed await therefore cannot leak a slot or strand a waiter.
+#include <boost/asio/detail/scheduler.hpp>
+#include <boost/asio/detail/scheduler_operation.hpp>
+
 #include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -127,25 +131,37 @@ private:
 
     // A suspended waiter's completion handler, kept in place in the waiter (so in the waiting
     // coroutine's frame): nothing is allocated per wait. Asio's any_completion_handler would
-    // allocate, and it takes over the handler's cancellation slot.
-    class Resumption {
+    // allocate, and it takes over the handler's cancellation slot. With one worker the resumption
+    // is itself the operation queued to the io_context's scheduler (an Asio detail, as
+    // receive_op.hpp's), so resuming allocates nothing and copies no executor either.
+    class Resumption : asio::detail::scheduler_operation {
     public:
-        Resumption() = default;
+        Resumption() noexcept : scheduler_operation(&Resumption::complete) {}
         Resumption(const Resumption&) = delete;
         Resumption& operator=(const Resumption&) = delete;
+        ~Resumption() = default;
 
-        // `io`: the io_context when one worker runs everything (the handler's executor is then
-        // its own), else nullptr.
+        // `scheduler`: the io_context's when one worker runs everything (the handler's executor
+        // is then that io_context's), else nullptr.
         template <class Handler>
-        void emplace(Handler&& handler, asio::io_context* io);
+        void emplace(Handler&& handler, asio::detail::scheduler* scheduler);
         [[nodiscard]] bool pending() const noexcept { return post_ != nullptr; }
         // Resumes the waiter with `ec`; once.
-        void post(error_code ec) { std::exchange(post_, nullptr)(storage_, ec, io_); }
+        void post(error_code ec) { std::exchange(post_, nullptr)(*this, ec); }
 
     private:
+        // Run by the scheduler; `owner` is null when it shuts down with the resumption queued:
+        // the handler is destroyed uncalled, as Asio destroys its own operations'.
+        static void complete(void* owner, scheduler_operation* base, const error_code&, std::size_t) {
+            auto& r = static_cast<Resumption&>(*base);
+            r.finish_(r, owner != nullptr);
+        }
+
         alignas(std::max_align_t) unsigned char storage_[32];
-        void (*post_)(void*, error_code, asio::io_context*) = nullptr;
-        asio::io_context* io_ = nullptr;
+        void (*post_)(Resumption&, error_code) = nullptr;
+        void (*finish_)(Resumption&, bool call) = nullptr;
+        asio::detail::scheduler* scheduler_ = nullptr;
+        error_code ec_;
     };
 
     // A waiting client: the ledger's record, when to wake it without a grant (its deadline, or the
@@ -180,8 +196,9 @@ private:
     SessionEnd wait_timeout(Clock::time_point started, Clock::time_point deadline) const;
 
     asio::any_io_executor executor_;
-    // The io_context when one worker runs it (WorkerMutex::single_worker()): every waiter's too.
-    asio::io_context* single_worker_io_ = nullptr;
+    // The io_context's scheduler when one worker runs it (WorkerMutex::single_worker()): every
+    // waiter's executor is that io_context's then.
+    asio::detail::scheduler* single_worker_scheduler_ = nullptr;
     PoolKey key_;
     config::PoolSettings settings_;
     UpstreamTarget target_;
@@ -263,22 +280,31 @@ private:
 };
 
 template <class Handler>
-void Pool::Resumption::emplace(Handler&& handler, asio::io_context* io) {
+void Pool::Resumption::emplace(Handler&& handler, asio::detail::scheduler* scheduler) {
     using H = std::decay_t<Handler>;
     static_assert(sizeof(H) <= sizeof(storage_) && alignof(H) <= alignof(std::max_align_t));
     new (storage_) H(std::forward<Handler>(handler));
-    io_ = io;
-    post_ = [](void* stored, error_code ec, asio::io_context* io) {
-        H& h = *static_cast<H*>(stored);
-        // To the handler's own executor (the client's), never inline: the caller holds the
-        // pool's mutex, and may run on another thread. With one worker that executor is the
-        // io_context's, without a strand: posted to the io_context directly, the handler runs
-        // as Asio would run it there, without the type-erased executor's copy, prefer() and
-        // execute() (~250 instructions a queued transaction).
-        if (io)
-            asio::post(*io, [h = std::move(h), ec]() mutable { std::move(h)(ec); });
-        else
-            asio::post(asio::append(std::move(h), ec));
+    scheduler_ = scheduler;
+    // To the handler's own executor (the client's), never inline: the caller holds the pool's
+    // mutex, and may run on another thread.
+    post_ = [](Resumption& r, error_code ec) {
+        if (r.scheduler_) {
+            // One worker: that executor is the io_context's, without a strand. Queued as Asio
+            // queues a post there, the handler staying where it is until it runs.
+            r.ec_ = ec;
+            r.finish_ = [](Resumption& r, bool call) {
+                H* stored = std::launder(reinterpret_cast<H*>(r.storage_));
+                H h(std::move(*stored));
+                stored->~H();
+                const error_code ec = r.ec_;
+                // The call resumes the coroutine whose frame holds this resumption.
+                if (call) std::move(h)(ec);
+            };
+            r.scheduler_->post_immediate_completion(&r, false);
+            return;
+        }
+        H& h = *std::launder(reinterpret_cast<H*>(r.storage_));
+        asio::post(asio::append(std::move(h), ec));
         h.~H();
     };
 }
@@ -300,7 +326,7 @@ void Pool::suspend(Waiter& waiter, Clock::time_point wake_at, Handler handler) {
             wake(&waiter, asio::error::operation_aborted);
         });
     }
-    waiter.resume.emplace(std::move(handler), single_worker_io_);
+    waiter.resume.emplace(std::move(handler), single_worker_scheduler_);
 }
 
 }  // namespace sluice::proxy

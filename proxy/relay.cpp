@@ -527,7 +527,6 @@ void Relay::fail(ServerCloseReason reason, SessionEnd end) {
 
 Relay::Forwarded Relay::forward_now(const std::shared_ptr<void>& keep_alive) {
     if (must_wait_to_forward()) return Forwarded::Pending;
-    session_ = keep_alive;
     if (end_) return Forwarded::Ended;
     start_write(keep_alive);
     auto bytes = batch_bytes();
@@ -539,7 +538,6 @@ Relay::Forwarded Relay::forward_now(const std::shared_ptr<void>& keep_alive) {
 awaitable<Relay::Forwarded> Relay::forward(const std::shared_ptr<void>& keep_alive) {
     auto& stream = lease_->stream();
     if (!writing_) {  // forward_now() did not start: wait, then it can
-        session_ = keep_alive;
         while (must_wait_to_forward()) co_await until_woken();
         if (auto forwarded = forward_now(keep_alive); forwarded != Forwarded::Pending) co_return forwarded;
     }

@@ -291,7 +291,7 @@ private:
     std::uint32_t retry_now_ = 0;  // the note of a retry to send once the tracker is past its Sync
     std::vector<std::size_t> replay_candidates_;  // noted_ indexes of this batch's retryable Binds
     std::optional<asio::steady_timer> learned_;  // cancelled when learning ends
-    std::weak_ptr<void> session_;  // the session, for the learning coroutine
+    std::weak_ptr<void> session_;  // the session (enforce() sets it), for the learning coroutine and the limits
     bool client_gone_ = false;
     bool server_said_fatal_ = false;
     bool client_between_messages_ = true;
