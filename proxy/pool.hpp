@@ -14,7 +14,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <new>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -22,6 +21,7 @@
 #include "config/model.hpp"
 #include "proxy/asio.hpp"
 #include "proxy/connection_budget.hpp"
+#include "proxy/in_place_handler.hpp"
 #include "proxy/pool_ledger.hpp"
 #include "proxy/server_connection.hpp"
 #include "proxy/server_lease.hpp"
@@ -144,24 +144,38 @@ private:
         // `scheduler`: the io_context's when one worker runs everything (the handler's executor
         // is then that io_context's), else nullptr.
         template <class Handler>
-        void emplace(Handler&& handler, asio::detail::scheduler* scheduler);
-        [[nodiscard]] bool pending() const noexcept { return post_ != nullptr; }
-        // Resumes the waiter with `ec`; once.
-        void post(error_code ec) { std::exchange(post_, nullptr)(*this, ec); }
-
-    private:
-        // Run by the scheduler; `owner` is null when it shuts down with the resumption queued:
-        // the handler is destroyed uncalled, as Asio destroys its own operations'.
-        static void complete(void* owner, scheduler_operation* base, const error_code&, std::size_t) {
-            auto& r = static_cast<Resumption&>(*base);
-            r.finish_(r, owner != nullptr);
+        void emplace(Handler&& handler, asio::detail::scheduler* scheduler) noexcept {
+            handler_.emplace(std::forward<Handler>(handler));
+            scheduler_ = scheduler;
+            queued_ = false;
+        }
+        [[nodiscard]] bool pending() const noexcept { return !handler_.empty() && !queued_; }
+        // Resumes the waiter with `ec`, once, on its own executor (the client's), never inline: the
+        // caller holds the pool's mutex, and may run on another thread.
+        void post(error_code ec) {
+            if (!scheduler_) return handler_.complete(Handler::Completion::post, ec);
+            // One worker: that executor is the io_context's, without a strand. Queued as Asio
+            // queues a post there, the handler staying where it is until it runs.
+            ec_ = ec;
+            queued_ = true;
+            scheduler_->post_immediate_completion(this, false);
         }
 
-        alignas(std::max_align_t) unsigned char storage_[32];
-        void (*post_)(Resumption&, error_code) = nullptr;
-        void (*finish_)(Resumption&, bool call) = nullptr;
+    private:
+        using Handler = InPlaceHandler<32, error_code>;
+
+        // Run by the scheduler; `owner` is null when it shuts down with the resumption queued:
+        // the handler is destroyed uncalled, as Asio destroys its own operations'. The call
+        // resumes the coroutine whose frame holds this resumption.
+        static void complete(void* owner, scheduler_operation* base, const error_code&, std::size_t) {
+            auto& r = static_cast<Resumption&>(*base);
+            r.handler_.complete(owner ? Handler::Completion::call : Handler::Completion::destroy, r.ec_);
+        }
+
+        Handler handler_;
         asio::detail::scheduler* scheduler_ = nullptr;
         error_code ec_;
+        bool queued_ = false;
     };
 
     // A waiting client: the ledger's record, when to wake it without a grant (its deadline, or the
@@ -278,36 +292,6 @@ private:
     bool waited_ = false;
     Lease lease_;  // State::Lend
 };
-
-template <class Handler>
-void Pool::Resumption::emplace(Handler&& handler, asio::detail::scheduler* scheduler) {
-    using H = std::decay_t<Handler>;
-    static_assert(sizeof(H) <= sizeof(storage_) && alignof(H) <= alignof(std::max_align_t));
-    new (storage_) H(std::forward<Handler>(handler));
-    scheduler_ = scheduler;
-    // To the handler's own executor (the client's), never inline: the caller holds the pool's
-    // mutex, and may run on another thread.
-    post_ = [](Resumption& r, error_code ec) {
-        if (r.scheduler_) {
-            // One worker: that executor is the io_context's, without a strand. Queued as Asio
-            // queues a post there, the handler staying where it is until it runs.
-            r.ec_ = ec;
-            r.finish_ = [](Resumption& r, bool call) {
-                H* stored = std::launder(reinterpret_cast<H*>(r.storage_));
-                H h(std::move(*stored));
-                stored->~H();
-                const error_code ec = r.ec_;
-                // The call resumes the coroutine whose frame holds this resumption.
-                if (call) std::move(h)(ec);
-            };
-            r.scheduler_->post_immediate_completion(&r, false);
-            return;
-        }
-        H& h = *std::launder(reinterpret_cast<H*>(r.storage_));
-        asio::post(asio::append(std::move(h), ec));
-        h.~H();
-    };
-}
 
 template <class Handler>
 void Pool::suspend(Waiter& waiter, Clock::time_point wake_at, Handler handler) {

@@ -14,11 +14,11 @@
 #include <boost/version.hpp>
 #include <cerrno>
 #include <cstddef>
-#include <new>
 #include <type_traits>
 #include <utility>
 
 #include "proxy/asio.hpp"
+#include "proxy/in_place_handler.hpp"
 #include "proxy/turn_read_buffer.hpp"
 
 #if BOOST_VERSION == 108100
@@ -37,7 +37,7 @@ inline constexpr bool kReceiveOpAvailable = true;
 class ReceiveOp final : public asio::detail::reactor_op {
 public:
     // Room for the handlers sluice starts it with (an awaiting coroutine's, the relay's pump).
-    static constexpr std::size_t kHandlerSize = 32;
+    using Handler = InPlaceHandler<32, error_code, std::size_t>;
 
     // `context` runs the sockets this op reads: its reactor is looked up once, here.
     explicit ReceiveOp(asio::execution_context& context)
@@ -50,20 +50,18 @@ public:
     // Whether start() takes a handler of type H (a bound executor's copy does not fit: with one
     // worker nothing binds one).
     template <class H>
-    static constexpr bool holds = sizeof(H) <= kHandlerSize && alignof(H) <= alignof(std::max_align_t) &&
-                                  std::is_nothrow_move_constructible_v<H>;
+    static constexpr bool holds = Handler::template fits<H>;
 
     // Between start() and the handler's call (or the reactor's shutdown).
-    [[nodiscard]] bool busy() const noexcept { return finish_ != nullptr; }
+    [[nodiscard]] bool busy() const noexcept { return !handler_.empty(); }
 
     // Reads `socket` into `buffer` as async_read_some(buffer, handler) would, `handler(error_code,
     // std::size_t)` called from the reactor's thread, which must be its executor's. False, with
     // `handler` untouched, when this way cannot: a per-operation cancellation slot, an empty buffer,
     // a socket not yet in non-blocking mode that refuses it.
-    template <class Handler>
-    bool start(tcp::socket& socket, const TurnReadBuffer& buffer, Handler& handler) {
-        using H = std::decay_t<Handler>;
-        static_assert(holds<H>);
+    template <class H>
+    bool start(tcp::socket& socket, const TurnReadBuffer& buffer, H& handler) {
+        static_assert(holds<std::decay_t<H>>);
         if (asio::get_associated_cancellation_slot(handler).is_connected() || buffer.buffer().size() == 0)
             return false;
         auto& impl = implementation(socket);
@@ -75,8 +73,7 @@ public:
         buffer_ = buffer;
         ec_ = error_code();
         bytes_transferred_ = 0;
-        ::new (static_cast<void*>(handler_)) H(std::move(handler));
-        finish_ = &finish<H>;
+        handler_.emplace(std::move(handler));
         reactor_.start_op(asio::detail::reactor::read_op, impl.socket_, impl.reactor_data_, this, false, true);
         return true;
     }
@@ -121,31 +118,22 @@ private:
     }
 
     // `owner` is null when the reactor shuts down with the read pending: the handler is destroyed
-    // uncalled, as Asio destroys its own operations' handlers then.
+    // uncalled, as Asio destroys its own operations' handlers then. The handler may start the next
+    // read with this op, or end its owner: nothing here touches the op after it ran, unless the
+    // owner had already gone (then the op is nobody else's to free).
     static void complete(void* owner, asio::detail::scheduler_operation* base, const error_code&, std::size_t) {
         auto* op = static_cast<ReceiveOp*>(base);
-        op->finish_(*op, owner != nullptr);
-    }
-
-    template <class H>
-    static void finish(ReceiveOp& op, bool call) {
-        H* stored = std::launder(reinterpret_cast<H*>(op.handler_));
-        H handler(std::move(*stored));
-        stored->~H();
-        const error_code ec = op.ec_;
-        const std::size_t n = op.bytes_transferred_;
-        // Free before the call: the handler may start the next read with this op, or end its owner.
-        op.finish_ = nullptr;
-        if (op.orphaned_) delete &op;
-        if (call) handler(ec, n);
+        const auto how = owner ? Handler::Completion::call : Handler::Completion::destroy;
+        if (!op->orphaned_) return op->handler_.complete(how, op->ec_, op->bytes_transferred_);
+        op->handler_.complete(how, op->ec_, op->bytes_transferred_);
+        delete op;
     }
 
     asio::detail::reactor& reactor_;
     asio::detail::socket_type socket_ = asio::detail::invalid_socket;
     TurnReadBuffer buffer_{asio::mutable_buffer(), nullptr, TurnEnd{}};
-    void (*finish_)(ReceiveOp&, bool) = nullptr;
     bool orphaned_ = false;
-    alignas(std::max_align_t) unsigned char handler_[kHandlerSize];
+    Handler handler_;
 };
 
 #else
