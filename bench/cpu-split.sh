@@ -12,6 +12,10 @@
 #   --duration S     seconds per pgbench run (DURATION, 8)
 #   --clients C      pgbench clients (CLIENTS, 50)
 #   --mode M         pgbench query mode: simple or extended (MODE, simple)
+#   --against BIN    a second sluice binary taking turns with the first, as "sluice-b" (AGAINST):
+#                    an A/B of two builds with PgBouncer beside them
+#   --warmup S       seconds of load through each proxy before the first repetition (WARMUP, 0):
+#                    a proxy loaded right after its start runs its first seconds slower
 # Environment: SLUICE (binary, default $REPO/build/proxy/sluice), PG_PORT (25550), PORT (26550;
 # PgBouncer on PORT + 1).
 set -euo pipefail
@@ -27,23 +31,28 @@ SHARED=$(cd "${SHARED_BENCH:-$REPO/../shared/bench}" && pwd)
 SLUICE=${SLUICE:-$REPO/build/proxy/sluice}
 PG_PORT=${PG_PORT:-25550} PORT=${PORT:-26550} POOL=20
 REPS=${REPS:-3} DURATION=${DURATION:-8} CLIENTS=${CLIENTS:-50} MODE=${MODE:-simple}
+AGAINST=${AGAINST:-} WARMUP=${WARMUP:-0}
 while [ $# -gt 0 ]; do
   case $1 in
     --reps) REPS=$2; shift 2 ;;
     --duration) DURATION=$2; shift 2 ;;
     --clients) CLIENTS=$2; shift 2 ;;
     --mode) MODE=$2; shift 2 ;;
+    --against) AGAINST=$2; shift 2 ;;
+    --warmup) WARMUP=$2; shift 2 ;;
     -h|--help) bench_usage; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
 done
 [ -x "$SLUICE" ] || die "no sluice binary at $SLUICE (set SLUICE)"
+[ -z "$AGAINST" ] || [ -x "$AGAINST" ] || die "no sluice binary at $AGAINST (--against)"
 case $MODE in simple|extended) ;; *) die "--mode must be simple or extended (PgBouncer 1.18 cannot run prepared)" ;; esac
-PGB_PORT=$((PORT + 1))
+PGB_PORT=$((PORT + 1)) B_PORT=$((PORT + 2))
 
 # shellcheck disable=SC2317  # runs from the EXIT trap
 bench_on_exit() {
   "$SHARED/proxy-pgbouncer.sh" stop "$PGB_PORT" "$PG_PORT" "$POOL" >/dev/null 2>&1 || true
+  [ -z "${BPID:-}" ] || kill -KILL "$BPID" 2>/dev/null || true
 }
 bench_setup cpu-split
 
@@ -55,25 +64,61 @@ render_sluice_config "$PORT" 1 >"$WORK/sluice.toml"
 "${USER_EXEC[@]}" "$SLUICE" --config "$WORK/sluice.toml" >"$WORK/sluice.log" 2>&1 &
 VPID=$!
 wait_port 127.0.0.1 "$PORT" 15 || die "sluice did not listen on $PORT"
+TARGETS="sluice pgbouncer" BPID=''
+if [ -n "$AGAINST" ]; then
+  render_sluice_config "$B_PORT" 1 >"$WORK/sluice-b.toml"
+  "${USER_EXEC[@]}" "$AGAINST" --config "$WORK/sluice-b.toml" >"$WORK/sluice-b.log" 2>&1 &
+  BPID=$!
+  wait_port 127.0.0.1 "$B_PORT" 15 || die "sluice ($AGAINST) did not listen on $B_PORT"
+  TARGETS="sluice sluice-b pgbouncer"
+fi
 PGB_PID=$("$SHARED/proxy-pgbouncer.sh" start "$PGB_PORT" "$PG_PORT" "$POOL" | tail -1)
 wait_port 127.0.0.1 "$PGB_PORT" 15 || die "PgBouncer did not listen on $PGB_PORT"
 
 # ticks PID: its user and system clock ticks so far.
 ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
+# What the rest of the machine spends on the same transactions: every PostgreSQL process's ticks
+# (the pools' backends live through a run), and the children this shell has waited for (pgbench).
+pg_ticks() { for p in $(pgrep -x postgres); do awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null; done | awk '{t += $1} END {print t + 0}'; }
+child_ticks() { awk '{print $16 + $17}' "/proc/$$/stat"; }
+# Times a process slept waiting (voluntary context switches): a proxy that sleeps makes whoever
+# sends to it pay the wake-up. For PostgreSQL, summed over its processes.
+sleeps() { awk '/^voluntary_ctxt_switches/ {t += $2} END {print t + 0}' "$@" 2>/dev/null; }
+pg_sleeps() { sleeps $(pgrep -x postgres | sed 's|.*|/proc/&/status|'); }
 hz=$(getconf CLK_TCK)
 
-echo "| rep | proxy | transactions | user µs/tx | kernel µs/tx | total µs/tx | user share |"
-echo "|---|---|---|---|---|---|---|"
+# target_of NAME: its pid and port.
+target_of() {
+  case $1 in
+    sluice) pid=$VPID port=$PORT ;;
+    sluice-b) pid=$BPID port=$B_PORT ;;
+    pgbouncer) pid=$PGB_PID port=$PGB_PORT ;;
+  esac
+}
+if [ "$WARMUP" -gt 0 ]; then
+  for target in $TARGETS; do
+    target_of "$target"
+    pgbench -n -S -M "$MODE" -h 127.0.0.1 -p "$port" -U bench -c "$CLIENTS" -j 2 -T "$WARMUP" "$BENCH_DB" >/dev/null 2>&1 ||
+      die "the warm-up through $target failed"
+  done
+fi
+
+[ -z "$AGAINST" ] || echo "sluice: $SLUICE; sluice-b: $AGAINST"
+echo "| rep | proxy | transactions | user µs/tx | kernel µs/tx | total µs/tx | user share | pgbench µs/tx | PostgreSQL µs/tx | proxy sleeps/tx | PostgreSQL sleeps/tx |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 for rep in $(seq "$REPS"); do
-  for target in sluice pgbouncer; do
-    if [ "$target" = sluice ]; then pid=$VPID port=$PORT; else pid=$PGB_PID port=$PGB_PORT; fi
+  for target in $TARGETS; do
+    target_of "$target"
     read -r u0 s0 < <(ticks "$pid")
-    tx=$(pgbench -n -S -M "$MODE" -h 127.0.0.1 -p "$port" -U bench -c "$CLIENTS" -j 2 -T "$DURATION" "$BENCH_DB" 2>&1 |
-      awk '/actually processed/ {print $NF}')
+    g0=$(pg_ticks) c0=$(child_ticks) v0=$(sleeps "/proc/$pid/status") w0=$(pg_sleeps)
+    pgbench -n -S -M "$MODE" -h 127.0.0.1 -p "$port" -U bench -c "$CLIENTS" -j 2 -T "$DURATION" "$BENCH_DB" >"$WORK/pgbench.out" 2>&1
     read -r u1 s1 < <(ticks "$pid")
+    g1=$(pg_ticks) c1=$(child_ticks) v1=$(sleeps "/proc/$pid/status") w1=$(pg_sleeps)
+    tx=$(awk '/actually processed/ {print $NF}' "$WORK/pgbench.out")
     [ -n "$tx" ] && [ "$tx" -gt 0 ] || die "pgbench through $target processed nothing"
     python3 -c "
 u = ($u1 - $u0) * 1e6 / $hz / $tx; s = ($s1 - $s0) * 1e6 / $hz / $tx
-print(f'| $rep | $target | {$tx:,} | {u:.2f} | {s:.2f} | {u + s:.2f} | {u / (u + s):.0%} |')"
+b = ($c1 - $c0) * 1e6 / $hz / $tx; g = ($g1 - $g0) * 1e6 / $hz / $tx
+print(f'| $rep | $target | {$tx:,} | {u:.2f} | {s:.2f} | {u + s:.2f} | {u / (u + s):.0%} | {b:.2f} | {g:.2f} | {($v1 - $v0) / $tx:.3f} | {($w1 - $w0) / $tx:.3f} |')"
   done
 done
