@@ -23,7 +23,6 @@
 #include "proxy/connection_budget.hpp"
 #include "proxy/in_place_handler.hpp"
 #include "proxy/pool_ledger.hpp"
-#include "proxy/run_next.hpp"
 #include "proxy/server_connection.hpp"
 #include "proxy/server_lease.hpp"
 #include "proxy/session_end.hpp"
@@ -159,10 +158,7 @@ private:
             // queues a post there, the handler staying where it is until it runs.
             ec_ = ec;
             queued_ = true;
-            if (RunNext::collecting())
-                RunNext::take(this);  // the freed server gets this client's query at once
-            else
-                scheduler_->post_immediate_completion(this, false);
+            scheduler_->post_immediate_completion(this, false);
         }
 
     private:

@@ -19,7 +19,6 @@
 
 #include "proxy/asio.hpp"
 #include "proxy/in_place_handler.hpp"
-#include "proxy/run_next.hpp"
 #include "proxy/turn_read_buffer.hpp"
 
 #if BOOST_VERSION == 108100
@@ -124,7 +123,6 @@ private:
     // owner had already gone (then the op is nobody else's to free).
     static void complete(void* owner, asio::detail::scheduler_operation* base, const error_code&, std::size_t) {
         auto* op = static_cast<ReceiveOp*>(base);
-        const RunNext::Scope run_next(owner != nullptr);  // what the handler makes runnable runs when it returns
         const auto how = owner ? Handler::Completion::call : Handler::Completion::destroy;
         if (!op->orphaned_) return op->handler_.complete(how, op->ec_, op->bytes_transferred_);
         op->handler_.complete(how, op->ec_, op->bytes_transferred_);

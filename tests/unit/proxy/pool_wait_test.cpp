@@ -177,33 +177,6 @@ TEST_P(PoolWait, AWakeUpStillQueuedWhenTheWorkerGoesIsDestroyedWithIt) {
     EXPECT_EQ(waiting(), 0u);
 }
 
-TEST_P(PoolWait, AWakeUpInsideAnIoCompletionRunsWhenItsHandlerReturns) {
-    // One worker: a grant made while an I/O completion's handler runs (a server given back at its
-    // ReadyForQuery) resumes its waiter as soon as that handler returns, ahead of what was already
-    // queued (the other responses the same epoll_wait found); several workers post it as before.
-    std::vector<std::string> order;
-    auto waiter = [](std::shared_ptr<Pool> pool, std::vector<std::string>& order) -> awaitable<void> {
-        Pool::Turn turn(*pool, Clock::now() + std::chrono::hours(1));
-        while (turn.waiting()) turn.woken(co_await turn.wait());
-        order.push_back("woken");
-    };
-    asio::co_spawn(io_, waiter(pool_, order), asio::detached);
-    run_ready();
-    ASSERT_EQ(waiting(), 1u);
-    asio::post(io_, [&] { order.push_back("ready before"); });
-    {
-        const RunNext::Scope completion;  // as receive_op.hpp holds one around its handler
-        pool_->close();                   // wakes the waiter
-        EXPECT_TRUE(order.empty()) << "not inside the handler";
-    }
-    run_ready();
-    if (single_worker()) {
-        EXPECT_EQ(order, (std::vector<std::string>{"woken", "ready before"}));
-    } else {
-        EXPECT_EQ(order, (std::vector<std::string>{"ready before", "woken"}));
-    }
-}
-
 INSTANTIATE_TEST_SUITE_P(Workers, PoolWait, testing::Combine(testing::Bool(), testing::Values(Waits::InAcquire, Waits::InOwnFrame)),
                          [](const testing::TestParamInfo<std::tuple<bool, Waits>>& info) {
                              return std::string(std::get<0>(info.param) ? "OneWorker" : "Several") +
