@@ -85,6 +85,8 @@ child_ticks() { awk '{print $16 + $17}' "/proc/$$/stat"; }
 # sends to it pay the wake-up. For PostgreSQL, summed over its processes.
 sleeps() { awk '/^voluntary_ctxt_switches/ {t += $2} END {print t + 0}' "$@" 2>/dev/null; }
 pg_sleeps() { sleeps $(pgrep -x postgres | sed 's|.*|/proc/&/status|'); }
+# Times the proxy was preempted (involuntary context switches): by a process its own send woke.
+preempts() { awk '/^nonvoluntary_ctxt_switches/ {print $2}' "$1"; }
 hz=$(getconf CLK_TCK)
 
 # target_of NAME: its pid and port.
@@ -104,21 +106,21 @@ if [ "$WARMUP" -gt 0 ]; then
 fi
 
 [ -z "$AGAINST" ] || echo "sluice: $SLUICE; sluice-b: $AGAINST"
-echo "| rep | proxy | transactions | user µs/tx | kernel µs/tx | total µs/tx | user share | pgbench µs/tx | PostgreSQL µs/tx | proxy sleeps/tx | PostgreSQL sleeps/tx |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| rep | proxy | transactions | user µs/tx | kernel µs/tx | total µs/tx | user share | pgbench µs/tx | PostgreSQL µs/tx | proxy sleeps/tx | proxy preempted/tx | PostgreSQL sleeps/tx |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 for rep in $(seq "$REPS"); do
   for target in $TARGETS; do
     target_of "$target"
     read -r u0 s0 < <(ticks "$pid")
-    g0=$(pg_ticks) c0=$(child_ticks) v0=$(sleeps "/proc/$pid/status") w0=$(pg_sleeps)
+    g0=$(pg_ticks) c0=$(child_ticks) v0=$(sleeps "/proc/$pid/status") p0=$(preempts "/proc/$pid/status") w0=$(pg_sleeps)
     pgbench -n -S -M "$MODE" -h 127.0.0.1 -p "$port" -U bench -c "$CLIENTS" -j 2 -T "$DURATION" "$BENCH_DB" >"$WORK/pgbench.out" 2>&1
     read -r u1 s1 < <(ticks "$pid")
-    g1=$(pg_ticks) c1=$(child_ticks) v1=$(sleeps "/proc/$pid/status") w1=$(pg_sleeps)
+    g1=$(pg_ticks) c1=$(child_ticks) v1=$(sleeps "/proc/$pid/status") p1=$(preempts "/proc/$pid/status") w1=$(pg_sleeps)
     tx=$(awk '/actually processed/ {print $NF}' "$WORK/pgbench.out")
     [ -n "$tx" ] && [ "$tx" -gt 0 ] || die "pgbench through $target processed nothing"
     python3 -c "
 u = ($u1 - $u0) * 1e6 / $hz / $tx; s = ($s1 - $s0) * 1e6 / $hz / $tx
 b = ($c1 - $c0) * 1e6 / $hz / $tx; g = ($g1 - $g0) * 1e6 / $hz / $tx
-print(f'| $rep | $target | {$tx:,} | {u:.2f} | {s:.2f} | {u + s:.2f} | {u / (u + s):.0%} | {b:.2f} | {g:.2f} | {($v1 - $v0) / $tx:.3f} | {($w1 - $w0) / $tx:.3f} |')"
+print(f'| $rep | $target | {$tx:,} | {u:.2f} | {s:.2f} | {u + s:.2f} | {u / (u + s):.0%} | {b:.2f} | {g:.2f} | {($v1 - $v0) / $tx:.3f} | {($p1 - $p0) / $tx:.3f} | {($w1 - $w0) / $tx:.3f} |')"
   done
 done
