@@ -84,7 +84,11 @@ child_ticks() { awk '{print $16 + $17}' "/proc/$$/stat"; }
 # Times a process slept waiting (voluntary context switches): a proxy that sleeps makes whoever
 # sends to it pay the wake-up. For PostgreSQL, summed over its processes.
 sleeps() { awk '/^voluntary_ctxt_switches/ {t += $2} END {print t + 0}' "$@" 2>/dev/null; }
-pg_sleeps() { sleeps $(pgrep -x postgres | sed 's|.*|/proc/&/status|'); }
+pg_sleeps() {
+  local files=() p
+  for p in $(pgrep -x postgres); do files+=("/proc/$p/status"); done
+  sleeps "${files[@]}"
+}
 # Times the proxy was preempted (involuntary context switches): by a process its own send woke.
 preempts() { awk '/^nonvoluntary_ctxt_switches/ {print $2}' "$1"; }
 hz=$(getconf CLK_TCK)
@@ -117,7 +121,7 @@ for rep in $(seq "$REPS"); do
     read -r u1 s1 < <(ticks "$pid")
     g1=$(pg_ticks) c1=$(child_ticks) v1=$(sleeps "/proc/$pid/status") p1=$(preempts "/proc/$pid/status") w1=$(pg_sleeps)
     tx=$(awk '/actually processed/ {print $NF}' "$WORK/pgbench.out")
-    [ -n "$tx" ] && [ "$tx" -gt 0 ] || die "pgbench through $target processed nothing"
+    if [ -z "$tx" ] || [ "$tx" -le 0 ]; then die "pgbench through $target processed nothing"; fi
     python3 -c "
 u = ($u1 - $u0) * 1e6 / $hz / $tx; s = ($s1 - $s0) * 1e6 / $hz / $tx
 b = ($c1 - $c0) * 1e6 / $hz / $tx; g = ($g1 - $g0) * 1e6 / $hz / $tx
