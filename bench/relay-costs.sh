@@ -24,6 +24,11 @@
 #   --modes "M ..."   pgbench -M modes for (a) and (b) (MODES, "simple extended"; add prepared for
 #                     issue 8's figures: PgBouncer 1.18 is skipped there, it cannot run it)
 #   --no-pgbouncer    sluice only (NO_PGBOUNCER=1)
+#   --cache-sim       (a) with callgrind's cache simulation (CACHE_SIM=1): also the simulated L1
+#                     instruction and data misses per transaction, how many cache lines of code and
+#                     data the proxy touches anew each time (repeatable, unlike hardware counters,
+#                     which this VM does not have). Slower; try --clients 50, where every client's
+#                     state is cold when its turn comes.
 #   --summarize DIR   only print the table of an earlier run's DIR
 # Environment:
 #   SLUICE         sluice binary (default $REPO/../build-bench/proxy/sluice). To measure exactly one
@@ -56,6 +61,7 @@ OUT=${OUT:-}
 SKIP_IDLE=${SKIP_IDLE:-0} SKIP_CALLGRIND=${SKIP_CALLGRIND:-0} SKIP_SYSCALLS=${SKIP_SYSCALLS:-0}
 MODES=${MODES:-simple extended}
 NO_PGBOUNCER=${NO_PGBOUNCER:-0}
+CACHE_SIM=${CACHE_SIM:-0}
 IDLE_STEPS=1000,5000,10000
 POOL=20 CLIENTS=${CLIENTS:-4}
 SUMMARIZE_ONLY=
@@ -72,6 +78,7 @@ while [ $# -gt 0 ]; do
     --skip-callgrind) SKIP_CALLGRIND=1; shift ;;
     --skip-syscalls) SKIP_SYSCALLS=1; shift ;;
     --no-pgbouncer) NO_PGBOUNCER=1; shift ;;
+    --cache-sim) CACHE_SIM=1; shift ;;
     --summarize) SUMMARIZE_ONLY=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
@@ -130,6 +137,25 @@ def callgrind(t, m):
     return out
 
 
+def cache_misses(t, m):
+    """Simulated L1 misses per transaction, {"I1mr": x, "D1": y} from the first round's files
+    (--cache-sim), as Ir/tx: the difference of the full and the base run."""
+    files = [f"{d}/cg-{t}-{m}/callgrind.{r}.out" for r in ("base1", "full1")]
+    mt = re.search(r"^tx=(\d+) syscall_tx=(\d+) clients=(\d+)", read(f"{d}/meta.txt") or "", re.M)
+    if not mt or not all(os.path.exists(f) for f in files):
+        return None
+    totals = []
+    for f in files:
+        txt = read(f) or ""
+        ev, tot = re.search(r"^events: (.*)$", txt, re.M), re.search(r"^totals: (.*)$", txt, re.M)
+        if not ev or not tot or "D1mr" not in ev.group(1):
+            return None
+        totals.append(dict(zip(ev.group(1).split(), map(int, tot.group(1).split()))))
+    ntx = int(mt.group(1)) * int(mt.group(3))
+    diff = {k: (totals[1][k] - totals[0][k]) / ntx for k in totals[0]}
+    return {"I1mr": diff["I1mr"], "D1": diff["D1mr"] + diff["D1mw"]}
+
+
 def syscalls(t, m):
     """[{name: per tx}] per round from syscalls.sh's output; None for a failed round."""
     out = []
@@ -185,6 +211,10 @@ for m in ("simple", "extended", "prepared"):
     v = {t: callgrind(t, m) for t, _ in TARGETS}
     if any(v.values()):
         row(f"**Ir/tx**, pgbench -S -M {m}, {cl} clients × {tx} tx", v, 0, "ir", lambda x: f"{x:,}")
+    c = {t: cache_misses(t, m) for t, _ in TARGETS}
+    if any(c.values()):
+        row("    simulated L1 instruction misses/tx (round 1)", {t: [c[t]["I1mr"]] if c[t] else [] for t in c}, 1)
+        row("    simulated L1 data misses/tx, reads + writes (round 1)", {t: [c[t]["D1"]] if c[t] else [] for t in c}, 1)
 for m in ("simple", "extended", "prepared"):
     v = {t: syscalls(t, m) for t, _ in TARGETS}
     if not any(v.values()):
@@ -559,6 +589,8 @@ if [ "$SKIP_CALLGRIND" != 1 ]; then
       log "callgrind $t $m ($ROUNDS rounds x $CLIENTS clients x $TX tx)"
       if [ "$t" = sluice ]; then cmd=("$SLUICE" --config "$WORK/callgrind.toml")
       else PGB_UP+=("$CG_PORT"); read -r -a cmd <<<"$("$SHARED/proxy-pgbouncer.sh" cmd "$CG_PORT" "$PG_PORT" "$POOL")"; fi
+      # callgrind.sh puts the command after valgrind's own options: a valgrind option goes first
+      [ "$CACHE_SIM" = 1 ] && cmd=(--cache-sim=yes "${cmd[@]}")
       f=$OUT/callgrind-$t-$m.txt
       bg_wait "$SHARED/callgrind.sh" --mode "$m" --clients "$CLIENTS" --tx "$TX" --rounds "$ROUNDS" \
         --out "$WORK/cg-$t-$m" "$CG_PORT" -- "${cmd[@]}" >"$f" 2>&1 || problem "callgrind.sh failed for $t ($m)"

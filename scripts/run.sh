@@ -23,23 +23,11 @@ if [ "$#" -gt 0 ] || [ -n "${DATABASE_URL:-}" ]; then
 fi
 
 # ---- embedded throwaway PostgreSQL ----
-PGBIN=/usr/lib/postgresql/15/bin
-PGDIR="$(mktemp -d /tmp/sluice-embedded-pg.XXXXXX)"
-PGPORT="${SLUICE_EMBEDDED_PG_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}"
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-if [ "$(id -u)" = 0 ]; then chown postgres "$PGDIR"; fi
-cleanup() {
-  as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -m fast stop >/dev/null 2>&1 || true
-  rm -rf "$PGDIR"
-}
+# shellcheck source=scripts/lib/throwaway-pg.sh
+. scripts/lib/throwaway-pg.sh
+cleanup() { throwaway_pg_stop; }
 trap cleanup EXIT INT TERM
-
-echo "starting a throwaway PostgreSQL 15 on 127.0.0.1:$PGPORT ($PGDIR)"
-as_pg "$PGBIN/initdb" -D "$PGDIR/data" -U postgres --auth=trust -E UTF8 >"$PGDIR/initdb.log" 2>&1
-as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/postgres.log" -w \
-  -o "-p $PGPORT -k $PGDIR -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null
-psql -X -q -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres \
-  -c "CREATE ROLE app LOGIN PASSWORD 'app'" -c "CREATE DATABASE app OWNER app" >/dev/null
+throwaway_pg_start
 
 cat <<MSG
 

@@ -8,19 +8,22 @@
 #   4. TSan build + the whole suite (suppressions: tests/tsan.supp), then the suites where other
 #      threads hand results to the workers again with one worker thread
 #   5. clang libFuzzer build, each fuzz_* target for FUZZ_SECONDS over a copy of its corpus
+#   6. the profile-guided build (scripts/build-pgo.sh: its training and its check run sluice
+#      against a throwaway PostgreSQL with pgbench and psql)
 #   then one line "N passed, M failed" (ctest tests of every build + fuzz runs); exit 1 on any failure.
 #
 # Env:
 #   SLUICE_TEST_QUICK=1   only phases 1-2
 #   FUZZ_SECONDS=30       per fuzz target (CI has 60 minutes for everything)
-#   SLUICE_BUILD_DIR / SLUICE_ASAN_BUILD_DIR / SLUICE_TSAN_BUILD_DIR / SLUICE_FUZZ_BUILD_DIR
-#                         build directories (default build, build-asan, build-tsan, build-fuzz)
+#   SLUICE_BUILD_DIR / SLUICE_ASAN_BUILD_DIR / SLUICE_TSAN_BUILD_DIR / SLUICE_FUZZ_BUILD_DIR /
+#   SLUICE_PGO_BUILD_DIR  build directories (default build, build-asan, build-tsan, build-fuzz,
+#                         build-pgo)
 #   SLUICE_ASAN_CXX / SLUICE_TSAN_CXX   compilers of the sanitizer builds (default g++; the fuzz
 #                         build is clang's)
 #   SLUICE_JOBS           parallelism (default: nproc)
 #   SLUICE_SKIP_DEPS=1    do not run install-deps.sh
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
 
 JOBS=${SLUICE_JOBS:-$(nproc)}
@@ -30,6 +33,7 @@ BUILD_DIR=${SLUICE_BUILD_DIR:-build}
 ASAN_DIR=${SLUICE_ASAN_BUILD_DIR:-build-asan}
 TSAN_DIR=${SLUICE_TSAN_BUILD_DIR:-build-tsan}
 FUZZ_DIR=${SLUICE_FUZZ_BUILD_DIR:-build-fuzz}
+PGO_DIR=${SLUICE_PGO_BUILD_DIR:-build-pgo}
 ASAN_CXX=${SLUICE_ASAN_CXX:-g++}
 TSAN_CXX=${SLUICE_TSAN_CXX:-g++}
 
@@ -281,6 +285,17 @@ phase_fuzz_run() {
   return $rc
 }
 
+# The PGO build is one check: it builds, trains and serves, or it fails.
+phase_pgo() {
+  if SLUICE_SKIP_DEPS=1 bash scripts/build-pgo.sh "$PGO_DIR"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    failures+=("$PGO_DIR: scripts/build-pgo.sh")
+    return 1
+  fi
+}
+
 # --- main ---------------------------------------------------------------------------------------
 
 overall_start=$SECONDS
@@ -298,6 +313,7 @@ if [[ "$QUICK" != 1 ]]; then
   if run_phase "build (fuzz)" phase_fuzz_build; then
     run_phase "fuzz (${FUZZ_SECONDS}s each)" phase_fuzz_run
   fi
+  run_phase "build + check (PGO)" phase_pgo
 fi
 
 log "timings"
