@@ -16,6 +16,10 @@
 #                    an A/B of two builds with PgBouncer beside them
 #   --warmup S       seconds of load through each proxy before the first repetition (WARMUP, 0):
 #                    a proxy loaded right after its start runs its first seconds slower
+#   --machine        also a second table: the whole machine's CPU per transaction from /proc/stat
+#                    (user, system, softirq, idle), PostgreSQL's preemptions and CPU migrations, and
+#                    the inter-processor interrupts (rescheduling, function call) per transaction
+#                    (MACHINE=1)
 # Environment: SLUICE (binary, default $REPO/build/proxy/sluice), PG_PORT (25550), PORT (26550;
 # PgBouncer on PORT + 1).
 set -euo pipefail
@@ -31,7 +35,7 @@ SHARED=$(cd "${SHARED_BENCH:-$REPO/../shared/bench}" && pwd)
 SLUICE=${SLUICE:-$REPO/build/proxy/sluice}
 PG_PORT=${PG_PORT:-25550} PORT=${PORT:-26550} POOL=20
 REPS=${REPS:-3} DURATION=${DURATION:-8} CLIENTS=${CLIENTS:-50} MODE=${MODE:-simple}
-AGAINST=${AGAINST:-} WARMUP=${WARMUP:-0}
+AGAINST=${AGAINST:-} WARMUP=${WARMUP:-0} MACHINE=${MACHINE:-0}
 while [ $# -gt 0 ]; do
   case $1 in
     --reps) REPS=$2; shift 2 ;;
@@ -40,6 +44,7 @@ while [ $# -gt 0 ]; do
     --mode) MODE=$2; shift 2 ;;
     --against) AGAINST=$2; shift 2 ;;
     --warmup) WARMUP=$2; shift 2 ;;
+    --machine) MACHINE=1; shift ;;
     -h|--help) bench_usage; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
@@ -92,6 +97,17 @@ pg_sleeps() {
 # Times the proxy was preempted (involuntary context switches): by a process its own send woke.
 preempts() { awk '/^nonvoluntary_ctxt_switches/ {print $2}' "$1"; }
 hz=$(getconf CLK_TCK)
+# machine: the whole machine's user, system, softirq and idle ticks (/proc/stat's first line),
+# PostgreSQL's preemptions and migrations, and the rescheduling and function-call IPIs so far.
+machine() {
+  local files=() sched=() p
+  for p in $(pgrep -x postgres); do files+=("/proc/$p/status"); sched+=("/proc/$p/sched"); done
+  awk '/^cpu / {print $2 + $3, $4, $8, $5 + $6}' /proc/stat
+  awk '/^nonvoluntary_ctxt_switches/ {t += $2} END {print t + 0}' "${files[@]}" 2>/dev/null
+  awk '/^se.nr_migrations/ {t += $3} END {print t + 0}' "${sched[@]}" 2>/dev/null
+  awk '/^ *RES:/ {for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) r += $i} /^ *CAL:/ {for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) c += $i} END {print r + 0, c + 0}' /proc/interrupts
+}
+MACHINE_ROWS=()
 
 # target_of NAME: its pid and port.
 target_of() {
@@ -117,7 +133,9 @@ for rep in $(seq "$REPS"); do
     target_of "$target"
     read -r u0 s0 < <(ticks "$pid")
     g0=$(pg_ticks) c0=$(child_ticks) v0=$(sleeps "/proc/$pid/status") p0=$(preempts "/proc/$pid/status") w0=$(pg_sleeps)
+    [ "$MACHINE" = 1 ] && m0=$(machine | tr '\n' ' ')
     pgbench -n -S -M "$MODE" -h 127.0.0.1 -p "$port" -U bench -c "$CLIENTS" -j 2 -T "$DURATION" "$BENCH_DB" >"$WORK/pgbench.out" 2>&1
+    [ "$MACHINE" = 1 ] && m1=$(machine | tr '\n' ' ')
     read -r u1 s1 < <(ticks "$pid")
     g1=$(pg_ticks) c1=$(child_ticks) v1=$(sleeps "/proc/$pid/status") p1=$(preempts "/proc/$pid/status") w1=$(pg_sleeps)
     tx=$(awk '/actually processed/ {print $NF}' "$WORK/pgbench.out")
@@ -126,5 +144,20 @@ for rep in $(seq "$REPS"); do
 u = ($u1 - $u0) * 1e6 / $hz / $tx; s = ($s1 - $s0) * 1e6 / $hz / $tx
 b = ($c1 - $c0) * 1e6 / $hz / $tx; g = ($g1 - $g0) * 1e6 / $hz / $tx
 print(f'| $rep | $target | {$tx:,} | {u:.2f} | {s:.2f} | {u + s:.2f} | {u / (u + s):.0%} | {b:.2f} | {g:.2f} | {($v1 - $v0) / $tx:.3f} | {($p1 - $p0) / $tx:.3f} | {($w1 - $w0) / $tx:.3f} |')"
+    if [ "$MACHINE" = 1 ]; then
+      MACHINE_ROWS+=("$(python3 -c "
+a, b, tx = [int(x) for x in '$m0'.split()], [int(x) for x in '$m1'.split()], $tx
+d = [y - x for x, y in zip(a, b)]
+us = lambda t: f'{t * 1e6 / $hz / tx:.2f}'
+print(f'| $rep | $target | {tx:,} | {us(d[0])} | {us(d[1])} | {us(d[2])} | {us(d[3])} | {d[4] / tx:.3f} | {d[5] / tx:.4f} | {d[6] / tx:.3f} | {d[7] / tx:.3f} |')")")
+    fi
   done
 done
+if [ "$MACHINE" = 1 ]; then
+  echo
+  echo "The whole machine per transaction (/proc/stat; user includes nice, idle includes iowait), PostgreSQL's preemptions and migrations, inter-processor interrupts:"
+  echo
+  echo "| rep | proxy | transactions | user µs/tx | system µs/tx | softirq µs/tx | idle µs/tx | PostgreSQL preempted/tx | PostgreSQL migrations/tx | rescheduling IPIs/tx | function-call IPIs/tx |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|"
+  printf '%s\n' "${MACHINE_ROWS[@]}"
+fi
