@@ -43,7 +43,7 @@ pgbench -i -q -s 1 -h 127.0.0.1 -p "$PGPORT" -U app app >"$PROFILE/pgbench-init.
 psql -X -q -h 127.0.0.1 -p "$PGPORT" -U postgres -d app -c "SET password_encryption = 'scram-sha-256'" \
   -c "CREATE ROLE app_scram LOGIN PASSWORD 'app' IN ROLE app" >/dev/null
 SCRAM_SECRET=$(psql -X -At -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -c "SELECT rolpassword FROM pg_authid WHERE rolname = 'app_scram'")
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 # config WORKERS [EXTRA_TOML]: clients log in with md5 (app) or SCRAM (app_scram), as in production.
 config() {
   cat <<TOML
