@@ -60,6 +60,8 @@ struct Listen {
     std::uint16_t port = 6432;
     unsigned workers = 0;  // 0 = one per core
     std::uint32_t max_client_connections = 10000;
+    // The threads' scheduling priority (a nice value); nullopt leaves the one sluice started with.
+    std::optional<int> nice;
 };
 
 struct User {

@@ -8,8 +8,10 @@
 
 #include <sys/resource.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <string>
 #include <string_view>
@@ -69,6 +71,26 @@ void raise_file_limit(std::uint32_t max_clients) {
     if (limit.rlim_cur < rlim_t{max_clients} + 100)
         spdlog::warn("open file limit {} is below max_client_connections ({}) + server connections", limit.rlim_cur,
                      max_clients);
+}
+
+// listen.nice, before any thread starts (a Linux nice value is per thread; new threads inherit it).
+// An error message when the system refuses it: asked-for priority that silently is not there would
+// leave an operator tuning the wrong thing.
+std::string apply_nice(const sluice::config::Config& config) {
+    if (!config.listen.nice) return {};
+    const int nice = *config.listen.nice;
+    if (setpriority(PRIO_PROCESS, 0, nice) == 0) {
+        spdlog::info("scheduling priority: nice {}", nice);
+        return {};
+    }
+    const int err = errno;
+    std::string message = config.source + ": listen.nice = " + std::to_string(nice) + ": " + std::strerror(err);
+    if (err == EACCES || err == EPERM) {
+        message += ": a priority above the current one needs CAP_SYS_NICE or an RLIMIT_NICE of at least " +
+                   std::to_string(20 - nice) + " (systemd LimitNICE=, docker run --ulimit nice=" +
+                   std::to_string(20 - nice) + "); or remove the key to run at the current priority";
+    }
+    return message;
 }
 
 }  // namespace
@@ -162,6 +184,10 @@ int main(int argc, char** argv) {
     if (!sluice::protocol::auth::md5_available())
         spdlog::warn("OpenSSL has no MD5 (a FIPS provider?): md5 logins, of clients and to servers, will fail");
     raise_file_limit(config.listen.max_client_connections);
+    if (auto refused = apply_nice(config); !refused.empty()) {
+        std::cerr << "sluice: " << refused << "\n";
+        return 1;
+    }
     sluice::proxy::Server server(std::make_shared<const sluice::config::Config>(std::move(config)));
     return server.run();
 }

@@ -97,7 +97,7 @@ TEST(Keys, TheKeyList) {
     }
     const std::set<std::string> expected{
         "listen", "auth", "pool", "timeouts", "guard", "tcp", "logging", "databases",
-        "listen.address", "listen.port", "listen.workers", "listen.max_client_connections",
+        "listen.address", "listen.port", "listen.workers", "listen.max_client_connections", "listen.nice",
         "auth.method", "auth.users", "auth.users_file", "auth.auth_query",
         "auth.users.name", "auth.users.password", "auth.users.pool_size", "auth.users.max_connections",
         "auth.users.session_state",

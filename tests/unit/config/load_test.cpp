@@ -152,6 +152,7 @@ TEST(Load, DefaultsMatchTheModel) {
     EXPECT_EQ(c.listen.port, 6432);
     EXPECT_EQ(c.listen.workers, 0u);
     EXPECT_EQ(c.listen.max_client_connections, 10000u);
+    EXPECT_FALSE(c.listen.nice);  // the priority sluice was started with stays
     EXPECT_EQ(c.auth.method, AuthMethod::ScramSha256);
     EXPECT_TRUE(c.auth.users.empty());
     EXPECT_FALSE(c.auth.auth_query);
@@ -195,6 +196,17 @@ TEST(Load, TcpKeepalive) {
 
     c = expect_config(load_string(with_database("[tcp]\nkeepalive = false\n"), "t.toml", no_env()));
     EXPECT_FALSE(c.tcp.keepalive);
+}
+
+TEST(Load, Nice) {
+    Config c = expect_config(load_string(with_database("[listen]\nnice = -5\n"), "n.toml", no_env()));
+    EXPECT_EQ(c.listen.nice, -5);
+    c = expect_config(load_string(with_database("[listen]\nnice = 0\n"), "n.toml", no_env()));
+    EXPECT_EQ(c.listen.nice, 0);  // set, unlike an absent key: a sluice started under `nice 10` goes back to 0
+    auto result = load_string(with_database("[listen]\nnice = -21\n"), "n.toml", no_env());
+    expect_one_error(result, "n.toml", 2, "listen.nice", "must be between -20 and 19, got -21");
+    result = load_string(with_database("[listen]\nnice = \"high\"\n"), "n.toml", no_env());
+    expect_one_error(result, "n.toml", 2, "listen.nice", "an integer");
 }
 
 TEST(LoadErrors, TcpKeepaliveValidation) {
