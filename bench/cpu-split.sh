@@ -20,6 +20,11 @@
 #                    (user, system, softirq, idle), PostgreSQL's preemptions and CPU migrations, and
 #                    the inter-processor interrupts (rescheduling, function call) per transaction
 #                    (MACHINE=1)
+#   --sched-trace S  also a table of who preempted whom: `perf record -a` of the scheduler's switches
+#                    and wake-ups for S seconds from 2 s into each run, summarized per run by
+#                    bench/sched_trace.py (SCHED_TRACE=S; needs root for perf)
+#   --nice N         every proxy's threads at nice N (NICE): sluice and PgBouncer alike, so that the
+#                    comparison stays even
 # Environment: SLUICE (binary, default $REPO/build/proxy/sluice), PG_PORT (25550), PORT (26550;
 # PgBouncer on PORT + 1).
 set -euo pipefail
@@ -35,7 +40,7 @@ SHARED=$(cd "${SHARED_BENCH:-$REPO/../shared/bench}" && pwd)
 SLUICE=${SLUICE:-$REPO/build/proxy/sluice}
 PG_PORT=${PG_PORT:-25550} PORT=${PORT:-26550} POOL=20
 REPS=${REPS:-3} DURATION=${DURATION:-8} CLIENTS=${CLIENTS:-50} MODE=${MODE:-simple}
-AGAINST=${AGAINST:-} WARMUP=${WARMUP:-0} MACHINE=${MACHINE:-0}
+AGAINST=${AGAINST:-} WARMUP=${WARMUP:-0} MACHINE=${MACHINE:-0} SCHED_TRACE=${SCHED_TRACE:-0} NICE=${NICE:-}
 while [ $# -gt 0 ]; do
   case $1 in
     --reps) REPS=$2; shift 2 ;;
@@ -45,6 +50,8 @@ while [ $# -gt 0 ]; do
     --against) AGAINST=$2; shift 2 ;;
     --warmup) WARMUP=$2; shift 2 ;;
     --machine) MACHINE=1; shift ;;
+    --sched-trace) SCHED_TRACE=$2; shift 2 ;;
+    --nice) NICE=$2; shift 2 ;;
     -h|--help) bench_usage; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
@@ -79,6 +86,15 @@ if [ -n "$AGAINST" ]; then
 fi
 PGB_PID=$("$SHARED/proxy-pgbouncer.sh" start "$PGB_PORT" "$PG_PORT" "$POOL" | tail -1)
 wait_port 127.0.0.1 "$PGB_PORT" 15 || die "PgBouncer did not listen on $PGB_PORT"
+# renice_proxy PID: every thread of it at $NICE (a Linux nice value is per thread).
+renice_proxy() {
+  local task
+  for task in /proc/"$1"/task/*; do renice -n "$NICE" -p "${task##*/}" >/dev/null || die "renice $NICE failed for $1"; done
+}
+if [ -n "$NICE" ]; then
+  for pid in $VPID $BPID $PGB_PID; do renice_proxy "$pid"; done
+  echo "every proxy at nice $NICE"
+fi
 
 # ticks PID: its user and system clock ticks so far.
 ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
@@ -134,7 +150,16 @@ for rep in $(seq "$REPS"); do
     read -r u0 s0 < <(ticks "$pid")
     g0=$(pg_ticks) c0=$(child_ticks) v0=$(sleeps "/proc/$pid/status") p0=$(preempts "/proc/$pid/status") w0=$(pg_sleeps)
     [ "$MACHINE" = 1 ] && m0=$(machine | tr '\n' ' ')
-    pgbench -n -S -M "$MODE" -h 127.0.0.1 -p "$port" -U bench -c "$CLIENTS" -j 2 -T "$DURATION" "$BENCH_DB" >"$WORK/pgbench.out" 2>&1
+    if [ "$SCHED_TRACE" -gt 0 ]; then
+      pgbench -n -S -M "$MODE" -h 127.0.0.1 -p "$port" -U bench -c "$CLIENTS" -j 2 -T "$DURATION" "$BENCH_DB" >"$WORK/pgbench.out" 2>&1 &
+      sleep 2
+      perf record -q -a -o "$WORK/sched-$rep-$target.data" \
+        -e sched:sched_switch,sched:sched_wakeup,syscalls:sys_enter_sendto,syscalls:sys_exit_epoll_wait \
+        -- sleep "$SCHED_TRACE" >/dev/null 2>&1 || die "perf record failed (root? tracepoints?)"
+      wait $!
+    else
+      pgbench -n -S -M "$MODE" -h 127.0.0.1 -p "$port" -U bench -c "$CLIENTS" -j 2 -T "$DURATION" "$BENCH_DB" >"$WORK/pgbench.out" 2>&1
+    fi
     [ "$MACHINE" = 1 ] && m1=$(machine | tr '\n' ' ')
     read -r u1 s1 < <(ticks "$pid")
     g1=$(pg_ticks) c1=$(child_ticks) v1=$(sleeps "/proc/$pid/status") p1=$(preempts "/proc/$pid/status") w1=$(pg_sleeps)
@@ -153,6 +178,12 @@ print(f'| $rep | $target | {tx:,} | {us(d[0])} | {us(d[1])} | {us(d[2])} | {us(d
     fi
   done
 done
+if [ "$SCHED_TRACE" -gt 0 ]; then
+  echo
+  echo "The scheduler's view, ${SCHED_TRACE} s of each run (bench/sched_trace.py; a transaction is one pgbench send):"
+  echo
+  python3 "$REPO/bench/sched_trace.py" "$WORK"/sched-*.data
+fi
 if [ "$MACHINE" = 1 ]; then
   echo
   echo "The whole machine per transaction (/proc/stat; user includes nice, idle includes iowait), PostgreSQL's preemptions and migrations, inter-processor interrupts:"

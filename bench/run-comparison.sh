@@ -14,6 +14,10 @@
 #   --callgrind-rounds R  callgrind rounds per proxy and mode (2)
 #   --feature-rounds N    rounds of the guard and TLS comparisons (5; they last --duration each)
 #   --skip-idle --skip-callgrind --skip-syscalls --skip-features (guard.sh and tls.sh)
+#   --priority-nice N     after the scenarios, sel-simple-c50, sel-simple-c500 and sel-ext-c50 again
+#                         with PgBouncer and sluice (1 worker) both at nice N (-5; 0 skips the step):
+#                         on shared cores, how far each proxy's throughput depends on the scheduler
+#                         letting it finish its turn (results in priority/)
 # Environment:
 #   SLUICE      sluice binary (default $REPO/../build-bench/proxy/sluice)
 #   SLUICE_COMMIT  the commit that binary was built from, for the summary (default: HEAD, flagged)
@@ -38,7 +42,8 @@ POOL=20
 REPS=3 DURATION=10 TAG='' CG_TX=10000 CG_ROUNDS=2
 # sel-prep-c50 (-M prepared) runs without PgBouncer 1.18, which cannot run it in transaction mode.
 SCENARIOS=sel-simple-c50,sel-simple-c500,sel-ext-c50,sel-prep-c50,tpcb-c50,churn-md5-c20,churn-scram-c20,sel-simple-c1
-DO_IDLE=1 DO_CALLGRIND=1 DO_SYSCALLS=1 DO_FEATURES=1 FEATURE_ROUNDS=5
+DO_IDLE=1 DO_CALLGRIND=1 DO_SYSCALLS=1 DO_FEATURES=1 FEATURE_ROUNDS=5 PRIORITY_NICE=-5
+PRIORITY_SCENARIOS=sel-simple-c50,sel-simple-c500,sel-ext-c50
 while [ $# -gt 0 ]; do
   case $1 in
     --reps) REPS=$2; shift 2 ;;
@@ -52,6 +57,7 @@ while [ $# -gt 0 ]; do
     --skip-syscalls) DO_SYSCALLS=0; shift ;;
     --skip-features) DO_FEATURES=0; shift ;;
     --feature-rounds) FEATURE_ROUNDS=$2; shift 2 ;;
+    --priority-nice) PRIORITY_NICE=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
@@ -220,6 +226,32 @@ for s in ${SCENARIOS//,/ }; do
   check_sluice sluice1w "$s"
   check_sluice sluice2w "$s"
 done
+
+# --- the same proxies at an equal, raised priority ------------------------------------------------
+# renice_all N PID...: every thread of each process at nice N (a Linux nice value is per thread).
+renice_all() {
+  local n=$1 pid task; shift
+  for pid in "$@"; do
+    for task in /proc/"$pid"/task/*; do renice -n "$n" -p "${task##*/}" >/dev/null || return 1; done
+  done
+}
+if [ "$PRIORITY_NICE" != 0 ]; then
+  log "priority: PgBouncer and sluice1w at nice $PRIORITY_NICE ($PRIORITY_SCENARIOS)"
+  if renice_all "$PRIORITY_NICE" "$PGB_PID" "${SPID[sluice1w]}"; then
+    echo "nice=$PRIORITY_NICE" >"$RES/priority.txt"
+    rc=0
+    "$SHARED/run.sh" --reps "$REPS" --duration "$DURATION" --scenarios "$PRIORITY_SCENARIOS" --ref-cpu pgbouncer \
+      --out "$RES/priority" pgbouncer="127.0.0.1:$PGB_PORT:$PGB_PID" sluice1w="127.0.0.1:$S1_PORT:${SPID[sluice1w]}" \
+      >"$WORK/run-priority.md" 2>"$WORK/run-priority.log" || rc=$?
+    cat "$WORK/run-priority.log" >>"$RES/progress.log"
+    [ "$rc" = 0 ] || problem "run.sh aborted in the priority step (rc $rc): $(tail -2 "$WORK/run-priority.log" | tr '\n' ' ')"
+  else
+    problem "renice $PRIORITY_NICE failed (root needed): no priority step"
+  fi
+  renice_all 0 "$PGB_PID" "${SPID[sluice1w]}" || problem "renice back to 0 failed"
+  kill -0 "$PGB_PID" 2>/dev/null || die "pgbouncer died during the priority step"
+  check_sluice sluice1w priority
+fi
 
 # --- syscalls per transaction (strace -c, 4 clients x 2000 tx) ----------------------------------
 if [ "$DO_SYSCALLS" = 1 ]; then

@@ -165,6 +165,35 @@ def features_section(res, out):
         out.extend(parts)
 
 
+def priority_runs(res):
+    """The priority step's runs (PgBouncer and sluice 1 worker at an equal raised priority) and its nice value."""
+    raw = os.path.join(res, "priority", "raw.jsonl")
+    if not os.path.exists(raw):
+        return None, None
+    nice = re.search(r"nice=(-?\d+)", read(os.path.join(res, "priority.txt")) or "")
+    return Runs([json.loads(l) for l in open(raw) if l.strip()]), (nice.group(1) if nice else "?")
+
+
+def priority_section(res, out):
+    prio, nice = priority_runs(res)
+    if prio is None:
+        return
+    out.append(f"## PgBouncer and sluice (1 worker) both at nice {nice}\n")
+    out.append("The same proxies right after the scenarios above, every thread of each reniced, interleaved "
+               "repetitions as above. On cores shared with pgbench and PostgreSQL, a proxy's send that wakes one "
+               "of them on its own core may preempt it; at a raised priority the proxy keeps its turn "
+               "(bench/analysis.md, first point).\n")
+    out.append("| scenario | pgbouncer | sluice1w | s1w/pgb | proxy CPU µs/tx p/1 | spread p/1 | ok runs p/1 |")
+    out.append("|---|---|---|---|---|---|---|")
+    for s in prio.scenarios:
+        out.append(f"| {s} | {fmt(prio.median(s, 'pgbouncer', 'tps'))} | {fmt(prio.median(s, 'sluice1w', 'tps'))} | "
+                   f"{fmt(prio.paired(s, 'sluice1w', 'pgbouncer', 'tps'), 3)} | "
+                   + " / ".join(fmt(prio.median(s, t, "proxy_cpu_ms_per_1k"), 1) for t in ("pgbouncer", "sluice1w"))
+                   + " | " + " / ".join(fmt(prio.spread(s, t, "tps"), 0, "%") for t in ("pgbouncer", "sluice1w"))
+                   + " | " + " ".join(prio.okruns(s, t) for t in ("pgbouncer", "sluice1w")) + " |")
+    out.append("")
+
+
 def targets_section(runs, res, out):
     """Issue 12's targets, each with what this run measured and whether it holds."""
     out.append("## Targets (issue 12) against this run\n")
@@ -185,6 +214,11 @@ def targets_section(runs, res, out):
     for s in ("sel-simple-c50", "sel-simple-c500", "sel-ext-c50"):
         ratio_row(f"{s}: sluice 1 worker TPS ≥ 1.0× PgBouncer", s, "sluice1w", "pgbouncer", "tps", 1.0)
         ratio_row(f"{s}: sluice 2 workers TPS ≥ 1.15× PgBouncer", s, "sluice2w", "pgbouncer", "tps", 1.15)
+    prio, nice = priority_runs(res)
+    for s in (prio.scenarios if prio else []):
+        r = prio.paired(s, "sluice1w", "pgbouncer", "tps")
+        row(f"{s}, both proxies at nice {nice}: sluice 1 worker TPS ≥ 1.0× PgBouncer", fmt(r, 3),
+            None if r is None else r >= 1.0)
     for s in ("sel-simple-c50", "sel-ext-c50"):
         ratio_row(f"{s}: proxy CPU/tx, sluice 1 worker ≤ 0.7× PgBouncer", s, "sluice1w", "pgbouncer",
                   "proxy_cpu_ms_per_1k", 0.7, higher_is_better=False)
@@ -501,6 +535,7 @@ def main():
         throughput_section(runs, out)
         cpu_section(runs, out)
         workers_section(runs, out)
+    priority_section(res, out)
     idle_section(res, out)
     features_section(res, out)
     callgrind_section(res, out)

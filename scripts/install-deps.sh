@@ -20,6 +20,7 @@ packages=(
   default-jre-headless libpostgresql-jdbc-java  # pgjdbc test: java runs JdbcCases.java from source
   golang-go golang-github-jackc-pgx-v4-dev  # pgx test: built offline (GOPATH mode) against Debian's pgx v4
   procps util-linux valgrind
+  strace linux-perf  # bench/ only: syscall counts (strace -c), the scheduler trace (cpu-split.sh --sched-trace)
   openssl  # the TLS tests make their throwaway CA and certificates with the openssl command
 )
 
