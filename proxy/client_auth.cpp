@@ -76,7 +76,7 @@ struct PasswordRead {
 
 awaitable<PasswordRead> read_password_message(Stream& stream, p::FrameDecoder& decoder, std::string_view expected) {
     std::string error;
-    auto frame = co_await read_frame(stream, decoder, error);
+    auto frame = co_await read_frame(stream, decoder, error, p::kPasswordTurnEnd);
     if (!frame) co_return PasswordRead{std::nullopt, "expected " + std::string(expected) + ": " + error};
     if (frame->tag != static_cast<char>(p::FrontendTag::Password))
         co_return PasswordRead{std::nullopt, "expected " + std::string(expected) + ", got message type '" +

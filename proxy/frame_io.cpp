@@ -29,7 +29,7 @@ awaitable<bool> read_more(Stream& stream, protocol::FrameDecoder& decoder, std::
 }
 
 awaitable<std::optional<protocol::Frame>> read_frame(Stream& stream, protocol::FrameDecoder& decoder,
-                                                     std::string& error) {
+                                                     std::string& error, TurnEnd turn_end) {
     for (;;) {
         auto next = decoder.next();
         if (!next) {
@@ -37,7 +37,7 @@ awaitable<std::optional<protocol::Frame>> read_frame(Stream& stream, protocol::F
             co_return std::nullopt;
         }
         if (*next) co_return **next;
-        if (!co_await read_more(stream, decoder, error)) co_return std::nullopt;
+        if (!co_await read_more(stream, decoder, error, turn_end)) co_return std::nullopt;
     }
 }
 
@@ -50,7 +50,7 @@ awaitable<std::optional<std::string_view>> read_startup_packet(Stream& stream, p
             co_return std::nullopt;
         }
         if (*next) co_return **next;
-        if (!co_await read_more(stream, decoder, error)) co_return std::nullopt;
+        if (!co_await read_more(stream, decoder, error, protocol::kStartupTurnEnd)) co_return std::nullopt;
     }
 }
 

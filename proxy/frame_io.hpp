@@ -13,8 +13,8 @@ namespace sluice::proxy {
 // A typed frame, or nullopt with `error` set (peer closed, I/O error, bad framing). The frame's
 // views stay valid until the decoder is used again.
 awaitable<std::optional<protocol::Frame>> read_frame(Stream& stream, protocol::FrameDecoder& decoder,
-                                                     std::string& error);
-// A startup-phase packet body, same conventions.
+                                                     std::string& error, TurnEnd turn_end = {});
+// A startup-phase packet body, same conventions; the client's turn ends with each.
 awaitable<std::optional<std::string_view>> read_startup_packet(Stream& stream, protocol::FrameDecoder& decoder,
                                                                std::string& error);
 // Reads whatever arrives into the decoder; false (with error) on EOF or I/O error. A read that

@@ -47,5 +47,31 @@ TEST(TurnEnd, LengthsThatRunPastTheEndOrAreBroken) {
     EXPECT_FALSE(ends_turn(std::string("Q\0\0\0\0", 5), kClientTurnEnd));
 }
 
+std::string packet(const std::string& body) {  // untyped: a length that counts itself, then the body
+    auto len = static_cast<std::uint32_t>(body.size() + 4);
+    std::string m;
+    for (int shift = 24; shift >= 0; shift -= 8) m += static_cast<char>((len >> shift) & 0xff);
+    return m + body;
+}
+
+TEST(TurnEnd, EveryWholeStartupPacketEndsTheClientsTurn) {
+    const std::string ssl_request = packet(std::string("\x04\xd2\x16\x2f", 4));
+    const std::string startup = packet(std::string("\0\x03\0\0user\0u\0\0", 14));
+    EXPECT_TRUE(ends_turn(ssl_request, kStartupTurnEnd));
+    EXPECT_TRUE(ends_turn(startup, kStartupTurnEnd));
+    EXPECT_TRUE(ends_turn(ssl_request + startup, kStartupTurnEnd));
+    for (std::size_t cut = 1; cut < startup.size(); ++cut)
+        EXPECT_FALSE(ends_turn(startup.substr(0, cut), kStartupTurnEnd)) << cut;
+    EXPECT_FALSE(ends_turn("", kStartupTurnEnd));
+    EXPECT_FALSE(ends_turn(std::string("\0\0\0\x03", 4), kStartupTurnEnd));  // length < 4
+    EXPECT_FALSE(ends_turn(std::string("\xff\xff\xff\xff", 4) + "abcd", kStartupTurnEnd));
+}
+
+TEST(TurnEnd, APasswordOrSaslMessageEndsTheClientsTurn) {
+    EXPECT_TRUE(ends_turn(message('p', std::string("secret") + '\0'), kPasswordTurnEnd));
+    EXPECT_FALSE(ends_turn(kQuery, kPasswordTurnEnd));
+    EXPECT_FALSE(ends_turn(message('p', "x").substr(0, 4), kPasswordTurnEnd));
+}
+
 }  // namespace
 }  // namespace sluice::protocol
