@@ -54,7 +54,7 @@ while [ $# -gt 0 ]; do
     *) die "unknown option $1 (see --help)" ;;
   esac
 done
-[ -n "$FEATURE" ] && [ -n "$ON_TOML" ] || die "--feature and --on-toml are required (see --help)"
+if [ -z "$FEATURE" ] || [ -z "$ON_TOML" ]; then die "--feature and --on-toml are required (see --help)"; fi
 [ -x "$SLUICE" ] || die "no sluice binary at $SLUICE (build it, or set SLUICE=...)"
 case $MODE in simple|extended|prepared) ;; *) die "--mode: simple, extended or prepared" ;; esac
 

@@ -20,7 +20,7 @@
 #
 # Needs port 6432 free on this machine: the image listens there and host networking shares it.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROOT=$(pwd)
 IMAGE=${1:-sluice:smoke}
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
