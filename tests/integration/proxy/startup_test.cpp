@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -20,6 +21,23 @@
 namespace sluice::testing {
 namespace {
 
+// sluice run until it exits, with what it logged.
+struct Exit {
+    std::optional<ExitStatus> status;  // nullopt: still running after 20 s
+    std::string log;
+};
+Exit run_to_exit(ChildOptions options) {
+    ChildProcess sluice(std::move(options));
+    auto status = sluice.wait_for_exit(std::chrono::seconds(20));
+    return {status, sluice.log()};
+}
+// Stopped before it listened, with status 1.
+void expect_stopped_at_start(const Exit& ended) {
+    ASSERT_TRUE(ended.status) << "still running:\n" << ended.log;
+    EXPECT_EQ(ended.status->code, 1) << ended.status->describe() << "\n" << ended.log;
+    EXPECT_EQ(ended.log.find("listening"), std::string::npos) << ended.log;
+}
+
 TEST(ProxyStartup, AnOpenSslWithoutItsDefaultProviderStopsSluiceAtStartWithTheReason) {
     // Only OpenSSL's null provider: no digests, no random generator.
     const auto dir = std::filesystem::temp_directory_path() / ("sluice-startup-" + std::to_string(::getpid()));
@@ -30,14 +48,10 @@ TEST(ProxyStartup, AnOpenSslWithoutItsDefaultProviderStopsSluiceAtStartWithTheRe
     ChildOptions options;
     options.argv = {sluice_binary().string(), "postgres://u:p@127.0.0.1:1/db", "--port", "1"};
     options.env = {{"OPENSSL_CONF", conf.string()}};
-    ChildProcess sluice(std::move(options));
-    auto status = sluice.wait_for_exit(std::chrono::seconds(20));
-    const std::string log = sluice.log();
+    const Exit ended = run_to_exit(std::move(options));
     std::filesystem::remove_all(dir);
-    ASSERT_TRUE(status) << "still running:\n" << log;
-    EXPECT_EQ(status->code, 1) << status->describe() << "\n" << log;
-    EXPECT_NE(log.find("OpenSSL cannot do what client and server logins need"), std::string::npos) << log;
-    EXPECT_EQ(log.find("listening"), std::string::npos) << log;
+    expect_stopped_at_start(ended);
+    EXPECT_NE(ended.log.find("OpenSSL cannot do what client and server logins need"), std::string::npos) << ended.log;
 }
 
 // A config that starts without an upstream to reach (pools connect on demand).
@@ -82,15 +96,11 @@ TEST(ProxyStartup, ANiceTheSystemRefusesStopsSluiceAtStartWithTheReason) {
     ChildOptions options;
     options.argv = {sluice_binary().string(), "--config", conf.string()};
     options.run_as = server_identity();
-    ChildProcess sluice(std::move(options));
-    auto status = sluice.wait_for_exit(std::chrono::seconds(20));
-    const std::string log = sluice.log();
+    const Exit ended = run_to_exit(std::move(options));
     std::filesystem::remove_all(dir);
-    ASSERT_TRUE(status) << "still running:\n" << log;
-    EXPECT_EQ(status->code, 1) << status->describe() << "\n" << log;
-    EXPECT_NE(log.find(conf.string() + ": listen.nice = -5: "), std::string::npos) << log;
-    EXPECT_NE(log.find("needs CAP_SYS_NICE or an RLIMIT_NICE of at least 25"), std::string::npos) << log;
-    EXPECT_EQ(log.find("listening"), std::string::npos) << log;
+    expect_stopped_at_start(ended);
+    EXPECT_NE(ended.log.find(conf.string() + ": listen.nice = -5: "), std::string::npos) << ended.log;
+    EXPECT_NE(ended.log.find("needs CAP_SYS_NICE or an RLIMIT_NICE of at least 25"), std::string::npos) << ended.log;
 }
 
 }  // namespace
