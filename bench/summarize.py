@@ -231,8 +231,8 @@ def targets_section(runs, res, out):
         d = runs.median("sel-simple-c1", "direct", "lat_ms")
         added = {t: (runs.median("sel-simple-c1", t, "lat_ms") or 0) - (d or 0) for t in ("pgbouncer", "sluice1w")}
         if d is not None:
-            row("added latency at 1 client ≤ PgBouncer's", f"sluice1w +{added['sluice1w'] * 1000:.0f} µs, "
-                f"PgBouncer +{added['pgbouncer'] * 1000:.0f} µs", added["sluice1w"] <= added["pgbouncer"])
+            row("added latency at 1 client ≤ PgBouncer's", f"sluice1w {added['sluice1w'] * 1000:+.0f} µs, "
+                f"PgBouncer {added['pgbouncer'] * 1000:+.0f} µs", added["sluice1w"] <= added["pgbouncer"])
     for s in ("churn-md5-c20", "churn-scram-c20"):
         ratio_row(f"{s}: TPS ≥ 1.0× PgBouncer", s, "sluice1w", "pgbouncer", "tps", 1.0)
         ratio_row(f"{s}: TPS ≥ 3× direct", s, "sluice1w", "direct", "tps", 3.0)
