@@ -60,7 +60,10 @@ int Server::run() {
             spdlog::error("database \"{}\": TLS to its upstream cannot be set up: {}", database.name, tls.error);
     try {
         auto address = asio::ip::make_address(listen.address);
-        auto acceptor = std::make_unique<tcp::acceptor>(io_);
+        // With several workers on a strand of its own: shutdown() closes it from whichever thread
+        // runs the signal, while its accept loop may be starting the next accept on another.
+        auto acceptor = workers_ == 1 ? std::make_unique<tcp::acceptor>(io_)
+                                      : std::make_unique<tcp::acceptor>(asio::make_strand(io_));
         tcp::endpoint endpoint(address, listen.port);
         acceptor->open(endpoint.protocol());
         acceptor->set_option(tcp::acceptor::reuse_address(true));
@@ -86,7 +89,7 @@ int Server::run() {
         spdlog::critical("{}", e.what());
         return 1;
     }
-    for (auto& a : acceptors_) asio::co_spawn(io_, accept_loop(*a), log_exception("accept loop"));
+    for (auto& a : acceptors_) asio::co_spawn(a->get_executor(), accept_loop(*a), log_exception("accept loop"));
     asio::co_spawn(io_, maintenance_loop(), log_exception("pool maintenance"));
     asio::co_spawn(io_, idle_sweep_loop(), log_exception("idle sweep"));
     signals_.async_wait([this](const error_code& ec, int signo) {
@@ -221,9 +224,13 @@ awaitable<void> Server::idle_sweep_loop() {
 awaitable<void> Server::shutdown() {
     if (stopping_.exchange(true)) co_return;
     context_.shutting_down = true;
+    // Each closes on its own executor (a strand with several workers), never beside its accept
+    // loop; a client accepted just before that is told the pooler is shutting down at its login.
     for (auto& a : acceptors_) {
-        error_code ec;
-        a->close(ec);
+        asio::post(a->get_executor(), [&acceptor = *a] {
+            error_code ec;
+            acceptor.close(ec);
+        });
     }
     for (auto& session : context_.sessions.select([](const ClientSession&) { return true; })) session->request_shutdown();
     // Let transactions in flight finish, for a while.

@@ -56,7 +56,7 @@ std::string packet(const std::string& body) {  // untyped: a length that counts 
 
 TEST(TurnEnd, EveryWholeStartupPacketEndsTheClientsTurn) {
     const std::string ssl_request = packet(std::string("\x04\xd2\x16\x2f", 4));
-    const std::string startup = packet(std::string("\0\x03\0\0user\0u\0\0", 14));
+    const std::string startup = packet(std::string("\0\x03\0\0user\0u\0\0", 12));  // protocol 3.0, user=u
     EXPECT_TRUE(ends_turn(ssl_request, kStartupTurnEnd));
     EXPECT_TRUE(ends_turn(startup, kStartupTurnEnd));
     EXPECT_TRUE(ends_turn(ssl_request + startup, kStartupTurnEnd));
