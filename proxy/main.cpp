@@ -86,9 +86,10 @@ std::string apply_nice(const sluice::config::Config& config) {
     const int err = errno;
     std::string message = config.source + ": listen.nice = " + std::to_string(nice) + ": " + std::strerror(err);
     if (err == EACCES || err == EPERM) {
-        message += ": a priority above the current one needs CAP_SYS_NICE or an RLIMIT_NICE of at least " +
-                   std::to_string(20 - nice) + " (systemd LimitNICE=, docker run --ulimit nice=" +
-                   std::to_string(20 - nice) + "); or remove the key to run at the current priority";
+        const std::string rlimit = std::to_string(20 - nice);  // RLIMIT_NICE allows down to 20 - rlimit
+        message += ": a priority above the current one needs CAP_SYS_NICE or an RLIMIT_NICE of at least " + rlimit +
+                   " (systemd LimitNICE=, docker run --ulimit nice=" + rlimit +
+                   "); or remove the key to run at the current priority";
     }
     return message;
 }
