@@ -227,7 +227,7 @@ awaitable<ConnectOutcome> ServerConnection::connect(const UpstreamTarget& target
             auto* raw = conn.get();
             co_return co_await raw->login(as, credentials, std::move(conn), step);
         };
-        auto result = co_await (attempt(target) || deadline.async_wait(asio::use_awaitable));
+        auto result = co_await (attempt(target) || deadline.async_wait(use_tuple));
         if (result.index() == 1) {
             last_error = "timed out connecting to " + hp.host + ":" + std::to_string(hp.port) + " after " +
                          std::to_string(target.connect_timeout.count()) + "ms (" + describe(step) + ")";
@@ -247,7 +247,7 @@ awaitable<ConnectOutcome> ServerConnection::connect(const UpstreamTarget& target
             UpstreamTarget again = target;
             again.sslmode = *second;
             deadline.expires_after(target.connect_timeout);
-            auto retried = co_await (attempt(again) || deadline.async_wait(asio::use_awaitable));
+            auto retried = co_await (attempt(again) || deadline.async_wait(use_tuple));
             if (retried.index() == 0) outcome = std::get<0>(std::move(retried));
         }
         if (outcome.connection || outcome.server_error || outcome.permanent) co_return outcome;
