@@ -201,7 +201,7 @@ constexpr std::array<KeySpec<Listen>, 5> kListenKeys{{
      &read_integer<&Listen::max_client_connections, 1, kMaxConnections>},
     {"nice", "integer", "",
      "Scheduling priority of sluice's threads, -20 (first) to 19. Sharing a few cores with its clients or "
-     "the database, a proxy that its own sends preempt relays less per turn: -5 measured 3-13% more "
+     "the database, a proxy that its own sends preempt relays less per turn: -5 measured up to 13% more "
      "transactions on 2 cores. Below 0 needs CAP_SYS_NICE or an RLIMIT_NICE that allows it (systemd "
      "LimitNICE=, docker --ulimit nice=25); sluice refuses to start otherwise. Set at start.",
      &read_integer<&Listen::nice, -20, 19>},
