@@ -76,44 +76,33 @@ TEST(HeapTrimmer, ReturnsFreeRunsAmongMoreMemoryInUse) {
     for (void* block : blocks) std::free(block);
 }
 
-// A few MiB left free among what stays: 400 bytes per client at 10,000 is not kept resident.
-TEST(HeapTrimmer, ReturnsAFewMegabytesLeftFree) {
+// Frees, among blocks the trimmer saw in use, every block whose index is below `run` in each
+// `period`: runs of 16 blocks (16,000 bytes) hold three whole pages wherever they start (runs of
+// 8 held one, or none when they began just past a page boundary: the heap's layout at the start,
+// which differs between runs of the test binary, decided the result). Then expects one trim to
+// give back more than `at_least` bytes.
+void expect_runs_given_back(std::size_t period, std::size_t at_least) {
     HeapTrimmer trimmer;
     trimmer.maybe_trim();
     auto blocks = resident_blocks();
     trimmer.maybe_trim();  // the blocks are in use: nothing more is free
     const std::size_t before = resident_bytes();
-    // Runs of 16 blocks in every 256: 4 MiB free, each run holding three whole pages wherever it
-    // starts (runs of 8 held one, or none when they began just past a page boundary: the heap's
-    // layout at the start, which differs between runs of the test binary, decided the result).
-    free_blocks(blocks, [](std::size_t i) { return i % 256 < 16; });
+    free_blocks(blocks, [period](std::size_t i) { return i % period < 16; });
     if constexpr (HeapTrimmer::kSupported) {
         EXPECT_TRUE(trimmer.maybe_trim());
-        EXPECT_LT(resident_bytes(), before - (std::size_t{1} << 20));
+        EXPECT_LT(resident_bytes(), before - at_least);
     } else {
         EXPECT_FALSE(trimmer.maybe_trim());
     }
     for (void* block : blocks) std::free(block);
 }
 
+// A few MiB left free among what stays (4 MiB): 400 bytes per client at 10,000 is not kept resident.
+TEST(HeapTrimmer, ReturnsAFewMegabytesLeftFree) { expect_runs_given_back(256, std::size_t{1} << 20); }
+
 // Half a MiB left free among what stays (50 bytes per client at 10,000) is given back too: the
 // step is a quarter of a MiB.
-TEST(HeapTrimmer, ReturnsHalfAMegabyteLeftFree) {
-    HeapTrimmer trimmer;
-    trimmer.maybe_trim();
-    auto blocks = resident_blocks();
-    trimmer.maybe_trim();
-    const std::size_t before = resident_bytes();
-    // Runs of 16 blocks in every 2048: 512 KiB free, three whole pages in each of the 32 runs.
-    free_blocks(blocks, [](std::size_t i) { return i % 2048 < 16; });
-    if constexpr (HeapTrimmer::kSupported) {
-        EXPECT_TRUE(trimmer.maybe_trim());
-        EXPECT_LT(resident_bytes(), before - (std::size_t{256} << 10));
-    } else {
-        EXPECT_FALSE(trimmer.maybe_trim());
-    }
-    for (void* block : blocks) std::free(block);
-}
+TEST(HeapTrimmer, ReturnsHalfAMegabyteLeftFree) { expect_runs_given_back(2048, std::size_t{256} << 10); }
 
 }  // namespace
 }  // namespace sluice::proxy
