@@ -161,14 +161,8 @@ TEST(UpstreamFaults, SlowLookupIsBoundedByServerConnectTimeout) {
     config.upstream_host = kSlowName;
     config.extra_toml = "\n[[databases]]\nname = \"by_address\"\nurl = \"postgres://127.0.0.1:" +
                         std::to_string(pg().port()) + "/postgres?sslmode=disable\"\n";
-    config.env = {{"LD_PRELOAD", SLUICE_SLOW_LOOKUP_PRELOAD},
-                  {"SLUICE_SLOW_LOOKUP_HOST", kSlowName},
-                  {"SLUICE_SLOW_LOOKUP_MS", "8000"}};
-    // An ASan build's runtime checks that it is loaded first; the shim is not instrumented.
-    if (const char* asan = std::getenv("ASAN_OPTIONS"))
-        config.env.emplace_back("ASAN_OPTIONS", std::string(asan) + ":verify_asan_link_order=0");
-    else
-        config.env.emplace_back("ASAN_OPTIONS", "verify_asan_link_order=0");
+    config.env = preload_env(SLUICE_SLOW_LOOKUP_PRELOAD,
+                             {{"SLUICE_SLOW_LOOKUP_HOST", kSlowName}, {"SLUICE_SLOW_LOOKUP_MS", "8000"}});
     SluiceProcess sluice(config);
 
     auto started = std::chrono::steady_clock::now();

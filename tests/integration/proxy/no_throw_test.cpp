@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -34,12 +33,7 @@ std::string read_file(const std::filesystem::path& path) {
 }
 
 std::vector<std::pair<std::string, std::string>> throw_log_env(const std::filesystem::path& log) {
-    std::vector<std::pair<std::string, std::string>> env = {{"LD_PRELOAD", SLUICE_THROW_LOG_PRELOAD},
-                                                            {"SLUICE_THROW_LOG", log.string()}};
-    // An ASan build's runtime checks that it is loaded first; the shim is not instrumented.
-    const char* asan = std::getenv("ASAN_OPTIONS");
-    env.emplace_back("ASAN_OPTIONS", std::string(asan ? asan : "") + (asan ? ":" : "") + "verify_asan_link_order=0");
-    return env;
+    return preload_env(SLUICE_THROW_LOG_PRELOAD, {{"SLUICE_THROW_LOG", log.string()}});
 }
 
 // The shim sees sluice's exceptions: reading a malformed configuration file throws inside the

@@ -58,6 +58,14 @@ fs::path sluice_binary() {
     return fs::path(SLUICE_BINARY_DIR) / "proxy" / "sluice";
 }
 
+std::vector<std::pair<std::string, std::string>> preload_env(
+    const std::string& shim, std::vector<std::pair<std::string, std::string>> settings) {
+    settings.emplace_back("LD_PRELOAD", shim);
+    const char* asan = std::getenv("ASAN_OPTIONS");
+    settings.emplace_back("ASAN_OPTIONS", std::string(asan ? asan : "") + (asan ? ":" : "") + "verify_asan_link_order=0");
+    return settings;
+}
+
 void raise_fd_limit() {
     rlimit limit{};
     if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <utility>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -121,6 +122,11 @@ std::optional<std::string> unclean_exit(const ExitStatus& status, const std::str
 
 // The path of the sluice binary under test ($SLUICE_BIN overrides the build tree's).
 std::filesystem::path sluice_binary();
+
+// sluice's environment for an LD_PRELOAD shim: the shim and the settings it reads. An ASan build's
+// runtime checks that it is loaded first; the shim is not instrumented, and is let come before it.
+std::vector<std::pair<std::string, std::string>> preload_env(
+    const std::string& shim, std::vector<std::pair<std::string, std::string>> settings);
 
 // Raises RLIMIT_NOFILE to the hard limit (for this process and every child started after), so
 // that a thousand clients, pgbench -c 200 and sluice itself do not run out of descriptors.
