@@ -25,6 +25,9 @@
 #                    bench/sched_trace.py (SCHED_TRACE=S; needs root for perf)
 #   --nice N         every proxy's threads at nice N (NICE): sluice and PgBouncer alike, so that the
 #                    comparison stays even
+#   --proxy-core N   every proxy's threads on CPU N, PostgreSQL and pgbench on the other CPUs
+#                    (PROXY_CORE): the proxy on a core of its own, as on a machine where it does not
+#                    share cores with its clients and the database
 # Environment: SLUICE (binary, default $REPO/build/proxy/sluice), PG_PORT (25550), PORT (26550;
 # PgBouncer on PORT + 1).
 set -euo pipefail
@@ -36,11 +39,14 @@ SHARED=$(cd "${SHARED_BENCH:-$REPO/../shared/bench}" && pwd)
 . "$REPO/bench/sluice-config.sh"
 # shellcheck source=bench/scaffold.sh
 . "$REPO/bench/scaffold.sh"
+# shellcheck source=bench/renice.sh
+. "$REPO/bench/renice.sh"
 
 SLUICE=${SLUICE:-$REPO/build/proxy/sluice}
 PG_PORT=${PG_PORT:-25550} PORT=${PORT:-26550} POOL=20
 REPS=${REPS:-3} DURATION=${DURATION:-8} CLIENTS=${CLIENTS:-50} MODE=${MODE:-simple}
 AGAINST=${AGAINST:-} WARMUP=${WARMUP:-0} MACHINE=${MACHINE:-0} SCHED_TRACE=${SCHED_TRACE:-0} NICE=${NICE:-}
+PROXY_CORE=${PROXY_CORE:-}
 while [ $# -gt 0 ]; do
   case $1 in
     --reps) REPS=$2; shift 2 ;;
@@ -52,6 +58,7 @@ while [ $# -gt 0 ]; do
     --machine) MACHINE=1; shift ;;
     --sched-trace) SCHED_TRACE=$2; shift 2 ;;
     --nice) NICE=$2; shift 2 ;;
+    --proxy-core) PROXY_CORE=$2; shift 2 ;;
     -h|--help) bench_usage; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
@@ -86,14 +93,21 @@ if [ -n "$AGAINST" ]; then
 fi
 PGB_PID=$("$SHARED/proxy-pgbouncer.sh" start "$PGB_PORT" "$PG_PORT" "$POOL" | tail -1)
 wait_port 127.0.0.1 "$PGB_PORT" 15 || die "PgBouncer did not listen on $PGB_PORT"
-# renice_proxy PID: every thread of it at $NICE (a Linux nice value is per thread).
-renice_proxy() {
-  local task
-  for task in /proc/"$1"/task/*; do renice -n "$NICE" -p "${task##*/}" >/dev/null || die "renice $NICE failed for $1"; done
-}
 if [ -n "$NICE" ]; then
-  for pid in $VPID $BPID $PGB_PID; do renice_proxy "$pid"; done
+  # shellcheck disable=SC2086  # BPID is empty without --against
+  renice_all "$NICE" $VPID $BPID $PGB_PID || die "renice $NICE failed (root needed)"
   echo "every proxy at nice $NICE"
+fi
+# With --proxy-core, RUN runs pgbench on the other CPUs, and every PostgreSQL process is moved
+# there (the postmaster first: the backends it forks later inherit its CPUs).
+RUN=()
+if [ -n "$PROXY_CORE" ]; then
+  OTHERS=$(python3 -c "import os; print(','.join(str(c) for c in sorted(os.sched_getaffinity(0)) if c != $PROXY_CORE))")
+  [ -n "$OTHERS" ] || die "--proxy-core $PROXY_CORE leaves no CPU for PostgreSQL and pgbench"
+  for pid in $VPID $BPID $PGB_PID; do taskset -a -p -c "$PROXY_CORE" "$pid" >/dev/null || die "taskset failed for $pid"; done
+  for pid in $(pgrep -x postgres); do taskset -p -c "$OTHERS" "$pid" >/dev/null || die "taskset failed for PostgreSQL $pid"; done
+  RUN=(taskset -c "$OTHERS")
+  echo "every proxy on CPU $PROXY_CORE, PostgreSQL and pgbench on CPU $OTHERS"
 fi
 
 # ticks PID: its user and system clock ticks so far.
@@ -136,7 +150,7 @@ target_of() {
 if [ "$WARMUP" -gt 0 ]; then
   for target in $TARGETS; do
     target_of "$target"
-    pgbench -n -S -M "$MODE" -h 127.0.0.1 -p "$port" -U bench -c "$CLIENTS" -j 2 -T "$WARMUP" "$BENCH_DB" >/dev/null 2>&1 ||
+    "${RUN[@]}" pgbench -n -S -M "$MODE" -h 127.0.0.1 -p "$port" -U bench -c "$CLIENTS" -j 2 -T "$WARMUP" "$BENCH_DB" >/dev/null 2>&1 ||
       die "the warm-up through $target failed"
   done
 fi
@@ -151,14 +165,14 @@ for rep in $(seq "$REPS"); do
     g0=$(pg_ticks) c0=$(child_ticks) v0=$(sleeps "/proc/$pid/status") p0=$(preempts "/proc/$pid/status") w0=$(pg_sleeps)
     [ "$MACHINE" = 1 ] && m0=$(machine | tr '\n' ' ')
     if [ "$SCHED_TRACE" -gt 0 ]; then
-      pgbench -n -S -M "$MODE" -h 127.0.0.1 -p "$port" -U bench -c "$CLIENTS" -j 2 -T "$DURATION" "$BENCH_DB" >"$WORK/pgbench.out" 2>&1 &
+      "${RUN[@]}" pgbench -n -S -M "$MODE" -h 127.0.0.1 -p "$port" -U bench -c "$CLIENTS" -j 2 -T "$DURATION" "$BENCH_DB" >"$WORK/pgbench.out" 2>&1 &
       sleep 2
       perf record -q -a -o "$WORK/sched-$rep-$target.data" \
         -e sched:sched_switch,sched:sched_wakeup,syscalls:sys_enter_sendto,syscalls:sys_exit_epoll_wait \
         -- sleep "$SCHED_TRACE" >/dev/null 2>&1 || die "perf record failed (root? tracepoints?)"
       wait $!
     else
-      pgbench -n -S -M "$MODE" -h 127.0.0.1 -p "$port" -U bench -c "$CLIENTS" -j 2 -T "$DURATION" "$BENCH_DB" >"$WORK/pgbench.out" 2>&1
+      "${RUN[@]}" pgbench -n -S -M "$MODE" -h 127.0.0.1 -p "$port" -U bench -c "$CLIENTS" -j 2 -T "$DURATION" "$BENCH_DB" >"$WORK/pgbench.out" 2>&1
     fi
     [ "$MACHINE" = 1 ] && m1=$(machine | tr '\n' ' ')
     read -r u1 s1 < <(ticks "$pid")

@@ -228,13 +228,8 @@ for s in ${SCENARIOS//,/ }; do
 done
 
 # --- the same proxies at an equal, raised priority ------------------------------------------------
-# renice_all N PID...: every thread of each process at nice N (a Linux nice value is per thread).
-renice_all() {
-  local n=$1 pid task; shift
-  for pid in "$@"; do
-    for task in /proc/"$pid"/task/*; do renice -n "$n" -p "${task##*/}" >/dev/null || return 1; done
-  done
-}
+# shellcheck source=bench/renice.sh
+. "$REPO/bench/renice.sh"
 if [ "$PRIORITY_NICE" != 0 ]; then
   log "priority: PgBouncer and sluice1w at nice $PRIORITY_NICE ($PRIORITY_SCENARIOS)"
   if renice_all "$PRIORITY_NICE" "$PGB_PID" "${SPID[sluice1w]}"; then

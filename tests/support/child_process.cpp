@@ -1,5 +1,7 @@
 #include "tests/support/child_process.hpp"
 
+#include "tests/support/file_text.hpp"
+
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
@@ -13,8 +15,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <stdexcept>
 #include <string_view>
 #include <thread>
@@ -274,13 +274,7 @@ void ChildProcess::send_signal(int sig) {
     if (pid_ > 0 && !status_) ::kill(pid_, sig);
 }
 
-std::string ChildProcess::log(std::size_t from) const {
-    std::ifstream in(log_path_, std::ios::binary);
-    if (!in) return {};
-    in.seekg(static_cast<std::streamoff>(from));
-    if (!in) return {};
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
+std::string ChildProcess::log(std::size_t from) const { return file_text(log_path_, from); }
 
 std::size_t ChildProcess::log_size() const {
     std::error_code ec;

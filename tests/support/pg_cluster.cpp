@@ -1,5 +1,7 @@
 #include "tests/support/pg_cluster.hpp"
 
+#include "tests/support/file_text.hpp"
+
 #include <fcntl.h>
 #include <libpq-fe.h>
 #include <linux/close_range.h>
@@ -59,14 +61,6 @@ void write_file(const fs::path& p, const std::string& text, bool append) {
     std::ofstream out(p, append ? std::ios::app : std::ios::trunc);
     out << text;
     if (!out) throw std::runtime_error("cannot write " + p.string());
-}
-
-std::string read_file(const fs::path& p, std::size_t from) {
-    std::ifstream in(p, std::ios::binary);
-    if (!in) return {};
-    in.seekg(static_cast<std::streamoff>(from));
-    if (!in) return {};
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 struct PgConnDeleter {
@@ -183,7 +177,7 @@ void PgCluster::init() {
     initdb.working_dir = root_;
     auto st = run_to_completion(std::move(initdb), kToolTimeout);
     if (!st.success())
-        throw std::runtime_error("initdb " + st.describe() + ":\n" + read_file(tool_log_path_, 0));
+        throw std::runtime_error("initdb " + st.describe() + ":\n" + file_text(tool_log_path_));
 
     std::string hba =
         "# Written by sluice's PgCluster test fixture. First match wins.\n"
@@ -220,7 +214,7 @@ void PgCluster::init() {
         for (const auto& line : options_.extra_conf) conf += line + "\n";
         // Rewritten on each attempt so only the last port line counts.
         fs::path conf_path = data_dir_ / "postgresql.conf";
-        std::string base = read_file(conf_path, 0);
+        std::string base = file_text(conf_path);
         auto marker = base.find("\n# sluice test fixture\n");
         if (marker != std::string::npos) base.resize(marker);
         write_file(conf_path, base + conf, false);
@@ -328,7 +322,7 @@ void PgCluster::pg_ctl(const std::vector<std::string>& args) {
     auto st = run_to_completion(std::move(o), std::chrono::seconds(kPgCtlWaitSeconds + 30));
     if (!st.success()) {
         throw std::runtime_error("pg_ctl " + args.front() + " " + st.describe() + ":\n" +
-                                 read_file(tool_log_path_, from) + "\n--- server log tail:\n" +
+                                 file_text(tool_log_path_, from) + "\n--- server log tail:\n" +
                                  [&] {
                                      auto log = read_log();
                                      return log.size() > 4000 ? log.substr(log.size() - 4000) : log;
@@ -354,7 +348,7 @@ std::optional<pid_t> PgCluster::postmaster_pid() const {
 
 bool PgCluster::is_running() const { return postmaster_pid().has_value(); }
 
-std::string PgCluster::read_log(std::size_t from) const { return read_file(log_path_, from); }
+std::string PgCluster::read_log(std::size_t from) const { return file_text(log_path_, from); }
 
 std::size_t PgCluster::log_size() const {
     std::error_code ec;

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "tests/integration/prepared/prepared_support.hpp"
+#include "tests/support/file_text.hpp"
 
 namespace sluice::testing::prepared {
 namespace {
@@ -95,13 +96,6 @@ fs::path find_on_path(const std::string& program) {
 
 // ---- node ---------------------------------------------------------------------------------------
 
-std::string read_text(const fs::path& p) {
-    std::ifstream in(p);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
 // The node drivers installed from the npm registry under the build tree, once: reused while the
 // pinned package.json is unchanged. Any failure is a test failure with npm's output: never a skip.
 struct NodeDrivers {
@@ -114,10 +108,10 @@ const NodeDrivers& node_drivers() {
         NodeDrivers d;
         d.dir = fs::path(SLUICE_BINARY_DIR) / "tests" / "prepared-node";
         const fs::path source = clients_dir() / "node";
-        const std::string manifest = read_text(source / "package.json");
+        const std::string manifest = file_text(source / "package.json");
         const fs::path stamp = d.dir / "node_modules" / ".sluice-installed";
         fs::create_directories(d.dir);
-        if (!fs::exists(stamp) || read_text(stamp) != manifest) {
+        if (!fs::exists(stamp) || file_text(stamp) != manifest) {
             fs::copy_file(source / "package.json", d.dir / "package.json", fs::copy_options::overwrite_existing);
             ChildOptions npm;
             npm.argv = {"npm", "install", "--no-audit", "--no-fund", "--no-package-lock", "--loglevel=error"};
@@ -127,7 +121,7 @@ const NodeDrivers& node_drivers() {
                 auto st = run_to_completion(npm, 600s);
                 if (!st.success())
                     d.failure = "npm install (pg, postgres, drizzle-orm from the npm registry) " + st.describe() +
-                                " in " + d.dir.string() + ":\n" + read_text(npm.log_path);
+                                " in " + d.dir.string() + ":\n" + file_text(npm.log_path);
             } catch (const std::exception& e) {
                 d.failure = std::string("cannot run npm (install nodejs and npm: scripts/install-deps.sh): ") + e.what();
             }
@@ -237,9 +231,9 @@ const PgxProgram& pgx_program() {
         const fs::path source = clients_dir() / "pgx_cases.go";
         p.binary = dir / "pgx_cases";
         const fs::path stamp = dir / "pgx_cases.built-from";
-        const std::string text = read_text(source);
+        const std::string text = file_text(source);
         fs::create_directories(dir);
-        if (fs::exists(p.binary) && fs::exists(stamp) && read_text(stamp) == text) return p;
+        if (fs::exists(p.binary) && fs::exists(stamp) && file_text(stamp) == text) return p;
         const fs::path go = find_on_path("go");
         if (go.empty()) {
             p.failure = "no go on the PATH: run scripts/install-deps.sh (golang-go)";
@@ -267,7 +261,7 @@ const PgxProgram& pgx_program() {
             auto st = run_to_completion(build, 300s);
             if (!st.success())
                 p.failure = "go build of " + source.string() + " against Debian's pgx v4 " + st.describe() + ":\n" +
-                            read_text(build.log_path);
+                            file_text(build.log_path);
         } catch (const std::exception& e) {
             p.failure = std::string("cannot run go build: ") + e.what();
         }

@@ -8,7 +8,6 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,6 +15,7 @@
 #include <unistd.h>
 
 #include "tests/integration/proxy/proxy_test_support.hpp"
+#include "tests/support/file_text.hpp"
 
 namespace sluice::testing {
 namespace {
@@ -25,11 +25,6 @@ std::filesystem::path throw_log_path(const std::string& name) {
                 ("sluice-throws-" + name + "-" + std::to_string(::getpid()) + ".log");
     std::filesystem::remove(path);
     return path;
-}
-
-std::string read_file(const std::filesystem::path& path) {
-    std::ifstream in(path);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 std::vector<std::pair<std::string, std::string>> throw_log_env(const std::filesystem::path& log) {
@@ -50,7 +45,7 @@ TEST(NoThrow, TheShimSeesAnExceptionSluiceRaises) {
     std::filesystem::remove(conf);
     ASSERT_TRUE(status) << sluice.log();
     EXPECT_EQ(status->code, 1) << sluice.log();
-    EXPECT_NE(read_file(log).find("exception raised"), std::string::npos) << sluice.log();
+    EXPECT_NE(file_text(log).find("exception raised"), std::string::npos) << sluice.log();
     std::filesystem::remove(log);
 }
 
@@ -77,7 +72,7 @@ TEST(NoThrow, LoginsServerConnectsQueriesAndGoodbyesThrowNothing) {
         auto after = BlockingClient::connect(sluice_client(sluice, kScramRole));
         EXPECT_EQ(after.simple_query("SELECT 4").at(0, 0), "4");
     }
-    EXPECT_EQ(read_file(log), "") << "sluice raised exceptions on the common paths";
+    EXPECT_EQ(file_text(log), "") << "sluice raised exceptions on the common paths";
     std::filesystem::remove(log);
 }
 

@@ -7,8 +7,6 @@
 #include <cctype>
 #include <deque>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <set>
 #include <string>
 #include <vector>
@@ -19,6 +17,7 @@
 #include "protocol/frame_scanner.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/startup.hpp"
+#include "tests/support/file_text.hpp"
 
 namespace sluice::protocol {
 namespace {
@@ -26,11 +25,6 @@ namespace {
 namespace fs = std::filesystem;
 
 const fs::path kCaptured = fs::path(SLUICE_TEST_DATA_DIR) / "unit/protocol/data/captured";
-
-std::string read_file(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 struct Framed {
     std::vector<std::string> startup;  // untyped packet bodies
@@ -132,8 +126,8 @@ std::vector<std::string> capture_names() {
 class CapturedStream : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(CapturedStream, DecodesWholeAndBytewiseAndEveryMessageRoundTrips) {
-    auto client = read_file(kCaptured / (GetParam() + ".client"));
-    auto server = read_file(kCaptured / (GetParam() + ".server"));
+    auto client = sluice::testing::file_text(kCaptured / (GetParam() + ".client"));
+    auto server = sluice::testing::file_text(kCaptured / (GetParam() + ".server"));
     ASSERT_FALSE(client.empty());
 
     // ---- server -> client
@@ -235,8 +229,8 @@ TEST(CapturedStreams, CoverTheMessageTypesThatMatter) {
     std::set<char> backend, frontend;
     std::set<std::size_t> startup_kinds;
     for (const auto& n : names) {
-        auto client = read_file(kCaptured / (n + ".client"));
-        auto server = read_file(kCaptured / (n + ".server"));
+        auto client = sluice::testing::file_text(kCaptured / (n + ".client"));
+        auto server = sluice::testing::file_text(kCaptured / (n + ".server"));
         std::string_view typed(server);
         if (starts_with_encryption_request(client) && !typed.empty()) typed.remove_prefix(1);
         for (const auto& w : frame_typed(typed, 0).frames) backend.insert(w[0]);
