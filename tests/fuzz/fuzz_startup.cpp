@@ -1,6 +1,7 @@
 // A client stream from its first byte: startup-phase packets (SSLRequest, GSSENCRequest,
 // CancelRequest, StartupMessage) until a StartupMessage, then typed frontend frames.
-// Framing whole and one byte at a time must agree; whatever decodes must re-encode exactly.
+// Framing whole and one byte at a time must agree; whatever decodes must re-encode exactly; and
+// where the login's reads stop waiting (ends_turn with kStartupTurnEnd) must agree with the framing.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -11,6 +12,7 @@
 #include "codec_fuzz_checks.hpp"
 #include "protocol/frame_decoder.hpp"
 #include "protocol/startup.hpp"
+#include "protocol/turn_end.hpp"
 
 namespace {
 
@@ -92,6 +94,38 @@ Outcome run(std::string_view stream, std::size_t step, bool check_frames) {
     }
 }
 
+// A read of the startup phase ends the client's turn exactly when what it holds is whole
+// startup-phase packets: every prefix of the stream up to where the framing stops (a broken packet,
+// the StartupMessage or CancelRequest that ends the phase, or the stream's end) is checked.
+void check_startup_turn_ends(std::string_view stream) {
+    FrameDecoder d(1 << 20);
+    d.feed(stream);
+    std::vector<std::size_t> boundaries;  // after each whole packet
+    std::size_t limit = stream.size();
+    for (std::size_t at = 0;;) {
+        auto body = d.next_untyped();
+        if (!body) {
+            limit = at;  // the framing rejects what follows: ends_turn need not agree past here
+            break;
+        }
+        if (!*body) break;
+        at += 4 + (*body)->size();
+        boundaries.push_back(at);
+        auto p = decode_startup_packet(**body);
+        if (!p || (!std::holds_alternative<SslRequest>(*p) && !std::holds_alternative<GssEncRequest>(*p))) {
+            limit = at;  // typed frames (or a closed connection) follow
+            break;
+        }
+    }
+    std::size_t next = 0;  // index into boundaries
+    for (std::size_t k = 0; k <= limit; ++k) {
+        const bool boundary = next < boundaries.size() && boundaries[next] == k;
+        if (boundary) ++next;
+        check(ends_turn(stream.substr(0, k), kStartupTurnEnd) == boundary,
+              "ends_turn(kStartupTurnEnd) disagrees with the startup packets' framing");
+    }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -101,5 +135,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check(whole == bytewise, "framing one byte at a time differs from framing the whole stream");
     auto odd = run(stream, 7, false);
     check(whole == odd, "framing in 7-byte pieces differs from framing the whole stream");
+    check_startup_turn_ends(stream);
     return 0;
 }
