@@ -39,8 +39,8 @@ SHARED=$(cd "${SHARED_BENCH:-$REPO/../shared/bench}" && pwd)
 . "$REPO/bench/sluice-config.sh"
 # shellcheck source=bench/scaffold.sh
 . "$REPO/bench/scaffold.sh"
-# shellcheck source=bench/renice.sh
-. "$REPO/bench/renice.sh"
+# shellcheck source=bench/placement.sh
+. "$REPO/bench/placement.sh"
 
 SLUICE=${SLUICE:-$REPO/build/proxy/sluice}
 PG_PORT=${PG_PORT:-25550} PORT=${PORT:-26550} POOL=20
@@ -102,10 +102,11 @@ fi
 # there (the postmaster first: the backends it forks later inherit its CPUs).
 RUN=()
 if [ -n "$PROXY_CORE" ]; then
-  OTHERS=$(python3 -c "import os; print(','.join(str(c) for c in sorted(os.sched_getaffinity(0)) if c != $PROXY_CORE))")
+  OTHERS=$(cpus_except "$PROXY_CORE")
   [ -n "$OTHERS" ] || die "--proxy-core $PROXY_CORE leaves no CPU for PostgreSQL and pgbench"
-  for pid in $VPID $BPID $PGB_PID; do taskset -a -p -c "$PROXY_CORE" "$pid" >/dev/null || die "taskset failed for $pid"; done
-  for pid in $(pgrep -x postgres); do taskset -p -c "$OTHERS" "$pid" >/dev/null || die "taskset failed for PostgreSQL $pid"; done
+  # shellcheck disable=SC2086  # BPID is empty without --against
+  pin_all "$PROXY_CORE" $VPID $BPID $PGB_PID || die "taskset -c $PROXY_CORE failed for a proxy"
+  pin_postgres "$OTHERS" || die "taskset -c $OTHERS failed for PostgreSQL"
   RUN=(taskset -c "$OTHERS")
   echo "every proxy on CPU $PROXY_CORE, PostgreSQL and pgbench on CPU $OTHERS"
 fi

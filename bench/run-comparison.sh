@@ -18,6 +18,10 @@
 #                         with PgBouncer and sluice (1 worker) both at nice N (-5; 0 skips the step):
 #                         on shared cores, how far each proxy's throughput depends on the scheduler
 #                         letting it finish its turn (results in priority/)
+#   --own-core CPU|off    then the same three with PgBouncer and sluice (1 worker) on CPU CPU (the
+#                         last one by default), PostgreSQL and pgbench on the others: each proxy on a
+#                         core of its own, as where it does not share cores with its clients and the
+#                         database (results in own-core/)
 # Environment:
 #   SLUICE      sluice binary (default $REPO/../build-bench/proxy/sluice)
 #   SLUICE_COMMIT  the commit that binary was built from, for the summary (default: HEAD, flagged)
@@ -43,6 +47,7 @@ REPS=3 DURATION=10 TAG='' CG_TX=10000 CG_ROUNDS=2
 # sel-prep-c50 (-M prepared) runs without PgBouncer 1.18, which cannot run it in transaction mode.
 SCENARIOS=sel-simple-c50,sel-simple-c500,sel-ext-c50,sel-prep-c50,tpcb-c50,churn-md5-c20,churn-scram-c20,sel-simple-c1
 DO_IDLE=1 DO_CALLGRIND=1 DO_SYSCALLS=1 DO_FEATURES=1 FEATURE_ROUNDS=5 PRIORITY_NICE=-5
+OWN_CORE=$(($(nproc) - 1))
 PRIORITY_SCENARIOS=sel-simple-c50,sel-simple-c500,sel-ext-c50
 while [ $# -gt 0 ]; do
   case $1 in
@@ -58,6 +63,7 @@ while [ $# -gt 0 ]; do
     --skip-features) DO_FEATURES=0; shift ;;
     --feature-rounds) FEATURE_ROUNDS=$2; shift 2 ;;
     --priority-nice) PRIORITY_NICE=$2; shift 2 ;;
+    --own-core) OWN_CORE=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
@@ -228,8 +234,8 @@ for s in ${SCENARIOS//,/ }; do
 done
 
 # --- the same proxies at an equal, raised priority ------------------------------------------------
-# shellcheck source=bench/renice.sh
-. "$REPO/bench/renice.sh"
+# shellcheck source=bench/placement.sh
+. "$REPO/bench/placement.sh"
 if [ "$PRIORITY_NICE" != 0 ]; then
   log "priority: PgBouncer and sluice1w at nice $PRIORITY_NICE ($PRIORITY_SCENARIOS)"
   if renice_all "$PRIORITY_NICE" "$PGB_PID" "${SPID[sluice1w]}"; then
@@ -246,6 +252,30 @@ if [ "$PRIORITY_NICE" != 0 ]; then
   renice_all 0 "$PGB_PID" "${SPID[sluice1w]}" || problem "renice back to 0 failed"
   kill -0 "$PGB_PID" 2>/dev/null || die "pgbouncer died during the priority step"
   check_sluice sluice1w priority
+fi
+
+# --- the same proxies each on a core of its own -------------------------------------------------
+# The proxy on CPU $OWN_CORE, PostgreSQL and pgbench (run.sh's children) on the others: a proxy that
+# does not share its core with its clients and the database, as on a machine of its own.
+if [ "$OWN_CORE" != off ]; then
+  others=$(cpus_except "$OWN_CORE") all=$(all_cpus)
+  if [ -z "$others" ]; then
+    problem "--own-core $OWN_CORE leaves no CPU for PostgreSQL and pgbench: no own-core step"
+  elif pin_all "$OWN_CORE" "$PGB_PID" "${SPID[sluice1w]}" && pin_postgres "$others"; then
+    log "own core: PgBouncer and sluice1w on CPU $OWN_CORE, PostgreSQL and pgbench on CPU $others ($PRIORITY_SCENARIOS)"
+    echo "proxy_cpu=$OWN_CORE others=$others" >"$RES/own-core.txt"
+    rc=0
+    taskset -c "$others" "$SHARED/run.sh" --reps "$REPS" --duration "$DURATION" --scenarios "$PRIORITY_SCENARIOS" \
+      --ref-cpu pgbouncer --out "$RES/own-core" pgbouncer="127.0.0.1:$PGB_PORT:$PGB_PID" \
+      sluice1w="127.0.0.1:$S1_PORT:${SPID[sluice1w]}" >"$WORK/run-own-core.md" 2>"$WORK/run-own-core.log" || rc=$?
+    cat "$WORK/run-own-core.log" >>"$RES/progress.log"
+    [ "$rc" = 0 ] || problem "run.sh aborted in the own-core step (rc $rc): $(tail -2 "$WORK/run-own-core.log" | tr '\n' ' ')"
+  else
+    problem "taskset failed: no own-core step"
+  fi
+  { pin_all "$all" "$PGB_PID" "${SPID[sluice1w]}" && pin_postgres "$all"; } || problem "taskset back to CPU $all failed"
+  kill -0 "$PGB_PID" 2>/dev/null || die "pgbouncer died during the own-core step"
+  check_sluice sluice1w own-core
 fi
 
 # --- syscalls per transaction (strace -c, 4 clients x 2000 tx) ----------------------------------

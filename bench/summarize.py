@@ -165,30 +165,57 @@ def features_section(res, out):
         out.extend(parts)
 
 
-def priority_runs(res):
-    """The priority step's runs (PgBouncer and sluice 1 worker at an equal raised priority) and its nice value."""
-    raw = os.path.join(res, "priority", "raw.jsonl")
+def step_runs(res, step):
+    """A step after the scenarios (PgBouncer and sluice 1 worker placed alike: "priority", "own-core"):
+    its runs and its settings file (priority.txt: nice=N; own-core.txt: proxy_cpu=N others=LIST)."""
+    raw = os.path.join(res, step, "raw.jsonl")
     if not os.path.exists(raw):
-        return None, None
-    nice = re.search(r"nice=(-?\d+)", read(os.path.join(res, "priority.txt")) or "")
-    return Runs([json.loads(l) for l in open(raw) if l.strip()]), (nice.group(1) if nice else "?")
+        return None, ""
+    return Runs([json.loads(l) for l in open(raw) if l.strip()]), read(os.path.join(res, step + ".txt")) or ""
 
 
-def priority_section(res, out):
-    prio, nice = priority_runs(res)
-    if prio is None:
-        return
-    out.append(f"## PgBouncer and sluice (1 worker) both at nice {nice}\n")
-    out.append("The same proxies right after the scenarios above, every thread of each reniced, interleaved "
-               "repetitions as above. On cores shared with pgbench and PostgreSQL, a proxy's send that wakes one "
-               "of them on its own core may preempt it; at a raised priority the proxy keeps its turn "
-               "(bench/analysis.md, first point).\n")
-    out.append("| scenario | pgbouncer | sluice1w | s1w/pgb | proxy CPU µs/tx p/1 | spread p/1 | ok runs p/1 |")
-    out.append("|---|---|---|---|---|---|---|")
+def setting(text, key):
+    m = re.search(key + r"=(\S+)", text)
+    return m.group(1) if m else "?"
+
+
+def step_label(res, step):
+    """How the step placed the proxies, as the target rows name it."""
+    runs, text = step_runs(res, step)
+    if step == "priority":
+        return runs, f"both proxies at nice {setting(text, 'nice')}"
+    return runs, f"each proxy on a core of its own (CPU {setting(text, 'proxy_cpu')})"
+
+
+def step_sections(res, out):
+    prio, text = step_runs(res, "priority")
+    if prio is not None:
+        out.append(f"## PgBouncer and sluice (1 worker) both at nice {setting(text, 'nice')}\n")
+        out.append("The same proxies right after the scenarios above, every thread of each reniced, interleaved "
+                   "repetitions as above. On cores shared with pgbench and PostgreSQL, a proxy's send that wakes "
+                   "one of them on its own core may preempt it; at a raised priority the proxy keeps its turn "
+                   "(bench/analysis.md, first point).\n")
+        step_table(prio, out)
+    own, text = step_runs(res, "own-core")
+    if own is not None:
+        out.append(f"## PgBouncer and sluice (1 worker), each on a core of its own\n")
+        out.append(f"The same proxies after the priority step, at the default priority, every thread of each on CPU "
+                   f"{setting(text, 'proxy_cpu')} and PostgreSQL and pgbench on CPU {setting(text, 'others')}: "
+                   "no proxy shares its core with the processes it wakes, as on a machine of its own (both "
+                   "proxies then have a core for themselves; PostgreSQL and pgbench have one less, so the "
+                   "TPS is lower than in the rows above).\n")
+        step_table(own, out)
+
+
+def step_table(runs, out):
+    out.append("| scenario | pgbouncer | sluice1w | s1w/pgb | proxy CPU µs/tx p/1 | s1w/pgb CPU | spread p/1 | ok runs p/1 |")
+    out.append("|---|---|---|---|---|---|---|---|")
+    prio = runs
     for s in prio.scenarios:
         out.append(f"| {s} | {fmt(prio.median(s, 'pgbouncer', 'tps'))} | {fmt(prio.median(s, 'sluice1w', 'tps'))} | "
                    f"{fmt(prio.paired(s, 'sluice1w', 'pgbouncer', 'tps'), 3)} | "
                    + " / ".join(fmt(prio.median(s, t, "proxy_cpu_ms_per_1k"), 1) for t in ("pgbouncer", "sluice1w"))
+                   + f" | {fmt(prio.paired(s, 'sluice1w', 'pgbouncer', 'proxy_cpu_ms_per_1k'), 3)}"
                    + " | " + " / ".join(fmt(prio.spread(s, t, "tps"), 0, "%") for t in ("pgbouncer", "sluice1w"))
                    + " | " + " ".join(prio.okruns(s, t) for t in ("pgbouncer", "sluice1w")) + " |")
     out.append("")
@@ -214,11 +241,11 @@ def targets_section(runs, res, out):
     for s in ("sel-simple-c50", "sel-simple-c500", "sel-ext-c50"):
         ratio_row(f"{s}: sluice 1 worker TPS ≥ 1.0× PgBouncer", s, "sluice1w", "pgbouncer", "tps", 1.0)
         ratio_row(f"{s}: sluice 2 workers TPS ≥ 1.15× PgBouncer", s, "sluice2w", "pgbouncer", "tps", 1.15)
-    prio, nice = priority_runs(res)
-    for s in (prio.scenarios if prio else []):
-        r = prio.paired(s, "sluice1w", "pgbouncer", "tps")
-        row(f"{s}, both proxies at nice {nice}: sluice 1 worker TPS ≥ 1.0× PgBouncer", fmt(r, 3),
-            None if r is None else r >= 1.0)
+    for step in ("priority", "own-core"):
+        placed, label = step_label(res, step)
+        for s in (placed.scenarios if placed else []):
+            r = placed.paired(s, "sluice1w", "pgbouncer", "tps")
+            row(f"{s}, {label}: sluice 1 worker TPS ≥ 1.0× PgBouncer", fmt(r, 3), None if r is None else r >= 1.0)
     for s in ("sel-simple-c50", "sel-ext-c50"):
         ratio_row(f"{s}: proxy CPU/tx, sluice 1 worker ≤ 0.7× PgBouncer", s, "sluice1w", "pgbouncer",
                   "proxy_cpu_ms_per_1k", 0.7, higher_is_better=False)
@@ -535,7 +562,7 @@ def main():
         throughput_section(runs, out)
         cpu_section(runs, out)
         workers_section(runs, out)
-    priority_section(res, out)
+    step_sections(res, out)
     idle_section(res, out)
     features_section(res, out)
     callgrind_section(res, out)
