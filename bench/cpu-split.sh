@@ -99,7 +99,7 @@ if [ -n "$NICE" ]; then
   echo "every proxy at nice $NICE"
 fi
 # With --proxy-core, RUN runs pgbench on the other CPUs, and every PostgreSQL process is moved
-# there (the postmaster first: the backends it forks later inherit its CPUs).
+# there (the backends the postmaster forks later inherit its CPUs).
 RUN=()
 if [ -n "$PROXY_CORE" ]; then
   OTHERS=$(cpus_except "$PROXY_CORE")

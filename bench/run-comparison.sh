@@ -37,6 +37,8 @@ SHARED=$(cd "${SHARED_BENCH:-$REPO/../shared/bench}" && pwd)
 . "$SHARED/lib.sh"
 # shellcheck source=bench/sluice-config.sh
 . "$REPO/bench/sluice-config.sh"
+# shellcheck source=bench/placement.sh
+. "$REPO/bench/placement.sh"
 
 SLUICE=${SLUICE:-$REPO/../build-bench/proxy/sluice}
 PG_PORT=${PG_PORT:-25460}
@@ -234,8 +236,6 @@ for s in ${SCENARIOS//,/ }; do
 done
 
 # --- the same proxies at an equal, raised priority ------------------------------------------------
-# shellcheck source=bench/placement.sh
-. "$REPO/bench/placement.sh"
 if [ "$PRIORITY_NICE" != 0 ]; then
   log "priority: PgBouncer and sluice1w at nice $PRIORITY_NICE ($PRIORITY_SCENARIOS)"
   if renice_all "$PRIORITY_NICE" "$PGB_PID" "${SPID[sluice1w]}"; then

@@ -198,7 +198,7 @@ def step_sections(res, out):
         step_table(prio, out)
     own, text = step_runs(res, "own-core")
     if own is not None:
-        out.append(f"## PgBouncer and sluice (1 worker), each on a core of its own\n")
+        out.append("## PgBouncer and sluice (1 worker), each on a core of its own\n")
         out.append(f"The same proxies after the priority step, at the default priority, every thread of each on CPU "
                    f"{setting(text, 'proxy_cpu')} and PostgreSQL and pgbench on CPU {setting(text, 'others')}: "
                    "no proxy shares its core with the processes it wakes, as on a machine of its own (both "
@@ -210,14 +210,13 @@ def step_sections(res, out):
 def step_table(runs, out):
     out.append("| scenario | pgbouncer | sluice1w | s1w/pgb | proxy CPU µs/tx p/1 | s1w/pgb CPU | spread p/1 | ok runs p/1 |")
     out.append("|---|---|---|---|---|---|---|---|")
-    prio = runs
-    for s in prio.scenarios:
-        out.append(f"| {s} | {fmt(prio.median(s, 'pgbouncer', 'tps'))} | {fmt(prio.median(s, 'sluice1w', 'tps'))} | "
-                   f"{fmt(prio.paired(s, 'sluice1w', 'pgbouncer', 'tps'), 3)} | "
-                   + " / ".join(fmt(prio.median(s, t, "proxy_cpu_ms_per_1k"), 1) for t in ("pgbouncer", "sluice1w"))
-                   + f" | {fmt(prio.paired(s, 'sluice1w', 'pgbouncer', 'proxy_cpu_ms_per_1k'), 3)}"
-                   + " | " + " / ".join(fmt(prio.spread(s, t, "tps"), 0, "%") for t in ("pgbouncer", "sluice1w"))
-                   + " | " + " ".join(prio.okruns(s, t) for t in ("pgbouncer", "sluice1w")) + " |")
+    for s in runs.scenarios:
+        out.append(f"| {s} | {fmt(runs.median(s, 'pgbouncer', 'tps'))} | {fmt(runs.median(s, 'sluice1w', 'tps'))} | "
+                   f"{fmt(runs.paired(s, 'sluice1w', 'pgbouncer', 'tps'), 3)} | "
+                   + " / ".join(fmt(runs.median(s, t, "proxy_cpu_ms_per_1k"), 1) for t in ("pgbouncer", "sluice1w"))
+                   + f" | {fmt(runs.paired(s, 'sluice1w', 'pgbouncer', 'proxy_cpu_ms_per_1k'), 3)}"
+                   + " | " + " / ".join(fmt(runs.spread(s, t, "tps"), 0, "%") for t in ("pgbouncer", "sluice1w"))
+                   + " | " + " ".join(runs.okruns(s, t) for t in ("pgbouncer", "sluice1w")) + " |")
     out.append("")
 
 
